@@ -1,0 +1,1 @@
+"""Prefect flows: the entrypoints of the deployments in ``prefect.yaml``."""

@@ -1,0 +1,234 @@
+"""Render a page in headless Chromium and record every HTTP exchange.
+
+One :class:`Browser` (Playwright + Chromium) can serve many captures; each
+capture gets a fresh context, so no cache, cookie or service worker leaks
+from one page into the next and every subresource is fetched and recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .config import Settings
+from .errors import (
+    BlockedURL,
+    CaptureError,
+    CaptureTimeout,
+    NetworkError,
+    NotHTML,
+)
+from .models import Capture, Exchange
+from .urls import check_host, check_url
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Playwright, Request, Route
+    from playwright.sync_api import Browser as PWBrowser
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+VIEWPORT = {"width": 1280, "height": 900}
+# Chromium phones home at start-up; on a closed network those connections fail
+# noisily and slow the launch, so they are switched off.
+CHROMIUM_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
+NETWORK_ERRORS = (
+    "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET",
+    "ERR_CONNECTION_CLOSED", "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED",
+    "ERR_CONNECTION_TIMED_OUT", "ERR_EMPTY_RESPONSE", "ERR_NETWORK_CHANGED",
+)
+
+
+class Browser:
+    """A running Chromium, launched on entry and closed on exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._playwright: Playwright | None = None
+        self._browser: PWBrowser | None = None
+
+    def __enter__(self) -> Browser:
+        from playwright.sync_api import Error, sync_playwright
+
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.settings.chromium_path(), args=CHROMIUM_ARGS
+            )
+        except Error as exc:
+            self._playwright.stop()
+            raise CaptureError(f"could not start Chromium: {exc.message.splitlines()[0]}") from exc
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+    @property
+    def version(self) -> str:
+        return self._browser.version if self._browser else ""
+
+    @contextmanager
+    def context(self) -> Iterator[BrowserContext]:
+        """A fresh browser context (empty cache and cookies), closed afterwards."""
+        if self._browser is None:
+            raise CaptureError("the browser is not running; use it in a with block")
+        context = self._browser.new_context(
+            viewport=VIEWPORT,  # type: ignore[arg-type]
+            user_agent=self.settings.user_agent,
+            service_workers="block",
+            accept_downloads=False,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+    def capture(self, url: str, *, screenshot: bool = True) -> Capture:
+        """Load ``url`` like a reader would and return everything it was served."""
+        url = check_url(url, allow_private=self.settings.allow_private)
+        with self.context() as context:
+            if not self.settings.allow_private:
+                context.route("**/*", _refuse_internal_hosts)
+            return _capture_in(context, url, self.settings, self.version, screenshot)
+
+
+def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
+    """Capture one URL with a browser started for it alone."""
+    with Browser(settings) as browser:
+        return browser.capture(url, screenshot=screenshot)
+
+
+def _capture_in(
+    context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool
+) -> Capture:
+    from playwright.sync_api import Error, TimeoutError
+
+    requests: list[Request] = []
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request))
+    fetched_at = datetime.now(UTC)
+    try:
+        response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
+    except TimeoutError as exc:
+        raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
+    except Error as exc:
+        raise _translate(url, exc) from exc
+    if response is None:
+        raise CaptureError(f"{url} gave no response")
+    content_type = (response.header_value("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in HTML_TYPES:
+        raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
+    settled = _settle(page, settings)
+    try:
+        dom = page.content()
+        shot = page.screenshot(full_page=True, type="png") if screenshot else None
+    except Error as exc:
+        raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
+    if len(dom.encode()) > settings.max_page_bytes:
+        raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
+    exchanges, failed = _exchanges(requests)
+    capture = Capture(
+        url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
+        exchanges=exchanges, dom=dom, screenshot=shot, settled=settled,
+        browser_version=version, failed=failed,
+    )
+    if not settings.allow_private:
+        # Redirects are followed inside the browser, out of reach of the route
+        # handler, so the hosts they led to are checked once more here.
+        for exchange in capture.exchanges:
+            check_url(exchange.url)
+    return capture
+
+
+def _settle(page: object, settings: Settings) -> bool:
+    """Wait (bounded) for the network to go quiet; False if it never did."""
+    from playwright.sync_api import TimeoutError
+
+    try:
+        page.wait_for_load_state(  # type: ignore[attr-defined]
+            "networkidle", timeout=settings.settle_timeout * 1000
+        )
+    except TimeoutError:
+        return False
+    return True
+
+
+def _exchanges(requests: list[Request]) -> tuple[tuple[Exchange, ...], tuple[str, ...]]:
+    """Turn the page's requests into exchanges; list those that got no response."""
+    from playwright.sync_api import Error
+
+    exchanges, failed = [], []
+    for request in requests:
+        if urlsplit(request.url).scheme not in ("http", "https"):
+            continue
+        response = request.response()
+        if response is None:
+            failed.append(request.url)
+            continue
+        redirect = 300 <= response.status < 400 and response.header_value("location") is not None
+        try:
+            body = b"" if redirect else response.body()
+        except Error:
+            body = b""  # the browser discarded it (e.g. an aborted media stream)
+        exchanges.append(Exchange(
+            url=request.url,
+            method=request.method,
+            request_headers=tuple((h["name"], h["value"]) for h in request.headers_array()),
+            request_body=request.post_data_buffer,
+            status=response.status,
+            reason=response.status_text,
+            response_headers=tuple((h["name"], h["value"]) for h in response.headers_array()),
+            body=body,
+            redirect=redirect,
+        ))
+    return tuple(exchanges), tuple(failed)
+
+
+def _translate(url: str, exc: Exception) -> CaptureError:
+    message = getattr(exc, "message", str(exc)).splitlines()[0]
+    if "Download is starting" in message:
+        return NotHTML(f"{url} is a download, not an HTML page")
+    if "ERR_BLOCKED_BY_CLIENT" in message or "ERR_FAILED" in message:
+        return CaptureError(f"{url} could not be loaded (blocked or aborted)")
+    if any(code in message for code in NETWORK_ERRORS):
+        code = next(c for c in NETWORK_ERRORS if c in message)
+        return NetworkError(f"{url} could not be reached ({code})")
+    if "ERR_TOO_MANY_REDIRECTS" in message:
+        return CaptureError(f"{url} redirects in a loop")
+    return CaptureError(f"{url} could not be loaded: {message}")
+
+
+@lru_cache(maxsize=1024)
+def _host_blocked(host: str) -> bool:
+    try:
+        check_host(host)
+    except BlockedURL:
+        return True
+    return False
+
+
+def _refuse_internal_hosts(route: Route) -> None:
+    """Abort any request (page or subresource) to an internal address."""
+    parts = urlsplit(route.request.url)
+    if parts.scheme in ("http", "https") and _host_blocked(parts.hostname or ""):
+        route.abort("blockedbyclient")
+    else:
+        route.fallback()
+

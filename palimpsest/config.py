@@ -1,0 +1,76 @@
+"""Settings: the one place that reads the environment.
+
+Everything else receives a :class:`Settings` as an argument, so a test or a
+notebook can build one by hand and nothing depends on hidden globals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_HOME = Path("~/.palimpsest")
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Palimpsest keeps its data and how it captures pages."""
+
+    home: Path
+    db_url: str
+    storage_url: str
+    chromium: str | None = None
+    allow_private: bool = False
+    #: Seconds a page may take to load before the capture fails.
+    page_timeout: float = 30.0
+    #: Seconds to wait for the network to go quiet after the load event.
+    settle_timeout: float = 2.0
+    #: Pages larger than this (rendered DOM, bytes) are refused.
+    max_page_bytes: int = 20 * 1024 * 1024
+    user_agent: str | None = None
+    s3_options: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``PALIMPSEST_*`` and ``AWS_*`` variables."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PALIMPSEST_HOME") or DEFAULT_HOME).expanduser()
+        return cls(
+            home=home,
+            db_url=env.get("PALIMPSEST_DB_URL") or f"sqlite:///{home / 'history.sqlite'}",
+            storage_url=env.get("PALIMPSEST_STORAGE_URL") or str(home / "warcs"),
+            chromium=env.get("PALIMPSEST_CHROMIUM") or None,
+            allow_private=_flag(env.get("PALIMPSEST_ALLOW_PRIVATE")),
+            page_timeout=float(env.get("PALIMPSEST_PAGE_TIMEOUT") or 30.0),
+            user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
+            # boto3 reads AWS_* itself; the endpoint is passed explicitly because
+            # older botocore releases ignore AWS_ENDPOINT_URL.
+            s3_options={
+                k: v
+                for k, v in {
+                    "endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+                    "region_name": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                }.items()
+                if v
+            },
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some settings changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def chromium_path(self) -> str | None:
+        """The Chromium binary to launch; None means Playwright's own build."""
+        if self.chromium:
+            return self.chromium
+        if DEBIAN_CHROMIUM.exists():
+            return str(DEBIAN_CHROMIUM)
+        return shutil.which("chromium")

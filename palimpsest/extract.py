@@ -1,0 +1,290 @@
+"""Extract an :class:`Article` from the HTML of a news page (pure functions).
+
+Structured data is trusted first (JSON-LD, OpenGraph and ``article:*`` meta),
+then the visible page: the article body is found in its container (schema.org
+``articleBody``, ``<article>``, common body classes) after navigation, tickers,
+related-link boxes, share bars and ads are removed; trafilatura is the
+fallback when no container stands out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from .errors import ExtractError
+from .models import Article
+from .text import clean, is_link_line, without_relative_times
+
+#: Bumped whenever a change can alter extracted fields; stored with versions.
+EXTRACTOR_VERSION = "1"
+
+ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "blogposting", "liveblogposting",
+    "reviewnewsarticle", "socialmediaposting", "report", "webpage",
+}
+NOISE_TAGS = ("script", "style", "noscript", "template", "nav", "footer", "aside", "form",
+              "iframe", "svg", "button", "select", "figcaption")
+NOISE_WORDS = re.compile(
+    r"(?:^|[\s_-])(?:related|most-?read|most-?popular|trending|ticker|breaking|newsletter|"
+    r"share|sharing|social|advert|ad-slot|ads?|promo|sponsor|comments?|read-?next|"
+    r"recommend\w*|outbrain|taboola|subscribe|cookie|consent|sidebar|widget|tags?|"
+    r"byline|author|dateline|caption|credit)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+BODY_SELECTORS = (
+    '//*[@itemprop="articleBody"]',
+    '//*[contains(concat(" ", normalize-space(@class), " "), " article-body ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " story-body ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " entry-content ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " article__body ")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]',
+    "//article",
+)
+TAG_LINKS_XPATH = (
+    '//*[contains(concat(" ", normalize-space(@class), " "), " tags ")'
+    ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
+    ' or @rel="tag"]//a | //a[@rel="tag"]'
+)
+BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
+BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|von|par|por|di)\s+", re.IGNORECASE)
+BYLINE_XPATH = (
+    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
+    ' or contains(@class, "author-name")'
+    ' or contains(concat(" ", normalize-space(@class), " "), " author ")]'
+)
+AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\|)\s*")
+
+
+def extract(html: str | bytes, *, url: str | None = None) -> Article:
+    """The article in ``html``; ``url`` resolves relative links."""
+    if not html or not html.strip():
+        raise ExtractError("the page is empty")
+    try:
+        tree = lxml.html.fromstring(html, base_url=url)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"the page could not be parsed as HTML: {exc}") from exc
+    data = _json_ld(tree)
+    meta = _meta(tree)
+    fields = dict(
+        headline=_headline(tree, data, meta),
+        dek=clean(_first(data.get("description"), meta.get("og:description"),
+                         meta.get("description")) or ""),
+        authors=_authors(tree, data, meta),
+        published=_date(_first(data.get("datePublished"), meta.get("article:published_time"),
+                               _time_attr(tree))),
+        modified=_date(_first(data.get("dateModified"), meta.get("article:modified_time"))),
+        section=clean(_first(_text_of(data.get("articleSection")),
+                             meta.get("article:section")) or ""),
+        tags=_tags(tree, data, meta),
+        lead_image=_first(_image(data.get("image")), meta.get("og:image")),
+        canonical_url=_first(_attr(tree, '//link[@rel="canonical"]/@href'), meta.get("og:url")),
+        language=_first(_text_of(data.get("inLanguage")), _attr(tree, "/html/@lang")),
+    )
+    # Last: finding the body strips noise from the tree in place.
+    return Article(body=tuple(_body(tree, html)), **fields)
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v), None)
+
+
+def _attr(tree: Any, xpath: str) -> str | None:
+    found = tree.xpath(xpath)
+    return clean(str(found[0])) if found else None
+
+
+def _text_of(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value")
+    return clean(str(value)) if value else None
+
+
+def _json_ld(tree: Any) -> dict[str, Any]:
+    """The first article-like object in the page's JSON-LD (``@graph`` too)."""
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content())
+        except ValueError:
+            continue
+        for item in _walk(data):
+            types = item.get("@type", [])
+            types = [types] if isinstance(types, str) else types
+            if any(str(t).lower() in ARTICLE_TYPES - {"webpage"} for t in types):
+                return item
+    return {}
+
+
+def _walk(data: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk(item)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _walk(data["@graph"])
+
+
+def _meta(tree: Any) -> dict[str, str]:
+    """``<meta>`` values by property or name; repeated ``article:tag`` joined by "\\n"."""
+    meta: dict[str, str] = {}
+    for node in tree.xpath("//meta[@content]"):
+        key = (node.get("property") or node.get("name") or node.get("itemprop") or "").lower()
+        value = clean(node.get("content"))
+        if key and value:
+            meta[key] = f"{meta[key]}\n{value}" if key in meta and key.endswith(":tag") else \
+                meta.get(key, value)
+    return meta
+
+
+def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str:
+    h1 = tree.xpath("//article//h1|//h1")
+    visible = clean(h1[0].text_content()) if h1 else ""
+    return visible or clean(_first(_text_of(data.get("headline")), meta.get("og:title"),
+                                   _attr(tree, "//title/text()")) or "")
+
+
+def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
+    raw: list[str] = []
+    author = data.get("author")
+    for item in author if isinstance(author, list) else [author]:
+        name = _text_of(item)
+        if name:
+            raw.append(name)
+    if not raw:
+        raw = [n.text_content() for n in tree.xpath(BYLINE_XPATH)][:3]
+    if not raw and meta.get("author"):
+        raw = [meta["author"]]
+    sites = _site_names(tree, meta)
+    return tuple(_dedupe(
+        name for text in raw for name in AUTHOR_SPLIT.split(BYLINE_PREFIX.sub("", clean(text)))
+        if name and name.casefold() not in sites and len(name) < 80
+    ))
+
+
+def _site_names(tree: Any, meta: dict[str, str]) -> set[str]:
+    """Names the site goes by: a byline naming only these names no person."""
+    names = {meta.get("og:site_name", ""), meta.get("application-name", "")}
+    title = _attr(tree, "//title/text()") or ""
+    for separator in (" | ", " – ", " — ", " - "):
+        if separator in title:
+            names.add(title.rsplit(separator, 1)[1])
+    return {n.casefold() for n in names if n}
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(item.casefold(), item)
+    return list(seen.values())
+
+
+def _tags(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
+    keywords = data.get("keywords")
+    if isinstance(keywords, str):
+        found = keywords.split(",")
+    elif isinstance(keywords, list):
+        found = [str(k) for k in keywords]
+    elif meta.get("article:tag") or meta.get("news_keywords"):
+        found = (meta.get("article:tag") or meta.get("news_keywords") or "").replace(",", "\n") \
+            .split("\n")
+    else:
+        found = [a.text_content() for a in tree.xpath(TAG_LINKS_XPATH)]
+    return tuple(_dedupe(t for t in (clean(t) for t in found) if t))
+
+
+def _image(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return str(value) if value else None
+
+
+def _time_attr(tree: Any) -> str | None:
+    """A date the page shows: ``<time datetime>``, else a "date" element's text."""
+    found = _attr(tree, "//article//time/@datetime|//time[@datetime]/@datetime")
+    if found:
+        return found
+    for node in tree.xpath('//*[contains(@class, "date") or @itemprop="datePublished"]')[:5]:
+        text = clean(node.get("content") or node.text_content())
+        if 6 <= len(text) <= 40 and any(c.isdigit() for c in text):
+            return text
+    return None
+
+
+def _date(value: str | None) -> str | None:
+    """ISO 8601 (with the offset when the page gives one), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        pass
+    from dateutil import parser
+
+    try:
+        return parser.parse(value).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _body(tree: Any, html: str | bytes) -> list[str]:
+    container = _container(tree)
+    if container is None:
+        return _trafilatura_body(html)
+    _strip_noise(container)
+    paragraphs: list[str] = []
+    for node in container.iter(*BLOCKS):
+        if any(a.tag in BLOCKS for a in node.iterancestors()):
+            continue  # a <p> inside a <blockquote> or <li> is part of it
+        text = without_relative_times(node.text_content())
+        if text and not is_link_line(text):
+            paragraphs.append(f"## {text}" if node.tag in ("h2", "h3", "h4") else text)
+    return paragraphs
+
+
+def _container(tree: Any) -> Any | None:
+    for xpath in BODY_SELECTORS:
+        candidates = tree.xpath(xpath)
+        if candidates:
+            return max(candidates, key=lambda n: len(n.xpath(".//p")))
+    return None
+
+
+def _strip_noise(root: Any) -> None:
+    for node in list(root.iter(*NOISE_TAGS)):
+        if node is not root:
+            node.drop_tree()
+    for node in list(root.iter()):
+        if node is root or not isinstance(node.tag, str):
+            continue
+        marks = f"{node.get('class', '')} {node.get('id', '')} {node.get('role', '')}"
+        if NOISE_WORDS.search(marks) or node.get("aria-hidden") == "true":
+            node.drop_tree()
+
+
+def _trafilatura_body(html: str | bytes) -> list[str]:
+    import trafilatura
+
+    xml = trafilatura.extract(html, output_format="xml", include_comments=False,
+                              include_tables=False, favor_precision=True)
+    if not xml:
+        return []
+    root = etree.fromstring(xml.encode())
+    body = []
+    for node in root.iter("p", "head", "item", "quote"):
+        text = without_relative_times("".join(node.itertext()))
+        if text and not is_link_line(text):
+            body.append(f"## {text}" if node.tag == "head" else text)
+    return body

@@ -1,0 +1,127 @@
+"""Records passed between the steps of the pipeline: frozen dataclasses.
+
+A :class:`Capture` is what the browser saw, an :class:`Article` what was
+extracted from it, a :class:`SnapshotResult` what recording it did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request the page made and the response it got."""
+
+    url: str
+    method: str
+    request_headers: Headers
+    request_body: bytes | None
+    status: int
+    reason: str
+    response_headers: Headers
+    body: bytes
+    #: The exchange is a redirect hop; the browser followed ``location``.
+    redirect: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first response header called ``name`` (case-insensitive)."""
+        name = name.lower()
+        return next((v for k, v in self.response_headers if k.lower() == name), None)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What the browser was served for one URL, and what it rendered."""
+
+    url: str
+    final_url: str
+    status: int
+    fetched_at: datetime
+    exchanges: tuple[Exchange, ...]
+    dom: str
+    screenshot: bytes | None = None
+    #: The page reached network quiet within the settle budget.
+    settled: bool = True
+    browser_version: str = ""
+    #: URLs the page asked for that got no response (blocked, refused, aborted).
+    failed: tuple[str, ...] = ()
+
+    @property
+    def page(self) -> Exchange:
+        """The exchange that delivered the final page document."""
+        for exchange in reversed(self.exchanges):
+            if exchange.url == self.final_url and not exchange.redirect:
+                return exchange
+        raise LookupError(f"no response for {self.final_url} in the capture")
+
+
+#: Fields compared between versions, in the order they are shown.
+ARTICLE_FIELDS = (
+    "headline", "dek", "authors", "published", "modified", "section", "tags",
+    "body", "lead_image", "canonical_url", "language",
+)
+
+
+@dataclass(frozen=True)
+class Article:
+    """The fields of a news article, normalised for comparison."""
+
+    headline: str = ""
+    dek: str = ""
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    modified: str | None = None
+    section: str = ""
+    tags: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()
+    lead_image: str | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The article as JSON-ready fields (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Article:
+        """Rebuild an article from :meth:`fields` output; unknown keys are ignored."""
+        known = {k: fields[k] for k in ARTICLE_FIELDS if k in fields}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in known.items()})
+
+
+@dataclass(frozen=True)
+class StoredWarc:
+    """Where a snapshot's WARC lives and where its key records sit inside it."""
+
+    key: str
+    size: int
+    sha256: str
+    #: record name ("page", "dom", "screenshot") -> (offset, length) in the WARC
+    records: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+Outcome = Literal["new", "changed", "unchanged", "error-status"]
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """What recording one snapshot did to an article's history."""
+
+    url: str
+    article_id: str
+    snapshot_id: int
+    outcome: Outcome
+    version: int | None
+    warc_key: str
+    changed_fields: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["changed_fields"] = list(self.changed_fields)
+        return data

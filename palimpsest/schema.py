@@ -1,0 +1,82 @@
+"""The history database's tables (SQLAlchemy Core), shared with Alembic.
+
+One row per article in ``articles``; one per capture in ``snapshots``; one per
+distinct content in ``versions`` (full fields, never only diffs); one per
+consecutive pair of versions in ``edits`` (derived data, can be rebuilt).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+articles = Table(
+    "articles", metadata,
+    Column("id", String(16), primary_key=True, comment="hash of the normalised URL"),
+    Column("url", Text, nullable=False, unique=True, comment="normalised URL"),
+    Column("status", String(16), nullable=False, default="live"),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_checked", DateTime, nullable=False),
+    Column("next_check_at", DateTime, nullable=True),
+)
+
+versions = Table(
+    "versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(16), ForeignKey("articles.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("captured_at", DateTime, nullable=False, comment="first seen"),
+    Column("last_seen", DateTime, nullable=False),
+    Column("extractor_version", String(16), nullable=False),
+    UniqueConstraint("article_id", "version"),
+)
+
+snapshots = Table(
+    "snapshots", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(16), ForeignKey("articles.id"), nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+    Column("requested_url", Text, nullable=False),
+    Column("final_url", Text, nullable=False),
+    Column("http_status", Integer, nullable=False),
+    Column("settled", Boolean, nullable=False),
+    Column("warc_key", Text, nullable=False, unique=True),
+    Column("warc_size", Integer, nullable=False),
+    Column("warc_sha256", String(64), nullable=False),
+    Column("records", JSON, nullable=False, comment="record name -> [offset, length]"),
+    Column("version_id", Integer, ForeignKey("versions.id"), nullable=True),
+    Column("outcome", String(16), nullable=False),
+)
+
+edits = Table(
+    "edits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(16), ForeignKey("articles.id"), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=False),
+    Column("changed_fields", JSON, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("delta", Text, nullable=False, comment="deepdiff Delta, JSON, bidirectional"),
+    Column("words_added", Integer, nullable=False),
+    Column("words_removed", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("article_id", "to_version"),
+)
+
+Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

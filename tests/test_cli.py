@@ -1,0 +1,129 @@
+"""The command line, in process (CliRunner) and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from palimpsest.cli import main
+from palimpsest.config import Settings
+from palimpsest.demo_site import NewsSite
+from palimpsest.history import HistoryStore
+
+from .s3server import free_port
+
+DATA = Path(__file__).parent / "data"
+SLUG = "drought-wheat-harvest"
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), input=input)
+    return result.exit_code, result.output
+
+
+def nothing_recorded(settings: Settings) -> None:
+    warcs = Path(settings.storage_url)
+    assert not warcs.exists() or not any(warcs.rglob("*")), "no WARC may be left behind"
+    if Path(settings.db_url.removeprefix("sqlite:///")).exists():
+        history = HistoryStore(settings.db_url)
+        assert history.snapshot_count() == 0
+        history.close()
+
+
+@pytest.mark.browser
+def test_snapshot_and_history_as_a_real_process(site: NewsSite, env: dict[str, str]) -> None:
+    exe = str(Path(sys.executable).with_name("palimpsest"))
+    environ = {**os.environ, **env}
+    out = subprocess.run([exe, "snapshot", "--json", site.url(SLUG)], env=environ,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert (result["outcome"], result["version"]) == ("new", 1)
+    out = subprocess.run([exe, "history", "--json", site.url(SLUG)], env=environ,
+                         capture_output=True, text=True, timeout=60)
+    history = json.loads(out.stdout)
+    assert history["versions"][0]["fields"]["authors"] == ["Jonas Lindqvist", "Mei Tanaka"]
+    assert history["edits"] == []
+    text = subprocess.run([exe, "history", site.url(SLUG)], env=environ,
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "v1" in text and "Drought cuts wheat harvest by a fifth" in text
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path, message", [
+    ("/data.json", "is not an HTML page (Content-Type: application/json)"),
+    ("/slow", "did not load within 2s"),
+])
+def test_bad_pages_fail_cleanly(
+    site: NewsSite, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, path: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("PALIMPSEST_PAGE_TIMEOUT", "2")
+    code, output = run("snapshot", site.base_url + path)
+    assert code == 1
+    assert output.startswith("Error: ") and message in output
+    assert output.count("\n") == 1  # one line, no traceback
+    nothing_recorded(Settings.from_env())
+
+
+@pytest.mark.browser
+def test_unreachable_host_fails_cleanly(settings: Settings) -> None:
+    code, output = run("snapshot", f"http://127.0.0.1:{free_port()}/story")
+    assert code == 1 and "could not be reached (ERR_CONNECTION_REFUSED)" in output
+    nothing_recorded(settings)
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://example.com/x", "http://"])
+def test_malformed_url_fails_before_anything_starts(settings: Settings, url: str) -> None:
+    code, output = run("snapshot", url)
+    assert code == 1 and output.startswith("Error: ") and output.count("\n") == 1
+    nothing_recorded(settings)
+
+
+def test_private_address_is_refused_without_the_opt_in(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PALIMPSEST_ALLOW_PRIVATE")
+    code, output = run("snapshot", "http://169.254.169.254/latest/meta-data/")
+    assert code == 1 and "internal address 169.254.169.254" in output
+    nothing_recorded(settings)
+
+
+def test_extract_html_files_and_stdin(settings: Settings) -> None:
+    code, output = run("extract", "--json", str(DATA / "german-jsonld-graph-two-authors.html"),
+                       str(DATA / "intl-news-drupal-no-structured-data.html"))
+    assert code == 0
+    first, second = (json.loads(line) for line in output.splitlines())
+    assert first["fields"]["authors"] == ["Katrin Müller", "Özlem Yıldız"]
+    assert second["fields"]["tags"] == ["Fisheries", "Environment"]
+    html = (DATA / "intl-news-drupal-no-structured-data.html").read_text()
+    code, output = run("extract", "--json", "-", input=html)
+    assert json.loads(output)["fields"] == second["fields"]
+
+
+@pytest.mark.browser
+def test_extract_from_a_stored_warc(site: NewsSite, settings: Settings) -> None:
+    code, output = run("snapshot", "--json", site.url(SLUG))
+    assert code == 0, output
+    key = json.loads(output)["warc_key"]
+    code, output = run("extract", "--json", str(Path(settings.storage_url) / key))
+    assert code == 0
+    result = json.loads(output)
+    assert result["url"] == site.url(SLUG)
+    assert result["fields"]["headline"] == "Drought cuts wheat harvest by a fifth"
+
+
+def test_history_of_an_unknown_url(settings: Settings) -> None:
+    code, output = run("history", "http://unknown.test/")
+    assert code == 1 and "not tracked" in output
+
+
+def test_extract_missing_file(settings: Settings) -> None:
+    code, output = run("extract", "/nonexistent/page.html")
+    assert code != 0 and "page.html" in output

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from palimpsest.errors import HistoryError
+from palimpsest.history import HistoryStore
+from palimpsest.models import Article, Capture, StoredWarc
+from palimpsest.schema import edits, snapshots, versions
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+URL = "http://news.test/story?utm_source=feed"
+ARTICLE = Article(headline="Bridge reopens", authors=("A. Writer",), body=("One.", "Two."))
+
+
+def capture(minutes: int = 0, status: int = 200) -> Capture:
+    return Capture(url=URL, final_url=URL, status=status,
+                   fetched_at=T0 + timedelta(minutes=minutes), exchanges=(), dom="")
+
+
+def warc(n: int) -> StoredWarc:
+    return StoredWarc(key=f"news.test/x/{n}.warc.gz", size=10, sha256="0" * 64,
+                      records={"page": (0, 5)})
+
+
+def count(history: HistoryStore, table: object) -> int:
+    with history.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def test_new_unchanged_changed(history: HistoryStore) -> None:
+    assert history.record(capture(0), ARTICLE, warc(1)).outcome == "new"
+    assert history.record(capture(5), ARTICLE, warc(2)).outcome == "unchanged"
+    result = history.record(capture(9), replace(ARTICLE, headline="Bridge reopens late"), warc(3))
+    assert (result.outcome, result.version, result.changed_fields) == ("changed", 2, ("headline",))
+    assert count(history, versions) == 2 and count(history, edits) == 1
+
+
+def test_recording_the_same_warc_twice_changes_nothing(history: HistoryStore) -> None:
+    first = history.record(capture(0), ARTICLE, warc(1))
+    again = history.record(capture(0), ARTICLE, warc(1))
+    assert again.snapshot_id == first.snapshot_id and again.version == 1
+    assert count(history, snapshots) == 1
+
+
+def test_error_page_is_a_snapshot_without_version(history: HistoryStore) -> None:
+    history.record(capture(0), ARTICLE, warc(1))
+    result = history.record(capture(5, status=410), None, warc(2))
+    assert (result.outcome, result.version) == ("error-status", None)
+    assert history.history(URL)["status"] == "gone"
+    assert count(history, versions) == 1
+
+
+def test_history_json_contract(history: HistoryStore) -> None:
+    history.record(capture(0), ARTICLE, warc(1))
+    history.record(capture(5), replace(ARTICLE, body=("One.", "Two.", "Three.")), warc(2))
+    data = history.history("http://news.test/story")  # tracking parameter dropped
+    assert {"url", "versions", "edits"} <= data.keys()
+    assert [v["version"] for v in data["versions"]] == [1, 2]
+    assert data["versions"][0]["captured_at"] == "2026-11-28T09:00:00+00:00"
+    assert data["versions"][1]["fields"]["body"] == ["One.", "Two.", "Three."]
+    assert set(data["versions"][0]["fields"]) >= {"headline", "authors", "published", "body",
+                                                  "tags"}
+    (edit,) = data["edits"]
+    assert (edit["from_version"], edit["to_version"], edit["changed_fields"]) == (1, 2, ["body"])
+    assert edit["body"] == [{"op": "insert", "old_index": 2, "new_index": 2, "new": ["Three."]}]
+
+
+def test_unknown_url_is_a_clear_error(history: HistoryStore) -> None:
+    with pytest.raises(HistoryError, match="not tracked"):
+        history.history("http://never.test/")
+
+
+def test_reopening_keeps_data_and_skips_migration(settings: object) -> None:
+    first = HistoryStore(settings.db_url)  # type: ignore[attr-defined]
+    first.record(capture(0), ARTICLE, warc(1))
+    first.close()
+    second = HistoryStore(settings.db_url)  # type: ignore[attr-defined]
+    assert len(second.history(URL)["versions"]) == 1
+    second.close()

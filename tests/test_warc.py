@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from palimpsest.errors import ArchiveError
+from palimpsest.models import Capture, Exchange
+from palimpsest.warc import iter_records, page_from_warc, read_record, write_warc
+
+from .helpers import warcio_check
+
+WHEN = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+PAGE = b"<html><head><title>T</title></head><body><h1>Hello</h1></body></html>"
+
+
+def make_capture() -> Capture:
+    exchanges = (
+        Exchange("http://news.test/old", "GET", (("User-Agent", "UA"),), None, 301,
+                 "Moved Permanently", (("Location", "/story"), ("Content-Length", "0")), b"",
+                 redirect=True),
+        Exchange("http://news.test/story", "GET", (("User-Agent", "UA"), ("Accept", "*/*")),
+                 None, 200, "OK",
+                 (("Content-Type", "text/html"), ("Content-Encoding", "gzip"),
+                  ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Length", "42")), PAGE),
+        Exchange("http://news.test/api", "POST", (("Content-Type", "application/json"),),
+                 b'{"q": 1}', 200, "OK", (("Content-Type", "application/json"),), b"[]"),
+    )
+    return Capture(url="http://news.test/old", final_url="http://news.test/story", status=200,
+                   fetched_at=WHEN, exchanges=exchanges, dom="<html><body>rendered</body></html>",
+                   screenshot=b"\x89PNG fake", browser_version="test")
+
+
+def fixed_ids() -> object:
+    counter = itertools.count(1)
+    return lambda: f"<urn:uuid:00000000-0000-0000-0000-{next(counter):012d}>"
+
+
+def write(capture: Capture) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    out = io.BytesIO()
+    positions = write_warc(capture, out, make_id=fixed_ids())  # type: ignore[arg-type]
+    return out.getvalue(), positions
+
+
+def test_same_capture_gives_identical_bytes() -> None:
+    assert write(make_capture())[0] == write(make_capture())[0]
+
+
+def test_warcio_check_accepts_it(tmp_path: Path) -> None:
+    path = tmp_path / "capture.warc.gz"
+    path.write_bytes(write(make_capture())[0])
+    warcio_check(path)
+
+
+def test_records_pair_requests_with_responses() -> None:
+    data, _ = write(make_capture())
+    records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"),
+                r.rec_headers.get_header("WARC-Record-ID"),
+                r.rec_headers.get_header("WARC-Concurrent-To"))
+               for r in iter_records(io.BytesIO(data))]
+    types = [r[0] for r in records]
+    assert types == ["warcinfo", "response", "request", "response", "request", "response",
+                     "request", "resource", "resource", "metadata"]
+    responses = {rid: uri for kind, uri, rid, _ in records if kind == "response"}
+    for kind, uri, _, concurrent in records:
+        if kind == "request":
+            assert responses[concurrent] == uri
+
+
+def test_decoded_body_does_not_claim_its_old_encoding() -> None:
+    data, _ = write(make_capture())
+    page = next(r for r in iter_records(io.BytesIO(data))
+                if r.rec_type == "response" and r.http_headers.get_statuscode() == "200"
+                and r.rec_headers.get_header("WARC-Target-URI").endswith("/story"))
+    headers = page.http_headers
+    assert headers.get_header("Content-Encoding") is None
+    assert headers.get_header("X-Archive-Orig-Content-Encoding") == "gzip"
+    assert headers.get_header("Content-Length") == str(len(PAGE))
+    assert [v for k, v in headers.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert page.content_stream().read() == PAGE
+
+
+def test_post_body_is_kept_in_the_request_record() -> None:
+    data, _ = write(make_capture())
+    request = next(r for r in iter_records(io.BytesIO(data))
+                   if r.rec_type == "request" and r.http_headers.protocol == "POST")
+    assert request.content_stream().read() == b'{"q": 1}'
+
+
+def test_key_records_can_be_read_alone_from_their_offsets() -> None:
+    data, positions = write(make_capture())
+    for name, (kind, uri_end, payload) in {
+        "page": ("response", "/story", PAGE),
+        "dom": ("resource", "/story", b"<html><body>rendered</body></html>"),
+        "screenshot": ("resource", "/story", b"\x89PNG fake"),
+    }.items():
+        offset, length = positions[name]
+        rec_kind, uri, body = read_record(data[offset:offset + length])
+        assert rec_kind == kind and uri.endswith(uri_end) and body == payload
+
+
+def test_page_from_warc_returns_the_rendered_dom() -> None:
+    url, html = page_from_warc(io.BytesIO(write(make_capture())[0]))
+    assert url == "http://news.test/story" and "rendered" in html
+
+
+def test_malformed_warc_is_a_clear_error() -> None:
+    with pytest.raises(ArchiveError):
+        page_from_warc(io.BytesIO(b"this is not a WARC at all\r\n\r\n"))

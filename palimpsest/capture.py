@@ -27,8 +27,8 @@ from .models import Capture, Exchange
 from .urls import check_host, check_url
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Playwright, Request, Route
     from playwright.sync_api import Browser as PWBrowser
+    from playwright.sync_api import BrowserContext, Playwright, Request, Route
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}

@@ -176,7 +176,7 @@ class NewsSite:
     def base_url(self) -> str:
         assert self._server is not None, "the site is not running"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def url(self, slug: str) -> str:
         return f"{self.base_url}/news/{slug}"

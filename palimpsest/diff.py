@@ -48,7 +48,7 @@ def compare(old: Article, new: Article) -> Edit | None:
     if not changed:
         return None
     diff = DeepDiff(before, after, verbose_level=2)
-    delta = Delta(diff, bidirectional=True, serializer=json_dumps).dumps()
+    delta = Delta(diff, bidirectional=True, serializer=json_dumps).dumps()  # type: ignore[no-untyped-call]
     ops = _body_ops(old.body, new.body)
     added, removed = _word_changes(" ".join(old.body), " ".join(new.body))
     if "headline" in changed:

@@ -234,7 +234,7 @@ def _date(value: str | None) -> str | None:
     from dateutil import parser
 
     try:
-        return parser.parse(value).isoformat()
+        return str(parser.parse(value).isoformat())
     except (ValueError, OverflowError):
         return None
 

@@ -158,7 +158,7 @@ class HistoryStore:
             warc_key=warc.key, warc_size=warc.size, warc_sha256=warc.sha256,
             records={k: list(v) for k, v in warc.records.items()},
             version_id=version_row.id if version_row else None, outcome=outcome,
-        )).inserted_primary_key[0]
+        )).inserted_primary_key[0]  # type: ignore[index]
         return SnapshotResult(capture.url, aid, snapshot_id, outcome,  # type: ignore[arg-type]
                               version_row.version if version_row else None, warc.key, changed)
 
@@ -181,7 +181,7 @@ class HistoryStore:
             article_id=aid, version=number, fields=article.fields(),
             content_hash=content_hash(article), captured_at=when, last_seen=when,
             extractor_version=EXTRACTOR_VERSION,
-        )).inserted_primary_key[0]
+        )).inserted_primary_key[0]  # type: ignore[index]
         changed: tuple[str, ...] = ()
         if latest is not None:
             edit = compare(Article.from_fields(latest.fields), article)

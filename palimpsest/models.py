@@ -90,8 +90,11 @@ class Article:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Article:
         """Rebuild an article from :meth:`fields` output; unknown keys are ignored."""
-        known = {k: fields[k] for k in ARTICLE_FIELDS if k in fields}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in known.items()})
+        known: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in fields.items() if k in ARTICLE_FIELDS
+        }
+        return cls(**known)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ def describe_edit(edit: dict[str, Any]) -> list[str]:
                 counts[op["op"]] += max(len(op.get("new", [])), len(op.get("old", [])))
             lines.append(
                 f"body: {counts['insert']} paragraph(s) added, {counts['delete']} removed, "
-                f"{counts['modify']} changed (+{edit['words_added']}/-{edit['words_removed']} words)"
+                f"{counts['modify']} changed "
+                f"(+{edit['words_added']}/-{edit['words_removed']} words)"
             )
         else:
             change = edit["fields"][name]

@@ -74,7 +74,7 @@ def normalize_url(url: str) -> str:
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower().rstrip(".")
     port = parts.port
-    if port and not (parts.scheme, port) in {("http", 80), ("https", 443)}:
+    if port and (parts.scheme, port) not in {("http", 80), ("https", 443)}:
         host = f"{host}:{port}"
     query = sorted(
         (k, v)

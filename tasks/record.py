@@ -19,7 +19,9 @@ def extract_article(capture: Capture) -> Article | None:
 
 
 @task(cache_policy=NO_CACHE)
-def record_snapshot(capture: Capture, article: Article | None, stored: StoredWarc) -> SnapshotResult:
+def record_snapshot(
+    capture: Capture, article: Article | None, stored: StoredWarc
+) -> SnapshotResult:
     """Record the stored snapshot and, if the article changed, a new version."""
     settings = Settings.from_env()
     history = HistoryStore(settings.db_url)

@@ -19,6 +19,7 @@ from palimpsest.demo_site import NewsSite  # noqa: E402
 from palimpsest.history import HistoryStore  # noqa: E402
 from palimpsest.storage import BlobStore, S3Store, open_store  # noqa: E402
 
+from .pgserver import PostgresServer, pg_bindir  # noqa: E402
 from .s3server import SeaweedS3  # noqa: E402
 
 
@@ -99,6 +100,31 @@ def store(store_settings: Settings) -> BlobStore:
 @pytest.fixture
 def history(settings: Settings) -> Iterator[HistoryStore]:
     store = HistoryStore(settings.db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    bindir = pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (./dev test installs it when run as root)")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path,
+) -> Iterator[HistoryStore]:
+    """A fresh history database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = settings.db_url
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database("t_" + tmp_path.name.lower().replace("-", "_")[-50:])
+    store = HistoryStore(url)
     yield store
     store.close()
 

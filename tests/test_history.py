@@ -31,33 +31,33 @@ def count(history: HistoryStore, table: object) -> int:
         return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
 
-def test_new_unchanged_changed(history: HistoryStore) -> None:
-    assert history.record(capture(0), ARTICLE, warc(1)).outcome == "new"
-    assert history.record(capture(5), ARTICLE, warc(2)).outcome == "unchanged"
-    result = history.record(capture(9), replace(ARTICLE, headline="Bridge reopens late"), warc(3))
+def test_new_unchanged_changed(db: HistoryStore) -> None:
+    assert db.record(capture(0), ARTICLE, warc(1)).outcome == "new"
+    assert db.record(capture(5), ARTICLE, warc(2)).outcome == "unchanged"
+    result = db.record(capture(9), replace(ARTICLE, headline="Bridge reopens late"), warc(3))
     assert (result.outcome, result.version, result.changed_fields) == ("changed", 2, ("headline",))
-    assert count(history, versions) == 2 and count(history, edits) == 1
+    assert count(db, versions) == 2 and count(db, edits) == 1
 
 
-def test_recording_the_same_warc_twice_changes_nothing(history: HistoryStore) -> None:
-    first = history.record(capture(0), ARTICLE, warc(1))
-    again = history.record(capture(0), ARTICLE, warc(1))
+def test_recording_the_same_warc_twice_changes_nothing(db: HistoryStore) -> None:
+    first = db.record(capture(0), ARTICLE, warc(1))
+    again = db.record(capture(0), ARTICLE, warc(1))
     assert again.snapshot_id == first.snapshot_id and again.version == 1
-    assert count(history, snapshots) == 1
+    assert count(db, snapshots) == 1
 
 
-def test_error_page_is_a_snapshot_without_version(history: HistoryStore) -> None:
-    history.record(capture(0), ARTICLE, warc(1))
-    result = history.record(capture(5, status=410), None, warc(2))
+def test_error_page_is_a_snapshot_without_version(db: HistoryStore) -> None:
+    db.record(capture(0), ARTICLE, warc(1))
+    result = db.record(capture(5, status=410), None, warc(2))
     assert (result.outcome, result.version) == ("error-status", None)
-    assert history.history(URL)["status"] == "gone"
-    assert count(history, versions) == 1
+    assert db.history(URL)["status"] == "gone"
+    assert count(db, versions) == 1
 
 
-def test_history_json_contract(history: HistoryStore) -> None:
-    history.record(capture(0), ARTICLE, warc(1))
-    history.record(capture(5), replace(ARTICLE, body=("One.", "Two.", "Three.")), warc(2))
-    data = history.history("http://news.test/story")  # tracking parameter dropped
+def test_history_json_contract(db: HistoryStore) -> None:
+    db.record(capture(0), ARTICLE, warc(1))
+    db.record(capture(5), replace(ARTICLE, body=("One.", "Two.", "Three.")), warc(2))
+    data = db.history("http://news.test/story")  # tracking parameter dropped
     assert {"url", "versions", "edits"} <= data.keys()
     assert [v["version"] for v in data["versions"]] == [1, 2]
     assert data["versions"][0]["captured_at"] == "2026-11-28T09:00:00+00:00"
@@ -69,9 +69,9 @@ def test_history_json_contract(history: HistoryStore) -> None:
     assert edit["body"] == [{"op": "insert", "old_index": 2, "new_index": 2, "new": ["Three."]}]
 
 
-def test_unknown_url_is_a_clear_error(history: HistoryStore) -> None:
+def test_unknown_url_is_a_clear_error(db: HistoryStore) -> None:
     with pytest.raises(HistoryError, match="not tracked"):
-        history.history("http://never.test/")
+        db.history("http://never.test/")
 
 
 def test_reopening_keeps_data_and_skips_migration(settings: object) -> None:

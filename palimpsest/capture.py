@@ -7,7 +7,9 @@ from one page into the next and every subresource is fetched and recorded.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -110,7 +112,21 @@ class Browser:
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
-    """Capture one URL with a browser started for it alone."""
+    """Capture one URL with a browser started for it alone.
+
+    Playwright's sync API refuses to run where an asyncio loop is running (a
+    notebook, an async caller, another sync Playwright in this thread); there
+    the capture runs in a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _capture_once(url, settings, screenshot)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_capture_once, url, settings, screenshot).result()
+
+
+def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
     with Browser(settings) as browser:
         return browser.capture(url, screenshot=screenshot)
 

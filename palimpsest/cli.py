@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,23 @@ from .config import Settings
 from .errors import PalimpsestError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class IsoTime(click.ParamType):  # type: ignore[type-arg]
+    """An ISO 8601 time; UTC when it has no offset."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-28T09:30:00Z)",
+                      param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def json_option(func: F) -> F:
@@ -61,30 +79,66 @@ def snapshot(url: str, as_json: bool) -> None:
     described = {
         "new": f"first version recorded (v{result.version})",
         "changed": f"new version v{result.version}: {', '.join(result.changed_fields)} changed",
+        "revert": f"reverted to an earlier text, recorded as v{result.version}",
         "unchanged": f"unchanged since v{result.version}",
-        "error-status": "error page archived; no version recorded",
+        "ab-flip": f"headline flipped back to v{result.version}'s: a likely A/B test",
+        "unpublished": "the article is gone (error page archived)",
+        "wall": "a paywall, consent or bot-check page was served; archived, not a version",
+        "redirected": "redirected to a different article; archived, not a version",
     }[result.outcome]
     click.echo(f"{result.url}: {described}\nWARC: {result.warc_key}")
 
 
 @main.command()
 @click.argument("url")
+@click.option("--diff", "diff_to", type=int, metavar="N",
+              help="Show the word diff from version N-1 to version N.")
+@click.option("--as-of", "as_of", type=IsoTime(),
+              help="Show the article as it stood at TIME (ISO 8601; UTC without an offset).")
 @json_option
-def history(url: str, as_json: bool) -> None:
-    """Show the versions and edits recorded for URL."""
+def history(url: str, diff_to: int | None, as_of: datetime | None, as_json: bool) -> None:
+    """Show the versions, edits and events recorded for URL."""
     from .history import HistoryStore
-    from .timeline import render_timeline
+    from .timeline import render_diff, render_timeline
 
     with clear_errors():
         store = HistoryStore(Settings.from_env().db_url)
         try:
-            data = store.history(url)
+            if as_of is not None:
+                data = store.as_of(url, as_of)
+            elif as_json and diff_to is None:
+                click.echo(store.history_json(url))  # megabytes for long histories: no re-encoding
+                return
+            else:
+                data = store.history(url)
         finally:
             store.close()
+    if diff_to is not None and as_of is None:
+        edit = next((e for e in data["edits"] if e["to_version"] == diff_to), None)
+        if edit is None:
+            raise click.ClickException(f"version {diff_to} of {url} has no edit to show "
+                                       f"(versions: 1 to {len(data['versions'])})")
+        data = edit
     if as_json:
         emit(data)
+    elif as_of is not None:
+        click.echo(_render_as_of(data))
+    elif diff_to is not None:
+        click.echo(render_diff(data, style=click.style))
     else:
         click.echo(render_timeline(data))
+
+
+def _render_as_of(data: dict[str, Any]) -> str:
+    head = f"{data['url']} as of {data['as_of']} (last snapshot {data['last_snapshot_at']}, " \
+           f"{data['outcome']})"
+    version = data["version"]
+    if version is None:
+        return head + "\nno version had been recorded"
+    fields = version["fields"]
+    lines = [head, f"v{version['version']}, first seen {version['captured_at']}", "",
+             fields["headline"], ", ".join(fields["authors"]), ""]
+    return "\n".join(lines + fields["body"])
 
 
 @main.command()
@@ -132,4 +186,4 @@ def demo(pause: float) -> None:
     from .demo import run_demo
 
     with clear_errors():
-        run_demo(Settings.from_env(), echo=click.echo, pause=pause)
+        run_demo(Settings.from_env(), echo=click.echo, style=click.style, pause=pause)

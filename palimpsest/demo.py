@@ -16,7 +16,7 @@ from .demo_site import NewsSite
 from .history import HistoryStore
 from .pipeline import snapshot
 from .storage import open_store
-from .timeline import render_timeline
+from .timeline import Style, render_diff, render_timeline
 
 
 def _edits(site: NewsSite) -> list[tuple[str, str]]:
@@ -35,13 +35,14 @@ def _edits(site: NewsSite) -> list[tuple[str, str]]:
 
 
 def run_demo(settings: Settings, *, echo: Callable[[str], None] = print,
-             pause: float = 0.0) -> None:
+             style: Style | None = None, pause: float = 0.0) -> None:
     """Run the demo; its data goes to ``$PALIMPSEST_HOME/demo``, apart from real data."""
     home = settings.home / "demo"
     settings = settings.with_(
         home=home, db_url=f"sqlite:///{home / 'history.sqlite'}",
         storage_url=str(home / "warcs"), allow_private=True,
     )
+    style = style or (lambda text, **_: text)
     store = open_store(settings.storage_url)
     history = HistoryStore(settings.db_url)
     started = time.monotonic()
@@ -67,6 +68,8 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print,
             echo("\n== Edit histories")
             for url in urls:
                 echo(render_timeline(history.history(url)) + "\n")
+            echo(f"== The correction, word by word (palimpsest history {urls[2]} --diff 2)")
+            echo(render_diff(history.history(urls[2])["edits"][0], style=style))
     finally:
         history.close()
     echo(f"Done in {time.monotonic() - started:.1f}s. WARCs in {settings.storage_url}, "

@@ -55,8 +55,16 @@ class DemoArticle:
     tags: tuple[str, ...]
     #: paragraphs; an item starting with "## " is a subheading
     body: tuple[str, ...]
+    corrections: tuple[str, ...] = ()
     json_ld: bool = False
+    #: HTTP status of the article's URL: 200, or 404/410 once unpublished
     status: int = 200
+    #: the slug this URL now redirects to (301)
+    moved_to: str | None = None
+    #: serve a paywall in place of the article
+    wall: bool = False
+    #: name of the lead image file; the slug unless the article moved
+    image: str = ""
 
 
 ARTICLES = (
@@ -210,6 +218,14 @@ class NewsSite:
             self.articles[slug] = replace(self.articles[slug], **changes)
             return self.articles[slug]
 
+    def move(self, slug: str, new_slug: str) -> None:
+        """Give an article a new slug; the old URL answers 301 to the new one."""
+        with self.lock:
+            article = self.articles[slug]
+            self.articles[new_slug] = replace(article, slug=new_slug,
+                                              image=article.image or article.slug)
+            self.articles[slug] = replace(article, moved_to=new_slug)
+
     def render(self, slug: str) -> str:
         with self.lock:
             article = self.articles[slug]
@@ -234,7 +250,7 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
              "datePublished": a.published, "dateModified": a.modified,
              "articleSection": a.section, "keywords": ", ".join(a.tags),
              "author": [{"@type": "Person", "name": n} for n in a.authors],
-             "image": {"@type": "ImageObject", "url": f"{base}/img/{a.slug}.png"}},
+             "image": {"@type": "ImageObject", "url": f"{base}/img/{a.image or a.slug}.png"}},
         ]}
         json_ld = f'<script type="application/ld+json">{e(json.dumps(graph), quote=False)}</script>'
     return f"""<!DOCTYPE html>
@@ -246,7 +262,7 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <meta property="og:site_name" content="{SITE_NAME}">
 <meta property="og:title" content="{e(a.headline)}">
 <meta property="og:description" content="{e(a.dek)}">
-<meta property="og:image" content="{base}/img/{a.slug}.png">
+<meta property="og:image" content="{base}/img/{a.image or a.slug}.png">
 <meta property="article:published_time" content="{a.published}">
 <meta property="article:modified_time" content="{a.modified}">
 <meta property="article:section" content="{e(a.section)}">
@@ -268,9 +284,10 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <li class="updated"></li></ul>
 <span class="read-time">{max(1, sum(len(p.split()) for p in a.body) // 200)} Min Read</span>
 <p class="article-summary">{e(a.dek)}</p>
-<figure class="lead-image"><img src="/img/{a.slug}.png" alt="">
+<figure class="lead-image"><img src="/img/{a.image or a.slug}.png" alt="">
 <figcaption>Photo: {SITE_NAME} archive</figcaption></figure>
 <div class="article-body field--name-body">
+<p class="timestamp">Updated {random.randint(2, 59)} minutes ago</p>
 {_body_html(a)}
 </div>
 <ul class="article-tags">{"".join(f'<li><a href="/tags/{e(t)}">{e(t)}</a></li>' for t in a.tags)}</ul>
@@ -299,7 +316,14 @@ def _body_html(a: DemoArticle) -> str:
         if i == 2:
             parts.append(f'<div class="ad-slot" id="ad-{random.getrandbits(32):08x}">'
                          "Advertisement</div>")
+    if a.wall:
+        del parts[2:]
+        parts.append('<div class="paywall-prompt"><p>Subscribe to continue reading.</p>'
+                     "<p>Already a subscriber? Log in.</p></div>")
+        return "\n".join(parts)
     parts.append('<p>Read more: <a href="/news/x3">The long road to the harbour repair</a></p>')
+    parts.extend(f'<div class="correction-notice"><p>{escape(c)}</p></div>'
+                 for c in a.corrections)
     return "\n".join(parts)
 
 
@@ -328,8 +352,11 @@ class SiteHandler(BaseHTTPRequestHandler):
             site.requests.append((time.monotonic(), self.path))
         if path.startswith("/news/") and path[6:] in site.articles:
             slug = path[6:]
-            status = site.articles[slug].status
-            if status >= 400:
+            article = site.articles[slug]
+            status = article.status
+            if article.moved_to:
+                self._send(301, b"", "text/html", {"Location": f"/news/{article.moved_to}"})
+            elif status >= 400:
                 self._send(status, b"<html><body><h1>Gone</h1></body></html>",
                            "text/html; charset=utf-8")
             else:

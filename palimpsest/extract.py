@@ -53,6 +53,23 @@ TAG_LINKS_XPATH = (
     ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
     ' or @rel="tag"]//a | //a[@rel="tag"]'
 )
+CORRECTION_LINE = re.compile(
+    r"^(?:correction|clarification|editor[\u2019']?s note|corrige|berichtigung|korrektur"
+    r"|fe de errores|rectificaci[oó]n)\b\s*[:.\u2014\u2013-]", re.IGNORECASE)
+CORRECTION_XPATH = (
+    '//*[contains(@class, "correction") or contains(@id, "correction")'
+    ' or contains(@class, "editors-note") or contains(@class, "editor-note")]'
+)
+WALL_PHRASES = re.compile(
+    r"subscribe (?:now )?to (?:continue|keep) reading|to continue reading,? (?:please )?"
+    r"(?:subscribe|log ?in|sign ?in)|this (?:article|content|story) is (?:only )?(?:available )?"
+    r"(?:for|to) (?:subscribers|members)|already a subscriber|verify you are (?:a )?human"
+    r"|checking (?:if the site connection is secure|your browser)|enable javascript and cookies"
+    r" to continue|we value your privacy|before you continue to|access denied",
+    re.IGNORECASE)
+VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
+#: A page this short that speaks of subscribing or proving you are human is a wall.
+WALL_MAX_WORDS = 150
 BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
 BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|von|par|por|di)\s+", re.IGNORECASE)
 BYLINE_XPATH = (
@@ -88,8 +105,15 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         canonical_url=_first(_attr(tree, '//link[@rel="canonical"]/@href'), meta.get("og:url")),
         language=_first(_text_of(data.get("inLanguage")), _attr(tree, "/html/@lang")),
     )
-    # Last: finding the body strips noise from the tree in place.
-    return Article(body=tuple(_body(tree, html)), **fields)
+    fields["lead_image_caption"] = _caption(tree, data)
+    page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
+    # Last: these strip the notices and the noise from the tree in place.
+    corrections = _correction_notices(tree)
+    body = _body(tree, html)
+    corrections += [p for p in body if CORRECTION_LINE.match(p)]
+    body = [p for p in body if not CORRECTION_LINE.match(p)]
+    return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
+                   wall=_is_wall(page_text, body), **fields)
 
 
 def _first(*values: Any) -> Any:
@@ -272,6 +296,37 @@ def _strip_noise(root: Any) -> None:
         marks = f"{node.get('class', '')} {node.get('id', '')} {node.get('role', '')}"
         if NOISE_WORDS.search(marks) or node.get("aria-hidden") == "true":
             node.drop_tree()
+
+
+def _correction_notices(tree: Any) -> list[str]:
+    """Correction and editor's notes marked as such; removed from the tree."""
+    notices = []
+    nodes = tree.xpath(CORRECTION_XPATH)
+    for node in nodes:
+        if any(a in nodes for a in node.iterancestors()):
+            continue  # its text is in the outer notice
+        text = clean(node.text_content())
+        if text:
+            notices.append(text)
+        node.drop_tree()
+    return notices
+
+
+def _caption(tree: Any, data: dict[str, Any]) -> str:
+    image = data.get("image")
+    image = image[0] if isinstance(image, list) and image else image
+    if isinstance(image, dict) and image.get("caption"):
+        return clean(str(image["caption"]))
+    found = tree.xpath("(//article//figure//figcaption | //main//figure//figcaption"
+                       ' | //figure//*[contains(@class, "caption")])[1]')
+    return clean(found[0].text_content()) if found else ""
+
+
+def _is_wall(page_text: str, body: list[str]) -> bool:
+    """A paywall, consent or bot-check page rather than the article."""
+    if sum(len(p.split()) for p in body) > WALL_MAX_WORDS:
+        return False
+    return bool(WALL_PHRASES.search(page_text))
 
 
 def _trafilatura_body(html: str | bytes) -> list[str]:

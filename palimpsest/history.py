@@ -1,33 +1,43 @@
-"""The history database: record snapshots, versions and edits; query them.
+"""The history database: record snapshots, versions, edits and events; query them.
 
-SQLite by default, PostgreSQL through ``PALIMPSEST_DB_URL``. The schema is
-managed by Alembic (``palimpsest/migrations``) and brought up to date when a
-store is opened. Recording one snapshot is one transaction: a crash leaves
-either nothing or the snapshot with its version and edit.
+SQLite by default, PostgreSQL through ``PALIMPSEST_DB_URL``. Recording one
+snapshot is one transaction: a crash leaves either nothing or the snapshot
+with its version, edit and events. Versions store full fields; edits are
+derived from consecutive versions and can be rebuilt.
+
+What a snapshot does to an article's history (its ``outcome``):
+
+- ``new``, ``changed``: a new version (with an edit from the current one);
+- ``unchanged``: the current version was seen again;
+- ``revert``: a new version equal to an earlier, non-current one (A, B, A);
+- ``ab-flip``: the headline flipped back to one seen within hours: a likely
+  A/B test, recorded once as an ``ab_test`` event, not as a stream of edits;
+- ``unpublished`` (404, 410...), ``wall`` (paywall, consent or bot check),
+  ``redirected`` (to a different article): lifecycle events, no version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from .database import from_db_time, open_engine, to_db_time
 from .diff import compare
 from .errors import HistoryError
 from .extract import EXTRACTOR_VERSION
-from .models import Article, Capture, SnapshotResult, StoredWarc
-from .schema import articles, edits, snapshots, versions
+from .identity import add_aliases, aliases, find_article, known_urls, same_story
+from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
+from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 
-#: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0001"
-MIGRATIONS = Path(__file__).with_name("migrations")
+#: A headline that flips back to one last seen this recently is an A/B test.
+AB_WINDOW = timedelta(hours=6)
 
 
 def content_hash(article: Article) -> str:
@@ -36,65 +46,8 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-def _utc(moment: datetime) -> datetime:
-    """Naive UTC, as stored (SQLite keeps no offsets)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.replace(tzinfo=UTC).isoformat() if moment else None
-
-
-def open_engine(db_url: str) -> Engine:
-    """An engine for ``db_url`` with the schema migrated to the newest revision."""
-    if db_url.startswith("sqlite:///"):
-        Path(db_url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
-            parents=True, exist_ok=True)
-    try:
-        engine = create_engine(db_url)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise HistoryError(f"cannot use database {db_url!r}: {exc}") from exc
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        migrate(engine)
-    except SQLAlchemyError as exc:
-        raise HistoryError(f"cannot open database {engine.url!r}: {exc}") from exc
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets the web server read while a worker writes; the busy timeout
-    # makes concurrent writers wait for each other instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def migrate(engine: Engine) -> None:
-    """Run Alembic's upgrade to head, unless the database is already there."""
-    with engine.connect() as conn:
-        try:
-            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except SQLAlchemyError:
-            current = None
-            conn.rollback()
-    if current == SCHEMA_REVISION:
-        return  # importing and running Alembic costs ~0.2 s; skip it when current
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-
-
 class HistoryStore:
-    """Versions and edits of every tracked article."""
+    """Versions, edits and lifecycle events of every tracked article."""
 
     def __init__(self, db_url: str) -> None:
         self.engine = open_engine(db_url)
@@ -113,131 +66,299 @@ class HistoryStore:
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    return self._record(conn, capture, article, warc)
+                    return _Recorder(conn, capture, article, warc).run()
             except IntegrityError as exc:
                 # Another worker recorded this article (or this WARC) at the
-                # same moment; the next attempt sees its row.
+                # same moment; the next attempt sees its rows.
                 if attempt == 2:
                     raise HistoryError(f"could not record {capture.url}: {exc}") from exc
             except SQLAlchemyError as exc:
                 raise HistoryError(f"could not record {capture.url}: {exc}") from exc
         raise AssertionError("unreachable")
 
-    def _record(
-        self, conn: Connection, capture: Capture, article: Article | None, warc: StoredWarc
-    ) -> SnapshotResult:
-        aid = url_id(capture.url)
-        earlier = conn.execute(
-            select(snapshots.c.id, snapshots.c.outcome, versions.c.version)
-            .outerjoin(versions, snapshots.c.version_id == versions.c.id)
-            .where(snapshots.c.warc_key == warc.key)
-        ).first()
-        if earlier:
-            return SnapshotResult(capture.url, aid, earlier.id, earlier.outcome,
-                                  earlier.version, warc.key)
-        when = _utc(capture.fetched_at)
-        self._touch_article(conn, aid, capture.url, when, gone=capture.status >= 400)
-        latest = conn.execute(
-            select(versions).where(versions.c.article_id == aid)
-            .order_by(versions.c.version.desc()).limit(1)
-        ).first()
-        changed: tuple[str, ...] = ()
-        if article is None:
-            outcome, version_row = "error-status", None
-        elif latest is not None and latest.content_hash == content_hash(article):
-            outcome, version_row = "unchanged", latest
-            conn.execute(versions.update()
-                         .where(versions.c.id == latest.id, versions.c.last_seen < when)
-                         .values(last_seen=when))
-        else:
-            outcome = "new" if latest is None else "changed"
-            version_row, changed = self._add_version(conn, aid, article, latest, when)
-        snapshot_id = conn.execute(snapshots.insert().values(
-            article_id=aid, fetched_at=when, requested_url=capture.url,
-            final_url=capture.final_url, http_status=capture.status, settled=capture.settled,
-            warc_key=warc.key, warc_size=warc.size, warc_sha256=warc.sha256,
-            records={k: list(v) for k, v in warc.records.items()},
-            version_id=version_row.id if version_row else None, outcome=outcome,
-        )).inserted_primary_key[0]  # type: ignore[index]
-        return SnapshotResult(capture.url, aid, snapshot_id, outcome,  # type: ignore[arg-type]
-                              version_row.version if version_row else None, warc.key, changed)
-
-    def _touch_article(
-        self, conn: Connection, aid: str, url: str, when: datetime, *, gone: bool
-    ) -> None:
-        status = "gone" if gone else "live"
-        updated = conn.execute(articles.update().where(articles.c.id == aid)
-                               .values(last_checked=when, status=status)).rowcount
-        if not updated:
-            conn.execute(articles.insert().values(
-                id=aid, url=normalize_url(url), status=status, first_seen=when,
-                last_checked=when))
-
-    def _add_version(
-        self, conn: Connection, aid: str, article: Article, latest: Any, when: datetime
-    ) -> tuple[Any, tuple[str, ...]]:
-        number = latest.version + 1 if latest else 1
-        new_id = conn.execute(versions.insert().values(
-            article_id=aid, version=number, fields=article.fields(),
-            content_hash=content_hash(article), captured_at=when, last_seen=when,
-            extractor_version=EXTRACTOR_VERSION,
-        )).inserted_primary_key[0]  # type: ignore[index]
-        changed: tuple[str, ...] = ()
-        if latest is not None:
-            edit = compare(Article.from_fields(latest.fields), article)
-            if edit is not None:
-                changed = edit.changed_fields
-                conn.execute(edits.insert().values(
-                    article_id=aid, from_version=latest.version, to_version=number,
-                    changed_fields=list(edit.changed_fields), changes=edit.as_dict(),
-                    delta=edit.delta, words_added=edit.words_added,
-                    words_removed=edit.words_removed, created_at=when,
-                ))
-        row = conn.execute(select(versions).where(versions.c.id == new_id)).one()
-        return row, changed
-
     def history(self, url: str) -> dict[str, Any]:
-        """Versions and edits of the article at ``url`` (the JSON contract)."""
-        aid = url_id(url)
+        """Versions, edits and events of the article at ``url`` (the JSON contract)."""
+        data: dict[str, Any] = json.loads(self.history_json(url))
+        return data
+
+    def history_json(self, url: str) -> str:
+        """:meth:`history` as JSON text, built without decoding the stored fields.
+
+        An article with a thousand versions has megabytes of fields; splicing
+        the stored JSON text into the answer instead of decoding and encoding
+        it again makes the query several times faster.
+        """
         try:
             with self.engine.connect() as conn:
-                article = conn.execute(select(articles).where(articles.c.id == aid)).first()
-                if article is None:
-                    raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
+                article = _article_row(conn, url)
+                aid = article.id
                 version_rows = conn.execute(
-                    select(versions).where(versions.c.article_id == aid)
+                    select(*_raw(versions, "fields")).where(versions.c.article_id == aid)
                     .order_by(versions.c.version)).all()
                 edit_rows = conn.execute(
-                    select(edits).where(edits.c.article_id == aid)
-                    .order_by(edits.c.to_version)).all()
+                    select(*_raw(edits, "changed_fields", "changes"))
+                    .where(edits.c.article_id == aid).order_by(edits.c.to_version)).all()
+                event_rows = conn.execute(
+                    select(events).where(events.c.article_id == aid)
+                    .order_by(events.c.at, events.c.id)).all()
                 snapshot_count = conn.execute(
                     select(func.count()).where(snapshots.c.article_id == aid)).scalar()
+                names = aliases(conn, aid)
         except SQLAlchemyError as exc:
             raise HistoryError(f"could not read the history of {url}: {exc}") from exc
-        return {
+        head = json.dumps({
             "url": article.url,
             "article_id": aid,
             "status": article.status,
-            "first_seen": _iso(article.first_seen),
-            "last_checked": _iso(article.last_checked),
+            "aliases": names,
+            "first_seen": from_db_time(article.first_seen),
+            "last_checked": from_db_time(article.last_checked),
             "snapshots": snapshot_count,
-            "versions": [{
-                "version": v.version,
-                "captured_at": _iso(v.captured_at),
-                "last_seen": _iso(v.last_seen),
-                "extractor_version": v.extractor_version,
-                "fields": v.fields,
-            } for v in version_rows],
-            "edits": [{
-                "from_version": e.from_version,
-                "to_version": e.to_version,
-                "changed_fields": e.changed_fields,
-                "captured_at": _iso(e.created_at),
-                **{k: v for k, v in e.changes.items() if k != "changed_fields"},
-                "delta": json.loads(e.delta),
-            } for e in edit_rows],
+            "events": [{"kind": e.kind, "at": from_db_time(e.at), "snapshot_id": e.snapshot_id,
+                        **e.detail} for e in event_rows],
+        }, ensure_ascii=False)
+        return (f'{head[:-1]}, "versions": [{", ".join(map(_version_text, version_rows))}], '
+                f'"edits": [{", ".join(map(_edit_text, edit_rows))}]}}')
+
+    def as_of(self, url: str, when: datetime) -> dict[str, Any]:
+        """The article as it stood at ``when``: the version its last snapshot showed."""
+        try:
+            with self.engine.connect() as conn:
+                article = _article_row(conn, url)
+                last = conn.execute(
+                    select(snapshots.c.fetched_at, snapshots.c.outcome, snapshots.c.http_status)
+                    .where(snapshots.c.article_id == article.id,
+                           snapshots.c.fetched_at <= to_db_time(when))
+                    .order_by(snapshots.c.fetched_at.desc(), snapshots.c.id.desc())
+                    .limit(1)).first()
+                shown = _current_version(conn, article.id, before=when)
+        except SQLAlchemyError as exc:
+            raise HistoryError(f"could not read the history of {url}: {exc}") from exc
+        if last is None:
+            raise HistoryError(f"{url} had not been captured by {when.isoformat()}")
+        return {
+            "url": article.url,
+            "as_of": when.isoformat(),
+            "last_snapshot_at": from_db_time(last.fetched_at),
+            "outcome": last.outcome,
+            "http_status": last.http_status,
+            "version": _version_json(shown) if shown is not None else None,
         }
 
     def snapshot_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(snapshots)).scalar() or 0)
+
+
+class _Recorder:
+    """Records one snapshot inside one transaction."""
+
+    def __init__(self, conn: Connection, capture: Capture, article: Article | None,
+                 warc: StoredWarc) -> None:
+        self.conn, self.capture, self.article, self.warc = conn, capture, article, warc
+        self.when = to_db_time(capture.fetched_at)
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.changed: tuple[str, ...] = ()
+
+    def run(self) -> SnapshotResult:
+        earlier = self.conn.execute(
+            select(snapshots.c.id, snapshots.c.article_id, snapshots.c.outcome, versions.c.version)
+            .outerjoin(versions, snapshots.c.version_id == versions.c.id)
+            .where(snapshots.c.warc_key == self.warc.key)).first()
+        if earlier:
+            return SnapshotResult(self.capture.url, earlier.article_id, earlier.id,
+                                  earlier.outcome, earlier.version, self.warc.key)
+        urls = known_urls(self.capture, self.article)
+        aid = find_article(self.conn, urls[:1]) or find_article(self.conn, urls)
+        row = self._article(aid, urls[0])
+        self.aid, self.status = row.id, row.status
+        self.current = _current_version(self.conn, self.aid)
+        outcome, version = self._decide(urls)
+        snapshot_id = self._insert_snapshot(outcome, version)
+        for kind, detail in self.events:
+            self.conn.execute(events.insert().values(
+                article_id=self.aid, snapshot_id=snapshot_id, at=self.when, kind=kind,
+                detail=detail))
+        self.conn.execute(articles.update().where(articles.c.id == self.aid)
+                          .values(last_checked=self.when, status=self.status))
+        return SnapshotResult(self.capture.url, self.aid, snapshot_id, outcome,
+                              version.version if version is not None else None, self.warc.key,
+                              self.changed)
+
+    def _article(self, aid: str | None, url: str) -> Row[Any]:
+        if aid is None:
+            aid = url_id(self.capture.url)
+            self.conn.execute(articles.insert().values(
+                id=aid, url=url, status="new", first_seen=self.when, last_checked=self.when))
+            add_aliases(self.conn, aid, [url], self.when)
+        return self.conn.execute(select(articles).where(articles.c.id == aid)).one()
+
+    def _decide(self, urls: list[str]) -> tuple[Outcome, Row[Any] | None]:
+        capture, article = self.capture, self.article
+        if capture.status >= 400 or article is None:
+            if self.status == "live":
+                self.events.append(("unpublished", {"http_status": capture.status}))
+            self.status = "gone"
+            return "unpublished", None
+        if article.wall:
+            if self._last_outcome() != "wall":
+                self.events.append(("wall", {"headline": article.headline}))
+            return "wall", None
+        final = normalize_url(capture.final_url)
+        if final != urls[0] and not self._follow_redirect(final):
+            return "redirected", None
+        add_aliases(self.conn, self.aid, urls, self.when)
+        if self.status in ("gone", "redirected"):
+            self.events.append(("republished", {"http_status": capture.status}))
+        self.status = "live"
+        return self._version(article)
+
+    def _follow_redirect(self, final: str) -> bool:
+        """Whether a redirect leads to this same article (then it is an alias)."""
+        owner = find_article(self.conn, [final])
+        if owner == self.aid:
+            return True
+        assert self.article is not None
+        if owner is None and (self.current is None or same_story(self.article,
+                                                                  self.current.fields)):
+            if self.current is not None:
+                self.events.append(("moved", {"from": self.capture.url,
+                                              "to": self.capture.final_url}))
+            return True
+        if self._last_outcome() != "redirected":
+            self.events.append(("redirected", {"to": self.capture.final_url}))
+        self.status = "redirected"
+        return False
+
+    def _last_outcome(self) -> str | None:
+        return self.conn.execute(
+            select(snapshots.c.outcome).where(snapshots.c.article_id == self.aid)
+            .order_by(snapshots.c.fetched_at.desc(), snapshots.c.id.desc()).limit(1)).scalar()
+
+    def _version(self, article: Article) -> tuple[Outcome, Row[Any]]:
+        digest = content_hash(article)
+        current = self.current
+        if current is not None and current.content_hash == digest:
+            self._seen(current)
+            return "unchanged", current
+        earlier = self.conn.execute(
+            select(versions).where(versions.c.article_id == self.aid,
+                                   versions.c.content_hash == digest)
+            .order_by(versions.c.version.desc()).limit(1)).first()
+        if earlier is not None and current is not None and self._ab_flip(current, earlier):
+            self._seen(earlier)
+            return "ab-flip", earlier
+        version = self._add_version(article, digest, reverts_to=earlier)
+        if current is None:
+            return "new", version
+        return ("revert" if earlier is not None else "changed"), version
+
+    def _ab_flip(self, current: Row[Any], earlier: Row[Any]) -> bool:
+        """Only the headline differs, and the other one was live hours ago."""
+        a, b = dict(current.fields), dict(earlier.fields)
+        if a.pop("headline", None) == b.pop("headline", None) or a != b:
+            return False
+        if self.when - earlier.last_seen > AB_WINDOW:
+            return False
+        pair = sorted([current.version, earlier.version])
+        known = self.conn.execute(select(events.c.detail).where(
+            events.c.article_id == self.aid, events.c.kind == "ab_test")).scalars()
+        if all(detail.get("versions") != pair for detail in known):
+            self.events.append(("ab_test", {
+                "versions": pair,
+                "headlines": [current.fields["headline"], earlier.fields["headline"]]}))
+        return True
+
+    def _seen(self, version: Row[Any]) -> None:
+        self.conn.execute(versions.update()
+                          .where(versions.c.id == version.id, versions.c.last_seen < self.when)
+                          .values(last_seen=self.when))
+
+    def _add_version(self, article: Article, digest: str,
+                     reverts_to: Row[Any] | None) -> Row[Any]:
+        current = self.current
+        number = self.conn.execute(select(func.coalesce(func.max(versions.c.version), 0))
+                                   .where(versions.c.article_id == self.aid)).scalar_one() + 1
+        new_id = self.conn.execute(versions.insert().values(
+            article_id=self.aid, version=number, fields=article.fields(), content_hash=digest,
+            captured_at=self.when, last_seen=self.when, extractor_version=EXTRACTOR_VERSION,
+            reverts_to=reverts_to.version if reverts_to is not None else None,
+        )).inserted_primary_key[0]  # type: ignore[index]
+        if current is not None:
+            edit = compare(Article.from_fields(current.fields), article)
+            if edit is not None:
+                self.changed = edit.changed_fields
+                changes = edit.as_dict()
+                del changes["changed_fields"]  # a column of its own
+                if reverts_to is not None:
+                    changes["flags"].append("revert")
+                    changes["reverts_to"] = reverts_to.version
+                self.conn.execute(edits.insert().values(
+                    article_id=self.aid, from_version=current.version, to_version=number,
+                    changed_fields=list(edit.changed_fields), changes=changes,
+                    delta=edit.delta, words_added=edit.words_added,
+                    words_removed=edit.words_removed, created_at=self.when,
+                ))
+        return self.conn.execute(select(versions).where(versions.c.id == new_id)).one()
+
+    def _insert_snapshot(self, outcome: Outcome, version: Row[Any] | None) -> int:
+        capture, warc = self.capture, self.warc
+        return int(self.conn.execute(snapshots.insert().values(
+            article_id=self.aid, fetched_at=self.when, requested_url=capture.url,
+            final_url=capture.final_url, http_status=capture.status, settled=capture.settled,
+            warc_key=warc.key, warc_size=warc.size, warc_sha256=warc.sha256,
+            records={k: list(v) for k, v in warc.records.items()},
+            version_id=version.id if version is not None else None, outcome=outcome,
+        )).inserted_primary_key[0])  # type: ignore[index]
+
+
+def _article_row(conn: Connection, url: str) -> Row[Any]:
+    aid = find_article(conn, [normalize_url(url)]) or url_id(url)
+    row = conn.execute(select(articles).where(articles.c.id == aid)).first()
+    if row is None:
+        raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
+    return row
+
+
+def _current_version(conn: Connection, aid: str, *, before: datetime | None = None
+                     ) -> Row[Any] | None:
+    """The version the article's latest snapshot showed (optionally, before a time)."""
+    query = (select(versions).join(snapshots, snapshots.c.version_id == versions.c.id)
+             .where(snapshots.c.article_id == aid))
+    if before is not None:
+        query = query.where(snapshots.c.fetched_at <= to_db_time(before))
+    return conn.execute(query.order_by(snapshots.c.fetched_at.desc(), snapshots.c.id.desc())
+                        .limit(1)).first()
+
+
+def _raw(table: Any, *names: str) -> list[Any]:
+    """The table's columns, with the named JSON columns read as their stored text."""
+    # A cast in SQL: PostgreSQL drivers would otherwise decode json columns.
+    return [cast(c, Text).label(c.name) if c.name in names else c for c in table.c]
+
+
+def _version_json(v: Row[Any]) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "captured_at": from_db_time(v.captured_at),
+        "last_seen": from_db_time(v.last_seen),
+        "extractor_version": v.extractor_version,
+        "reverts_to": v.reverts_to,
+        "fields": v.fields,
+    }
+
+
+def _version_text(v: Row[Any]) -> str:
+    head = json.dumps({key: value for key, value in _version_json(v).items() if key != "fields"})
+    return f'{head[:-1]}, "fields": {v.fields}}}'
+
+
+def _edit_text(e: Row[Any]) -> str:
+    head = json.dumps({
+        "from_version": e.from_version,
+        "to_version": e.to_version,
+        "captured_at": from_db_time(e.created_at),
+    })
+    changes = e.changes.strip()[1:-1].strip()
+    return (f'{head[:-1]}, "changed_fields": {e.changed_fields}'
+            f'{", " + changes if changes else ""}, "delta": {e.delta}}}')

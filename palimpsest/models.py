@@ -60,10 +60,12 @@ class Capture:
         raise LookupError(f"no response for {self.final_url} in the capture")
 
 
-#: Fields compared between versions, in the order they are shown.
+#: Fields stored and compared between versions, in the order they are shown. The
+#: canonical URL is not among them: it names the article (see identity.py), and
+#: a slug change is a "moved" event, not an edit.
 ARTICLE_FIELDS = (
     "headline", "dek", "authors", "published", "modified", "section", "tags",
-    "body", "lead_image", "canonical_url", "language",
+    "body", "corrections", "lead_image", "lead_image_caption", "language",
 )
 
 
@@ -79,13 +81,19 @@ class Article:
     section: str = ""
     tags: tuple[str, ...] = ()
     body: tuple[str, ...] = ()
+    #: correction notices and editor's notes, kept out of the body
+    corrections: tuple[str, ...] = ()
     lead_image: str | None = None
+    lead_image_caption: str = ""
     canonical_url: str | None = None
     language: str | None = None
+    #: the page is a paywall, consent or bot-check wall, not the article
+    wall: bool = False
 
     def fields(self) -> dict[str, Any]:
-        """The article as JSON-ready fields (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The compared fields, JSON-ready (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k in ARTICLE_FIELDS for v in [getattr(self, k)]}
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Article:
@@ -108,7 +116,8 @@ class StoredWarc:
     records: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-Outcome = Literal["new", "changed", "unchanged", "error-status"]
+Outcome = Literal["new", "changed", "unchanged", "revert", "ab-flip", "unpublished", "wall",
+                  "redirected"]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from .capture import Browser
+from .capture import capture as capture_page
 from .config import Settings
 from .extract import extract
 from .history import HistoryStore
@@ -92,10 +93,7 @@ def snapshot(
 
 
 def _capture(url: str, browser: Browser | None, settings: Settings) -> Capture:
-    if browser is not None:
-        return browser.capture(url)
-    with Browser(settings) as own:
-        return own.capture(url)
+    return browser.capture(url) if browser is not None else capture_page(url, settings)
 
 
 def _finish(capture: Capture, store: BlobStore, history: HistoryStore) -> SnapshotResult:

@@ -26,12 +26,22 @@ metadata = MetaData()
 
 articles = Table(
     "articles", metadata,
-    Column("id", String(16), primary_key=True, comment="hash of the normalised URL"),
-    Column("url", Text, nullable=False, unique=True, comment="normalised URL"),
+    # hash of the normalised URL
+    Column("id", String(16), primary_key=True),
+    # normalised URL
+    Column("url", Text, nullable=False, unique=True),
     Column("status", String(16), nullable=False, default="live"),
     Column("first_seen", DateTime, nullable=False),
     Column("last_checked", DateTime, nullable=False),
     Column("next_check_at", DateTime, nullable=True),
+)
+
+article_urls = Table(
+    "article_urls", metadata,
+    # normalised URL: requested, final, canonical
+    Column("url", Text, primary_key=True),
+    Column("article_id", String(16), ForeignKey("articles.id"), nullable=False, index=True),
+    Column("first_seen", DateTime, nullable=False),
 )
 
 versions = Table(
@@ -41,10 +51,14 @@ versions = Table(
     Column("version", Integer, nullable=False),
     Column("fields", JSON, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    Column("captured_at", DateTime, nullable=False, comment="first seen"),
+    # first seen
+    Column("captured_at", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
     Column("extractor_version", String(16), nullable=False),
+    # earlier version it equals
+    Column("reverts_to", Integer, nullable=True),
     UniqueConstraint("article_id", "version"),
+    Index("versions_article_hash", "article_id", "content_hash"),
 )
 
 snapshots = Table(
@@ -59,7 +73,8 @@ snapshots = Table(
     Column("warc_key", Text, nullable=False, unique=True),
     Column("warc_size", Integer, nullable=False),
     Column("warc_sha256", String(64), nullable=False),
-    Column("records", JSON, nullable=False, comment="record name -> [offset, length]"),
+    # record name -> [offset, length]
+    Column("records", JSON, nullable=False),
     Column("version_id", Integer, ForeignKey("versions.id"), nullable=True),
     Column("outcome", String(16), nullable=False),
 )
@@ -72,11 +87,24 @@ edits = Table(
     Column("to_version", Integer, nullable=False),
     Column("changed_fields", JSON, nullable=False),
     Column("changes", JSON, nullable=False),
-    Column("delta", Text, nullable=False, comment="deepdiff Delta, JSON, bidirectional"),
+    # deepdiff Delta, JSON, bidirectional
+    Column("delta", Text, nullable=False),
     Column("words_added", Integer, nullable=False),
     Column("words_removed", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("article_id", "to_version"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", String(16), ForeignKey("articles.id"), nullable=False),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=True),
+    Column("at", DateTime, nullable=False),
+    # unpublished, republished, moved, redirected, wall, ab_test
+    Column("kind", String(24), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("events_article_time", "article_id", "at"),
 )
 
 Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

@@ -16,6 +16,7 @@ RELATIVE_TIME = re.compile(
     r"|just now|yesterday|today)\b",
     re.IGNORECASE,
 )
+STAMP_WORDS = {"updated", "last updated", "published", "posted", "modified"}
 #: Lines inside article bodies that point elsewhere rather than say anything.
 LINK_LINE = re.compile(
     r"^(?:read more|related(?: news| articles?| stories)?|see also|also read|read also"
@@ -31,8 +32,10 @@ def clean(text: str) -> str:
 
 
 def without_relative_times(text: str) -> str:
-    """``text`` with relative times ("3 hours ago") removed."""
-    return clean(RELATIVE_TIME.sub("", text))
+    """``text`` with relative times ("3 hours ago") removed; "" for a bare
+    "Updated 5 minutes ago" line."""
+    text = clean(RELATIVE_TIME.sub("", text))
+    return "" if text.lower().rstrip(":") in STAMP_WORDS else text
 
 
 def is_link_line(text: str) -> bool:

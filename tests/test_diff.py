@@ -25,8 +25,10 @@ def test_body_operations_and_word_counts() -> None:
     edit = compare(BASE, new)
     assert edit is not None and edit.changed_fields == ("body",)
     assert [op["op"] for op in edit.body] == ["modify", "insert"]
-    assert edit.body[1]["new"] == ["A new ending."]
+    assert edit.body[0]["words"] == [["=", "Second"], ["-", "one."], ["+", "one, corrected."]]
+    assert edit.body[1] == {"op": "insert", "new_index": 3, "text": "A new ending."}
     assert (edit.words_added, edit.words_removed) == (5, 1)
+    assert edit.flags == ("stealth_edit",)
 
 
 def test_delta_rebuilds_either_version() -> None:

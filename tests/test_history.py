@@ -49,8 +49,10 @@ def test_recording_the_same_warc_twice_changes_nothing(db: HistoryStore) -> None
 def test_error_page_is_a_snapshot_without_version(db: HistoryStore) -> None:
     db.record(capture(0), ARTICLE, warc(1))
     result = db.record(capture(5, status=410), None, warc(2))
-    assert (result.outcome, result.version) == ("error-status", None)
-    assert db.history(URL)["status"] == "gone"
+    assert (result.outcome, result.version) == ("unpublished", None)
+    data = db.history(URL)
+    assert data["status"] == "gone"
+    assert [(e["kind"], e["http_status"]) for e in data["events"]] == [("unpublished", 410)]
     assert count(db, versions) == 1
 
 
@@ -66,7 +68,7 @@ def test_history_json_contract(db: HistoryStore) -> None:
                                                   "tags"}
     (edit,) = data["edits"]
     assert (edit["from_version"], edit["to_version"], edit["changed_fields"]) == (1, 2, ["body"])
-    assert edit["body"] == [{"op": "insert", "old_index": 2, "new_index": 2, "new": ["Three."]}]
+    assert edit["body"] == [{"op": "insert", "new_index": 2, "text": "Three."}]
 
 
 def test_unknown_url_is_a_clear_error(db: HistoryStore) -> None:
@@ -81,3 +83,14 @@ def test_reopening_keeps_data_and_skips_migration(settings: object) -> None:
     second = HistoryStore(settings.db_url)  # type: ignore[attr-defined]
     assert len(second.history(URL)["versions"]) == 1
     second.close()
+
+
+def test_migrations_build_exactly_the_declared_schema(db: HistoryStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from palimpsest.schema import metadata
+
+    with db.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []

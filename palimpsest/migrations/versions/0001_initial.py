@@ -27,6 +27,13 @@ def upgrade() -> None:
         sa.Column("next_check_at", sa.DateTime, nullable=True),
     )
     op.create_table(
+        "article_urls",
+        sa.Column("url", sa.Text, primary_key=True),
+        sa.Column("article_id", sa.String(16), sa.ForeignKey("articles.id"), nullable=False),
+        sa.Column("first_seen", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_article_urls_article_id", "article_urls", ["article_id"])
+    op.create_table(
         "versions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("article_id", sa.String(16), sa.ForeignKey("articles.id"), nullable=False),
@@ -36,8 +43,10 @@ def upgrade() -> None:
         sa.Column("captured_at", sa.DateTime, nullable=False),
         sa.Column("last_seen", sa.DateTime, nullable=False),
         sa.Column("extractor_version", sa.String(16), nullable=False),
+        sa.Column("reverts_to", sa.Integer, nullable=True),
         sa.UniqueConstraint("article_id", "version"),
     )
+    op.create_index("versions_article_hash", "versions", ["article_id", "content_hash"])
     op.create_table(
         "snapshots",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -70,7 +79,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("article_id", "to_version"),
     )
 
+    op.create_table(
+        "events",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("article_id", sa.String(16), sa.ForeignKey("articles.id"), nullable=False),
+        sa.Column("snapshot_id", sa.Integer, sa.ForeignKey("snapshots.id"), nullable=True),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("detail", sa.JSON, nullable=False),
+    )
+    op.create_index("events_article_time", "events", ["article_id", "at"])
+
 
 def downgrade() -> None:
-    for table in ("edits", "snapshots", "versions", "articles"):
+    for table in ("events", "edits", "snapshots", "versions", "article_urls", "articles"):
         op.drop_table(table)

@@ -1,0 +1,74 @@
+"""Opening the history database: engine, SQLite pragmas, Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import HistoryError
+
+#: The newest migration in palimpsest/migrations/versions.
+SCHEMA_REVISION = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def open_engine(db_url: str) -> Engine:
+    """An engine for ``db_url`` with the schema migrated to the newest revision."""
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
+            parents=True, exist_ok=True)
+    try:
+        engine = create_engine(db_url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise HistoryError(f"cannot use database {db_url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        raise HistoryError(f"cannot open database {engine.url!r}: {exc}") from exc
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web server read while a worker writes; the busy timeout
+    # makes concurrent writers wait for each other instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Run Alembic's upgrade to head, unless the database is already there."""
+    with engine.connect() as conn:
+        try:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            current = None
+            conn.rollback()
+    if current == SCHEMA_REVISION:
+        return  # importing and running Alembic costs ~0.2 s; skip it when current
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def to_db_time(moment: datetime) -> datetime:
+    """Naive UTC, as stored (SQLite keeps no offsets)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def from_db_time(moment: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset, for output."""
+    return moment.replace(tzinfo=UTC).isoformat() if moment else None

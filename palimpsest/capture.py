@@ -8,13 +8,15 @@ from one page into the next and every subresource is fetched and recorded.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from .config import Settings
@@ -50,6 +52,12 @@ NETWORK_ERRORS = (
     "ERR_CONNECTION_CLOSED", "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED",
     "ERR_CONNECTION_TIMED_OUT", "ERR_EMPTY_RESPONSE", "ERR_NETWORK_CHANGED",
 )
+
+
+class Capturer(Protocol):
+    """Anything that captures a URL: a :class:`Browser` or a :class:`BrowserPool`."""
+
+    def capture(self, url: str) -> Capture: ...
 
 
 class Browser:
@@ -248,3 +256,54 @@ def _refuse_internal_hosts(route: Route) -> None:
     else:
         route.fallback()
 
+
+
+class BrowserPool:
+    """Chromium browsers, each living in a thread of its own, serving captures
+    asked for from any thread.
+
+    Playwright's sync objects belong to the thread that made them, so a
+    browser cannot be handed between task threads; instead each pool thread
+    keeps one browser for its whole life (reused across pages, a fresh
+    context per page) and closes it on exit.
+    """
+
+    def __init__(self, settings: Settings, *, size: int = 2) -> None:
+        self.settings = settings
+        self.size = max(1, size)
+        self._jobs: queue.SimpleQueue[tuple[str, Future[Capture]] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> BrowserPool:
+        for n in range(self.size):
+            thread = threading.Thread(target=self._serve, name=f"browser-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def capture(self, url: str) -> Capture:
+        """Capture ``url`` in the next free browser; blocks until done."""
+        future: Future[Capture] = Future()
+        self._jobs.put((url, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        browser: Browser | None = None
+        try:
+            while (job := self._jobs.get()) is not None:
+                url, future = job
+                try:
+                    if browser is None:
+                        browser = Browser(self.settings).__enter__()
+                    future.set_result(browser.capture(url))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(exc)
+        finally:
+            if browser is not None:
+                browser.__exit__(None, None, None)

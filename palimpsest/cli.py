@@ -187,3 +187,161 @@ def demo(pause: float) -> None:
 
     with clear_errors():
         run_demo(Settings.from_env(), echo=click.echo, style=click.style, pause=pause)
+
+
+@contextmanager
+def watchlist() -> Iterator[Any]:
+    from .history import HistoryStore
+    from .watchlist import Watchlist
+
+    with clear_errors():
+        history = HistoryStore(Settings.from_env().db_url)
+        try:
+            yield Watchlist(history)
+        finally:
+            history.close()
+
+
+@main.group()
+def watch() -> None:
+    """The watchlist: articles re-captured on an adaptive schedule."""
+
+
+@watch.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--priority", type=int, default=0, show_default=True,
+              help="Each step up halves the time between checks (negative: doubles it).")
+def watch_add(urls: tuple[str, ...], priority: int) -> None:
+    """Watch URLS; each is captured at the next sweep."""
+    with watchlist() as items:
+        for url in urls:
+            items.add(url, priority=priority)
+            click.echo(f"watching {url}")
+
+
+@watch.command("list")
+@json_option
+def watch_list(as_json: bool) -> None:
+    """Watched articles, soonest due first."""
+    with watchlist() as items:
+        entries = items.entries()
+    if as_json:
+        emit(entries)
+        return
+    for e in entries:
+        click.echo(f"{e['next_check_at'] or 'now':<33} v{e['versions']:<3} {e['status']:<10} "
+                   f"{e['url']}")
+
+
+@watch.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+def watch_remove(urls: tuple[str, ...]) -> None:
+    """Stop watching URLS (their history is kept)."""
+    with watchlist() as items:
+        for url in urls:
+            click.echo(f"{'removed' if items.remove(url) else 'not watched'}: {url}")
+
+
+@main.group()
+def feeds() -> None:
+    """RSS/Atom feeds and news sitemaps whose new articles join the watchlist."""
+
+
+@feeds.command("add")
+@click.argument("urls", nargs=-1, required=True)
+def feeds_add(urls: tuple[str, ...]) -> None:
+    """Register feed or sitemap URLS for discovery."""
+    with watchlist() as items:
+        for url in urls:
+            click.echo(f"{'added' if items.add_feed(url) else 'already registered'}: {url}")
+
+
+@feeds.command("list")
+@json_option
+def feeds_list(as_json: bool) -> None:
+    """Registered feeds with when they were last read."""
+    with watchlist() as items:
+        entries = items.feeds()
+    if as_json:
+        emit(entries)
+        return
+    for e in entries:
+        state = f"error: {e['last_error']}" if e["last_error"] else \
+            f"{e['articles_found']} articles found"
+        click.echo(f"{e['url']}  (last read {e['last_polled'] or 'never'}; {state})")
+
+
+@feeds.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+def feeds_remove(urls: tuple[str, ...]) -> None:
+    """Unregister feed URLS."""
+    with watchlist() as items:
+        for url in urls:
+            click.echo(f"{'removed' if items.remove_feed(url) else 'not registered'}: {url}")
+
+
+@main.command()
+@click.option("--url", help="Only this article.")
+@click.option("--since", type=IsoTime(), help="Only articles captured at or after TIME.")
+@json_option
+def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
+    """Re-run extraction over stored snapshots; rebuild histories that change."""
+    from .history import HistoryStore
+    from .reextract import reextract as run
+    from .storage import open_store
+
+    settings = Settings.from_env()
+    with clear_errors():
+        history = HistoryStore(settings.db_url)
+        try:
+            store = open_store(settings.storage_url, s3_options=settings.s3_options)
+            with click.progressbar(length=history.snapshot_count(), label="re-extracting",
+                                   file=sys.stderr) as bar:
+                report = run(history, store, url=url, since=since, progress=bar.update)
+        finally:
+            history.close()
+    if as_json:
+        emit(report.as_dict())
+        return
+    click.echo(f"{report.snapshots} snapshots of {report.articles} articles re-extracted; "
+               f"{len(report.rebuilt)} histories rebuilt")
+    for item in report.rebuilt:
+        click.echo(f"  {item['url']}: {item['versions_before']} → {item['versions_after']} "
+                   "versions")
+
+
+@main.command()
+@click.option("--prefect-port", default=4200, show_default=True, help="Port of the Prefect server.")
+@click.option("--web-port", default=8000, show_default=True, help="Port of the web UI and API.")
+def up(prefect_port: int, web_port: int) -> None:
+    """Start on 127.0.0.1 a Prefect server, the deployments, a worker and the web server."""
+    from .stack import up as start
+
+    with clear_errors():
+        start(Settings.from_env(), prefect_port=prefect_port, web_port=web_port,
+              echo=click.echo)
+    click.echo("`palimpsest down` stops them all.")
+
+
+@main.command()
+def down() -> None:
+    """Stop what `palimpsest up` started."""
+    from .stack import down as stop
+
+    with clear_errors():
+        if not stop(Settings.from_env(), echo=click.echo):
+            click.echo("nothing was running")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Serve the web UI and JSON API (write actions need PALIMPSEST_TOKEN)."""
+    import uvicorn
+
+    from .web import create_app
+
+    with clear_errors():
+        app = create_app(Settings.from_env())
+    uvicorn.run(app, host=host, port=port, log_level="warning")

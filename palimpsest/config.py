@@ -37,6 +37,11 @@ class Settings:
     max_page_bytes: int = 20 * 1024 * 1024
     user_agent: str | None = None
     s3_options: Mapping[str, str] = field(default_factory=dict)
+    #: bearer token required by the web API's write actions; None disables them
+    api_token: str | None = None
+    #: a Prefect API to run re-snapshots on (as flow runs of the snapshot deployment)
+    prefect_api_url: str | None = None
+    snapshot_deployment: str = "snapshot-url/snapshot-url-default"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +56,8 @@ class Settings:
             allow_private=_flag(env.get("PALIMPSEST_ALLOW_PRIVATE")),
             page_timeout=float(env.get("PALIMPSEST_PAGE_TIMEOUT") or 30.0),
             user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
+            api_token=env.get("PALIMPSEST_TOKEN") or None,
+            prefect_api_url=env.get("PREFECT_API_URL") or None,
             # boto3 reads AWS_* itself; the endpoint is passed explicitly because
             # older botocore releases ignore AWS_ENDPOINT_URL.
             s3_options={

@@ -65,6 +65,8 @@ class DemoArticle:
     wall: bool = False
     #: name of the lead image file; the slug unless the article moved
     image: str = ""
+    #: raw HTML put into the body as is (hostile pages in tests)
+    extra_html: str = ""
 
 
 ARTICLES = (
@@ -134,6 +136,14 @@ ARTICLES = (
 )
 
 
+def generated_articles(count: int, *, prefix: str = "story") -> tuple[DemoArticle, ...]:
+    """``count`` distinct articles, for sweeps and benchmarks."""
+    base = ARTICLES[0]
+    return tuple(replace(
+        base, slug=f"{prefix}-{n}", headline=f"{base.headline} ({n})",
+        body=(f"Story number {n} begins here.", *base.body)) for n in range(count))
+
+
 def tiny_png(rgb: tuple[int, int, int] = (40, 90, 160), size: int = 8) -> bytes:
     """A valid PNG of one colour, for lead images."""
     raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
@@ -173,11 +183,17 @@ JS = b"""(function(){
 class NewsSite:
     """The demo news site; start it, edit its articles, stop it."""
 
-    def __init__(self, articles: tuple[DemoArticle, ...] = ARTICLES) -> None:
+    def __init__(self, articles: tuple[DemoArticle, ...] = ARTICLES, *,
+                 page_delay: float = 0.0) -> None:
         self.articles = {a.slug: a for a in articles}
         self.lock = threading.Lock()
         self.requests: list[tuple[float, str]] = []
         self.views = 1000
+        #: seconds each article page takes to be served (to make overlaps visible)
+        self.page_delay = page_delay
+        #: article page requests being served now, and the most ever at once
+        self.pages_in_flight = 0
+        self.max_pages_in_flight = 0
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -225,6 +241,28 @@ class NewsSite:
             self.articles[new_slug] = replace(article, slug=new_slug,
                                               image=article.image or article.slug)
             self.articles[slug] = replace(article, moved_to=new_slug)
+
+    def feed(self) -> bytes:
+        """An RSS 2.0 feed listing every article."""
+        items = "".join(
+            f"<item><title>{escape(a.headline)}</title><link>{self.url(a.slug)}</link>"
+            f"<guid>{self.url(a.slug)}</guid></item>"
+            for a in self.articles.values() if not a.moved_to)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+                f"<title>{SITE_NAME}</title><link>{self.base_url}/</link>{items}"
+                "</channel></rss>").encode()
+
+    def sitemap(self) -> bytes:
+        """A Google News sitemap listing every article."""
+        urls = "".join(
+            f"<url><loc>{self.url(a.slug)}</loc><news:news><news:publication_date>"
+            f"{a.published}</news:publication_date><news:title>{escape(a.headline)}"
+            "</news:title></news:news></url>"
+            for a in self.articles.values() if not a.moved_to)
+        return ('<?xml version="1.0" encoding="UTF-8"?>'
+                '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+                'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+                f"{urls}</urlset>").encode()
 
     def render(self, slug: str) -> str:
         with self.lock:
@@ -321,6 +359,7 @@ def _body_html(a: DemoArticle) -> str:
         parts.append('<div class="paywall-prompt"><p>Subscribe to continue reading.</p>'
                      "<p>Already a subscriber? Log in.</p></div>")
         return "\n".join(parts)
+    parts.append(a.extra_html)
     parts.append('<p>Read more: <a href="/news/x3">The long road to the harbour repair</a></p>')
     parts.extend(f'<div class="correction-notice"><p>{escape(c)}</p></div>'
                  for c in a.corrections)
@@ -345,13 +384,27 @@ class SiteHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _serve_page(self, slug: str) -> None:
+        site = self.site
+        with site.lock:
+            site.pages_in_flight += 1
+            site.max_pages_in_flight = max(site.max_pages_in_flight, site.pages_in_flight)
+        try:
+            time.sleep(site.page_delay)
+            self._send(200, site.render(slug).encode(), "text/html; charset=utf-8",
+                       {"Cache-Control": "max-age=60"})
+        finally:
+            with site.lock:
+                site.pages_in_flight -= 1
+
     def do_GET(self) -> None:
         site = self.site
         path = self.path.split("?")[0]
         with site.lock:
             site.requests.append((time.monotonic(), self.path))
-        if path.startswith("/news/") and path[6:] in site.articles:
-            slug = path[6:]
+        slug = path.split("/", 2)[2] if path.startswith(("/news/", "/amp/")) else ""
+        if slug in site.articles:
+            # /amp/<slug> is the AMP edition: same article, canonical link to /news/<slug>.
             article = site.articles[slug]
             status = article.status
             if article.moved_to:
@@ -360,8 +413,11 @@ class SiteHandler(BaseHTTPRequestHandler):
                 self._send(status, b"<html><body><h1>Gone</h1></body></html>",
                            "text/html; charset=utf-8")
             else:
-                self._send(200, site.render(slug).encode(), "text/html; charset=utf-8",
-                           {"Cache-Control": "max-age=60"})
+                self._serve_page(slug)
+        elif path == "/feed.xml":
+            self._send(200, site.feed(), "application/rss+xml")
+        elif path == "/sitemap.xml":
+            self._send(200, site.sitemap(), "application/xml")
         elif path.startswith("/moved/"):
             self._send(301, b"", "text/html", {"Location": f"/news/{path[7:]}"})
         elif path == "/static/site.css":

@@ -33,6 +33,7 @@ from .errors import HistoryError
 from .extract import EXTRACTOR_VERSION
 from .identity import add_aliases, aliases, find_article, known_urls, same_story
 from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
+from .schedule import next_check
 from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 
@@ -66,7 +67,7 @@ class HistoryStore:
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    return _Recorder(conn, capture, article, warc).run()
+                    return Recorder(conn, capture, article, warc).run()
             except IntegrityError as exc:
                 # Another worker recorded this article (or this WARC) at the
                 # same moment; the next attempt sees its rows.
@@ -150,7 +151,7 @@ class HistoryStore:
             return int(conn.execute(select(func.count()).select_from(snapshots)).scalar() or 0)
 
 
-class _Recorder:
+class Recorder:
     """Records one snapshot inside one transaction."""
 
     def __init__(self, conn: Connection, capture: Capture, article: Article | None,
@@ -179,8 +180,13 @@ class _Recorder:
             self.conn.execute(events.insert().values(
                 article_id=self.aid, snapshot_id=snapshot_id, at=self.when, kind=kind,
                 detail=detail))
-        self.conn.execute(articles.update().where(articles.c.id == self.aid)
-                          .values(last_checked=self.when, status=self.status))
+        values: dict[str, Any] = {"last_checked": self.when, "status": self.status}
+        if row.watched:
+            shown = version if version is not None else self.current
+            values["next_check_at"] = next_check(
+                now=self.when, first_seen=row.first_seen, priority=row.priority,
+                last_changed=shown.captured_at if shown is not None else None)
+        self.conn.execute(articles.update().where(articles.c.id == self.aid).values(**values))
         return SnapshotResult(self.capture.url, self.aid, snapshot_id, outcome,
                               version.version if version is not None else None, self.warc.key,
                               self.changed)

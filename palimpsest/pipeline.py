@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from .capture import Browser
+from .capture import Capturer
 from .capture import capture as capture_page
 from .config import Settings
 from .extract import extract
@@ -66,14 +66,18 @@ def record(
 
 
 def snapshot(
-    url: str, *, settings: Settings, browser: Browser | None = None,
+    url: str, *, settings: Settings, browser: Capturer | None = None,
     store: BlobStore | None = None, history: HistoryStore | None = None,
 ) -> SnapshotResult:
-    """Capture ``url`` and record what changed; the browser is started if not given."""
+    """Capture ``url`` and record what changed.
+
+    ``browser`` is a :class:`Browser` or :class:`BrowserPool`; without one a
+    browser is started for this capture alone.
+    """
     check_url(url, allow_private=settings.allow_private)
     store = store or open_store(settings.storage_url, s3_options=settings.s3_options)
     if history is not None:
-        return _finish(_capture(url, browser, settings), store, history)
+        return process(_capture(url, browser, settings), store=store, history=history)
     # Opening the database (imports, migration check) overlaps with the browser's
     # start-up and the page load, which mostly wait on Chromium: a cold
     # `palimpsest snapshot` is about 0.4 s faster for it.
@@ -87,16 +91,17 @@ def snapshot(
             raise
         history = opening.result()
     try:
-        return _finish(capture, store, history)
+        return process(capture, store=store, history=history)
     finally:
         history.close()
 
 
-def _capture(url: str, browser: Browser | None, settings: Settings) -> Capture:
+def _capture(url: str, browser: Capturer | None, settings: Settings) -> Capture:
     return browser.capture(url) if browser is not None else capture_page(url, settings)
 
 
-def _finish(capture: Capture, store: BlobStore, history: HistoryStore) -> SnapshotResult:
+def process(capture: Capture, *, store: BlobStore, history: HistoryStore) -> SnapshotResult:
+    """Everything after the capture: extract, archive, record."""
     article = extract_capture(capture)
     stored = archive(capture, store)
     return record(capture, article, stored, store=store, history=history)

@@ -34,6 +34,21 @@ articles = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("last_checked", DateTime, nullable=False),
     Column("next_check_at", DateTime, nullable=True),
+    # on the watchlist: swept when next_check_at is due
+    Column("watched", Boolean, nullable=False, default=False),
+    # each step up halves the interval between checks
+    Column("priority", Integer, nullable=False, default=0),
+    Index("articles_due", "watched", "next_check_at"),
+)
+
+feeds = Table(
+    "feeds", metadata,
+    # an RSS or Atom feed, or a (news) sitemap
+    Column("url", Text, primary_key=True),
+    Column("added_at", DateTime, nullable=False),
+    Column("last_polled", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("articles_found", Integer, nullable=False, default=0),
 )
 
 article_urls = Table(

@@ -1,14 +1,19 @@
 """Prefect tasks: thin wrappers around ``palimpsest`` core functions.
 
-Retries live here and only on I/O (rendering, storage), and only for errors
-that say they are transient; parsing and comparing never retry.
+Retries live here and only on I/O (rendering, storage, feeds), and only for
+errors that say they are transient; parsing and comparing never retry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from palimpsest.config import Settings
 from palimpsest.errors import PalimpsestError
+from palimpsest.history import HistoryStore
+from palimpsest.storage import BlobStore, open_store
 
 
 def transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -20,3 +25,16 @@ def transient_only(task: Any, task_run: Any, state: Any) -> bool:
         except BaseException as raised:  # noqa: BLE001 - any failure is inspected
             exc = raised
     return isinstance(exc, PalimpsestError) and exc.transient
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    return open_store(settings.storage_url, s3_options=settings.s3_options)
+
+
+@contextmanager
+def history_store(settings: Settings) -> Iterator[HistoryStore]:
+    history = HistoryStore(settings.db_url)
+    try:
+        yield history
+    finally:
+        history.close()

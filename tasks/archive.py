@@ -8,14 +8,12 @@ from prefect.cache_policies import NO_CACHE
 from palimpsest.config import Settings
 from palimpsest.models import Capture, StoredWarc
 from palimpsest.pipeline import archive
-from palimpsest.storage import open_store
 
-from . import transient_only
+from . import blob_store, transient_only
 
 
 @task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def store_warc(capture: Capture) -> StoredWarc:
     """Store the capture's WARC; atomic, so a retry never leaves half a file."""
-    settings = Settings.from_env()
-    return archive(capture, open_store(settings.storage_url, s3_options=settings.s3_options))
+    return archive(capture, blob_store(Settings.from_env()))

@@ -6,10 +6,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from palimpsest.config import Settings
-from palimpsest.history import HistoryStore
 from palimpsest.models import Article, Capture, SnapshotResult, StoredWarc
 from palimpsest.pipeline import extract_capture, record
-from palimpsest.storage import open_store
+
+from . import blob_store, history_store
 
 
 @task(cache_policy=NO_CACHE)
@@ -24,10 +24,5 @@ def record_snapshot(
 ) -> SnapshotResult:
     """Record the stored snapshot and, if the article changed, a new version."""
     settings = Settings.from_env()
-    history = HistoryStore(settings.db_url)
-    try:
-        return record(capture, article, stored,
-                      store=open_store(settings.storage_url, s3_options=settings.s3_options),
-                      history=history)
-    finally:
-        history.close()
+    with history_store(settings) as history:
+        return record(capture, article, stored, store=blob_store(settings), history=history)

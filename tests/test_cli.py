@@ -127,3 +127,31 @@ def test_history_of_an_unknown_url(settings: Settings) -> None:
 def test_extract_missing_file(settings: Settings) -> None:
     code, output = run("extract", "/nonexistent/page.html")
     assert code != 0 and "page.html" in output
+
+
+def test_watch_and_feeds_commands(settings: Settings) -> None:
+    url = "https://news.example/2026/story?utm_source=x"
+    assert run("watch", "add", "--priority", "1", url)[0] == 0
+    code, output = run("watch", "list", "--json")
+    (entry,) = json.loads(output)
+    assert entry["url"] == "https://news.example/2026/story" and entry["priority"] == 1
+    assert entry["status"] == "new" and entry["versions"] == 0
+    assert "removed" in run("watch", "remove", url)[1]
+    assert json.loads(run("watch", "list", "--json")[1]) == []
+    assert "not watched" in run("watch", "remove", url)[1]
+    feed = "https://news.example/feed.xml"
+    assert "added" in run("feeds", "add", feed)[1]
+    assert "already registered" in run("feeds", "add", feed)[1]
+    assert [f["url"] for f in json.loads(run("feeds", "list", "--json")[1])] == [feed]
+    assert "removed" in run("feeds", "remove", feed)[1]
+    code, output = run("watch", "add", "javascript:alert(1)")
+    assert code == 1 and output.startswith("Error: ")
+
+
+@pytest.mark.browser
+def test_reextract_command_reports_nothing_new(site: NewsSite, settings: Settings) -> None:
+    assert run("snapshot", site.url(SLUG))[0] == 0
+    code, output = run("reextract", "--json")
+    assert code == 0
+    report = json.loads(output[output.index("{"):])
+    assert (report["articles"], report["snapshots"], report["rebuilt"]) == (1, 1, [])

@@ -182,6 +182,15 @@ def test_paywall_is_an_event_never_an_edit(track: Callable[..., Any]) -> None:
     assert kinds(history) == ["wall"] and history["edits"] == []
 
 
+def test_amp_edition_joins_the_canonical_history(
+    track: Callable[..., Any], site: NewsSite,
+) -> None:
+    _, first = track()
+    outcomes, history = track(url=f"{site.base_url}/amp/{SLUG}")
+    assert outcomes == ["unchanged"] and history["article_id"] == first["article_id"]
+    assert f"{site.base_url}/amp/{SLUG}" in history["aliases"]
+
+
 def test_tracking_parameters_join_the_same_history(
     track: Callable[..., Any], site: NewsSite,
 ) -> None:

@@ -1,0 +1,424 @@
+"""The web UI and JSON API (FastAPI): browse, search and diff edit histories,
+view snapshots, trigger re-snapshots, Memento (RFC 7089) and Atom feeds.
+
+Archived pages are hostile HTML. Every value from them is escaped by the
+templates; the archived DOM is only ever served with a ``sandbox`` Content
+Security Policy (an opaque origin where no script runs) and shown in a
+sandboxed frame. Write actions need the bearer token ``PALIMPSEST_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from . import queries
+from .config import Settings
+from .diff import compare, word_diff
+from .errors import HistoryError, InvalidURL, PalimpsestError, StorageError
+from .feeds_atom import atom_feed
+from .history import HistoryStore
+from .jobs import Jobs
+from .models import ARTICLE_FIELDS, Article
+from .storage import BlobStore, open_store
+from .warc import read_record
+
+HERE = Path(__file__).parent
+ARCHIVE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'")
+
+
+class SnapshotRequest(BaseModel):
+    url: str
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application, bound to one history database and one store."""
+    app = FastAPI(title="Palimpsest", version="0.1.0",
+                  description="Edit histories of news articles: versions, edits, snapshots.")
+    app.state.settings = settings
+    app.state.history = HistoryStore(settings.db_url)
+    app.state.store = open_store(settings.storage_url, s3_options=settings.s3_options)
+    app.state.jobs = Jobs(settings)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    @app.exception_handler(HistoryError)
+    async def not_found(request: Request, exc: HistoryError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(StorageError)
+    async def storage_failed(request: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=502)
+
+    @app.on_event("shutdown")
+    def close() -> None:
+        app.state.jobs.close()
+        app.state.history.close()
+
+    _pages(app)
+    _api(app)
+    _archive(app)
+    return app
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.history.engine
+
+
+def _history(request: Request, article_id: str) -> dict[str, Any]:
+    history: HistoryStore = request.app.state.history
+    return history.history(queries.article_url(history.engine, article_id))
+
+
+def require_token(request: Request) -> None:
+    """Write actions need ``Authorization: Bearer <PALIMPSEST_TOKEN>``."""
+    token = request.app.state.settings.api_token
+    if not token:
+        raise HTTPException(403, "write actions are disabled: set PALIMPSEST_TOKEN")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "a valid token is required (Authorization: Bearer …)")
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HTTPException(400, f"since: {value!r} is not an ISO 8601 time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _page(items: list[Any], request: Request, limit: int, offset: int) -> dict[str, Any]:
+    more = len(items) == limit
+    query = {**request.query_params, "offset": offset + limit}
+    return {"items": items, "limit": limit, "offset": offset,
+            "next": f"{request.url.path}?{urlencode(query)}" if more else None}
+
+
+# ---------------------------------------------------------------- HTML pages
+
+
+def _pages(app: FastAPI) -> None:
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request, q: str | None = None, site: str | None = None,
+              field: str | None = None, since: str | None = None,
+              offset: int = Query(0, ge=0)) -> Response:
+        engine = _engine(request)
+        edits = queries.recent_edits(engine, site=site, field=field or None,
+                                     since=_since(since), limit=50, offset=offset)
+        articles = queries.find_articles(engine, q=q, site=site) if q else []
+        next_query = urlencode({**request.query_params, "offset": offset + 50})
+        return templates.TemplateResponse(request, "index.html", {
+            "q": q, "site": site, "field": field, "since": since, "edits": edits,
+            "articles": articles, "fields": ARTICLE_FIELDS,
+            "next_offset": offset + 50 if len(edits) == 50 else None, "next_query": next_query})
+
+    @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+    def article(request: Request, article_id: str) -> Response:
+        history = _history(request, article_id)
+        snapshots = queries.article_snapshots(_engine(request), article_id)
+        return templates.TemplateResponse(request, "article.html", {
+            "history": history, "snapshots": snapshots, **_timeline(history, snapshots)})
+
+    @app.get("/articles/{article_id}/diff", response_class=HTMLResponse,
+             include_in_schema=False)
+    def diff_page(request: Request, article_id: str, from_version: int, to_version: int,
+                  view: str = "side") -> Response:
+        history = _history(request, article_id)
+        edit = _diff(history, from_version, to_version)
+        fields = [{"name": name, "words": word_diff(_text(change["old"]), _text(change["new"]))}
+                  for name, change in (edit or {}).get("fields", {}).items()]
+        return templates.TemplateResponse(request, "diff.html", {
+            "article_id": article_id, "headline": _headline(history), "edit": edit,
+            "fields": fields, "body": (edit or {}).get("body", []), "view": view,
+            "from_version": from_version, "to_version": to_version})
+
+    @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
+    def snapshot_page(request: Request, snapshot_id: int) -> Response:
+        return templates.TemplateResponse(request, "snapshot.html", {
+            "s": queries.snapshot(_engine(request), snapshot_id)})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+
+def _headline(history: dict[str, Any]) -> str:
+    return str(history["versions"][-1]["fields"]["headline"]) if history["versions"] else \
+        str(history["url"])
+
+
+def _text(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value or "")
+
+
+def _timeline(history: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Versions and events in time order, and the headline's history."""
+    edits = {e["to_version"]: e for e in history["edits"]}
+    first_snapshot: dict[int, int] = {}
+    for s in snapshots:
+        if s["version"] is not None:
+            first_snapshot.setdefault(s["version"], s["id"])
+    entries = [{"kind": "version", "version": v["version"], "at": v["captured_at"],
+                "edit": edits.get(v["version"]), "reverts_to": v["reverts_to"],
+                "snapshot_id": first_snapshot.get(v["version"])} for v in history["versions"]]
+    entries += [{"kind": e["kind"], "at": e["at"],
+                 "detail": ", ".join(f"{k}: {v}" for k, v in e.items()
+                                     if k not in ("kind", "at", "snapshot_id"))}
+                for e in history["events"]]
+    headlines: list[dict[str, Any]] = []
+    for v in history["versions"]:
+        text = v["fields"]["headline"]
+        if not headlines or headlines[-1]["text"] != text:
+            headlines.append({"version": v["version"], "at": v["captured_at"], "text": text})
+    return {"timeline": sorted(entries, key=lambda e: e["at"] or ""), "headlines": headlines,
+            "headline": _headline(history)}
+
+
+def _diff(history: dict[str, Any], old: int, new: int) -> dict[str, Any] | None:
+    """The edit between any two versions (consecutive or not)."""
+    by_number = {v["version"]: v["fields"] for v in history["versions"]}
+    if old not in by_number or new not in by_number:
+        raise HTTPException(404, f"versions are numbered 1 to {len(by_number)}")
+    edit = compare(Article.from_fields(by_number[old]), Article.from_fields(by_number[new]))
+    return edit.as_dict() | {"from_version": old, "to_version": new} if edit else None
+
+
+# ----------------------------------------------------------------- JSON API
+
+
+def _api(app: FastAPI) -> None:
+    @app.get("/api/articles", tags=["articles"])
+    def list_articles(request: Request, q: str | None = None, site: str | None = None,
+                      limit: int = Query(50, ge=1, le=500),
+                      offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """Tracked articles, newest checked first; `q` matches URL or headline words."""
+        items = queries.find_articles(_engine(request), q=q, site=site, limit=limit,
+                                      offset=offset)
+        return _page(items, request, limit, offset)
+
+    @app.get("/api/articles/{article_id}", tags=["articles"])
+    def get_article(request: Request, article_id: str) -> Response:
+        """The article's history: versions, edits and events (the CLI's JSON contract)."""
+        history: HistoryStore = request.app.state.history
+        text = history.history_json(queries.article_url(history.engine, article_id))
+        return Response(text, media_type="application/json")
+
+    @app.get("/api/articles/{article_id}/versions/{version}", tags=["articles"])
+    def get_version(request: Request, article_id: str, version: int) -> dict[str, Any]:
+        """One version's fields."""
+        for v in _history(request, article_id)["versions"]:
+            if v["version"] == version:
+                return v  # type: ignore[no-any-return]
+        raise HTTPException(404, f"article {article_id} has no version {version}")
+
+    @app.get("/api/articles/{article_id}/diff", tags=["articles"])
+    def get_diff(request: Request, article_id: str, from_version: int,
+                 to_version: int) -> dict[str, Any]:
+        """The edit between any two versions, with paragraph, sentence and word runs."""
+        edit = _diff(_history(request, article_id), from_version, to_version)
+        return edit or {"from_version": from_version, "to_version": to_version,
+                        "changed_fields": []}
+
+    @app.get("/api/articles/{article_id}/snapshots", tags=["snapshots"])
+    def list_snapshots(request: Request, article_id: str) -> list[dict[str, Any]]:
+        """Every capture of the article, oldest first."""
+        queries.article_url(_engine(request), article_id)
+        return queries.article_snapshots(_engine(request), article_id)
+
+    @app.get("/api/edits", tags=["edits"])
+    def list_edits(request: Request, site: str | None = None, field: str | None = None,
+                   since: str | None = None, limit: int = Query(50, ge=1, le=500),
+                   offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """Recent edits across all articles, filterable by site, changed field and time."""
+        items = queries.recent_edits(_engine(request), site=site, field=field,
+                                     since=_since(since), limit=limit, offset=offset)
+        return _page(items, request, limit, offset)
+
+    @app.get("/api/snapshots/{snapshot_id}", tags=["snapshots"])
+    def get_snapshot(request: Request, snapshot_id: int) -> dict[str, Any]:
+        return queries.snapshot(_engine(request), snapshot_id)
+
+    @app.post("/api/snapshots", tags=["snapshots"], status_code=202,
+              dependencies=[Depends(require_token)])
+    def trigger_snapshot(request: Request, body: SnapshotRequest) -> dict[str, Any]:
+        """Capture a URL now (needs the token); poll the returned job."""
+        try:
+            job: dict[str, Any] = request.app.state.jobs.submit(body.url)
+        except InvalidURL as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except PalimpsestError as exc:
+            raise HTTPException(502, str(exc)) from exc
+        return job
+
+    @app.get("/api/jobs/{job_id}", tags=["snapshots"])
+    def get_job(request: Request, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] | None = request.app.state.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id}")
+        return job
+
+
+# ------------------------------------------- archived content, Memento, feeds
+
+
+def _record(request: Request, snapshot: dict[str, Any], name: str) -> bytes:
+    if name not in snapshot["records"]:
+        raise HTTPException(404, f"snapshot {snapshot['id']} has no {name} record")
+    store: BlobStore = request.app.state.store
+    offset, length = snapshot["records"][name]
+    return read_record(store.get(snapshot["warc_key"], start=offset, length=length))[2]
+
+
+def _archived(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    """Archived HTML, served so that nothing in it can run (an opaque, sandboxed origin)."""
+    return Response(body, media_type="text/html; charset=utf-8", headers={
+        "Content-Security-Policy": ARCHIVE_CSP, **(headers or {})})
+
+
+def _http_date(iso: str) -> str:
+    return format_datetime(datetime.fromisoformat(iso).astimezone(UTC), usegmt=True)
+
+
+def _stamp(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def _target(request: Request, url: str) -> str:
+    """The original URL from a path parameter (its query string rides along)."""
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+def _mementos(request: Request, url: str) -> tuple[str, list[dict[str, Any]]]:
+    engine = _engine(request)
+    article_id = queries.article_for_url(engine, url)
+    original = queries.article_url(engine, article_id)
+    mementos = [s for s in queries.article_snapshots(engine, article_id) if "dom" in s["records"]]
+    if not mementos:
+        raise HTTPException(404, f"no memento of {url}")
+    return original, mementos
+
+
+def _archive(app: FastAPI) -> None:
+    @app.get("/snapshots/{snapshot_id}/dom", include_in_schema=False)
+    def snapshot_dom(request: Request, snapshot_id: int) -> Response:
+        return _archived(_record(request, queries.snapshot(_engine(request), snapshot_id), "dom"))
+
+    @app.get("/snapshots/{snapshot_id}/screenshot.png", include_in_schema=False)
+    def snapshot_screenshot(request: Request, snapshot_id: int) -> Response:
+        shot = _record(request, queries.snapshot(_engine(request), snapshot_id), "screenshot")
+        return Response(shot, media_type="image/png")
+
+    @app.get("/snapshots/{snapshot_id}/warc", tags=["snapshots"])
+    def snapshot_warc(request: Request, snapshot_id: int) -> Response:
+        """The snapshot's whole WARC file."""
+        snapshot = queries.snapshot(_engine(request), snapshot_id)
+        data = request.app.state.store.get(snapshot["warc_key"])
+        name = snapshot["warc_key"].rsplit("/", 1)[-1]
+        return Response(data, media_type="application/warc", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/timemap/link/{url:path}", tags=["memento"])
+    def timemap(request: Request, url: str) -> Response:
+        """RFC 7089 TimeMap of a URL in application/link-format."""
+        original, mementos = _mementos(request, _target(request, url))
+        base = str(request.base_url).rstrip("/")
+        links = [f'<{original}>; rel="original"',
+                 f'<{base}/timemap/link/{original}>; rel="self"; type="application/link-format"'
+                 f'; from="{_http_date(mementos[0]["fetched_at"])}"'
+                 f'; until="{_http_date(mementos[-1]["fetched_at"])}"',
+                 f'<{base}/timegate/{original}>; rel="timegate"']
+        for n, m in enumerate(mementos):
+            rel = " ".join(["first"] * (n == 0) + ["last"] * (n == len(mementos) - 1)
+                           + ["memento"])
+            links.append(f'<{base}/memento/{_stamp(m["fetched_at"])}/{original}>; rel="{rel}"'
+                         f'; datetime="{_http_date(m["fetched_at"])}"')
+        return Response(",\n".join(links) + "\n", media_type="application/link-format")
+
+    @app.get("/timegate/{url:path}", tags=["memento"])
+    def timegate(request: Request, url: str) -> Response:
+        """RFC 7089 TimeGate: redirects to the memento closest to Accept-Datetime."""
+        original, mementos = _mementos(request, _target(request, url))
+        wanted = request.headers.get("accept-datetime")
+        if wanted:
+            try:
+                when = parsedate_to_datetime(wanted)
+            except (TypeError, ValueError) as exc:
+                raise HTTPException(400, f"bad Accept-Datetime {wanted!r}") from exc
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            chosen = min(mementos, key=lambda m: abs(
+                datetime.fromisoformat(m["fetched_at"]) - when))
+        else:
+            chosen = mementos[-1]
+        base = str(request.base_url).rstrip("/")
+        return RedirectResponse(f"{base}/memento/{_stamp(chosen['fetched_at'])}/{original}",
+                                status_code=302, headers={
+            "Vary": "accept-datetime",
+            "Link": f'<{original}>; rel="original", '
+                    f'<{base}/timemap/link/{original}>; rel="timemap"; '
+                    'type="application/link-format"'})
+
+    @app.get("/memento/{stamp}/{url:path}", tags=["memento"])
+    def memento(request: Request, stamp: str, url: str) -> Response:
+        """The archived page as captured at `stamp` (YYYYMMDDhhmmss, UTC)."""
+        original, mementos = _mementos(request, _target(request, url))
+        found = next((m for m in mementos if _stamp(m["fetched_at"]) == stamp), None)
+        if found is None:
+            raise HTTPException(404, f"no memento of {original} at {stamp}")
+        base = str(request.base_url).rstrip("/")
+        return _archived(_record(request, found, "dom"), {
+            "Memento-Datetime": _http_date(found["fetched_at"]),
+            "Link": f'<{original}>; rel="original", <{base}/timegate/{original}>; '
+                    f'rel="timegate", <{base}/timemap/link/{original}>; rel="timemap"; '
+                    'type="application/link-format"'})
+
+    @app.get("/feeds/edits.atom", tags=["feeds"])
+    def all_edits_feed(request: Request) -> Response:
+        """Atom feed of the latest edits of every article."""
+        return _atom(request, "All edits", queries.recent_edits(_engine(request), limit=100))
+
+    @app.get("/feeds/sites/{site}.atom", tags=["feeds"])
+    def site_feed(request: Request, site: str) -> Response:
+        """Atom feed of the latest edits on one site."""
+        edits = queries.recent_edits(_engine(request), site=site, limit=100)
+        return _atom(request, f"Edits on {site}", edits)
+
+    @app.get("/feeds/articles/{article_id}.atom", tags=["feeds"])
+    def article_feed(request: Request, article_id: str) -> Response:
+        """Atom feed of one article's edits."""
+        history = _history(request, article_id)
+        edits = [e for e in queries.recent_edits(_engine(request), limit=500)
+                 if e["article_id"] == article_id]
+        return _atom(request, f"Edits of {_headline(history)}", edits)
+
+
+def _atom(request: Request, title: str, edits: list[dict[str, Any]]) -> Response:
+    base = str(request.base_url).rstrip("/")
+    return Response(atom_feed(title=title, self_url=str(request.url), base_url=base, edits=edits),
+                    media_type="application/atom+xml")

@@ -1,0 +1,62 @@
+"""Tasks of the watchlist sweep: what is due, per-domain politeness, one article."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+
+from palimpsest.capture import BrowserPool
+from palimpsest.config import Settings
+from palimpsest.pipeline import process
+from palimpsest.urls import check_url
+from palimpsest.watchlist import Watchlist
+
+from . import blob_store, history_store, transient_only
+
+
+def domain_limit(url: str) -> str:
+    """The name of the Prefect concurrency limit for the URL's host."""
+    return f"palimpsest-domain-{(urlsplit(url).netloc or 'unknown').lower()}"
+
+
+@task(cache_policy=NO_CACHE)
+def due_articles(limit: int) -> list[str]:
+    """URLs of watched articles whose next check is due."""
+    with history_store(Settings.from_env()) as history:
+        return Watchlist(history).due(limit=limit)
+
+
+@task(cache_policy=NO_CACHE)
+def ensure_domain_limits(urls: list[str], per_domain: int) -> list[str]:
+    """Create or update one concurrency limit per host: page loads in flight on it."""
+    names = sorted({domain_limit(url) for url in urls})
+    with get_client(sync_client=True) as client:
+        for name in names:
+            client.upsert_global_concurrency_limit_by_name(name, per_domain)
+    return names
+
+
+@task(retries=2, retry_delay_seconds=[20, 90], retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
+    """Capture one watched article (holding its host's slot meanwhile) and record it."""
+    settings = Settings.from_env()
+    check_url(url, allow_private=settings.allow_private)
+    with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
+        capture = pool.capture(url)
+    with history_store(settings) as history:
+        return process(capture, store=blob_store(settings), history=history).as_dict()
+
+
+@task(cache_policy=NO_CACHE)
+def postpone_failed(urls: list[str]) -> None:
+    """Back off articles whose capture failed, so they are not retried at once."""
+    with history_store(Settings.from_env()) as history:
+        watchlist = Watchlist(history)
+        for url in urls:
+            watchlist.postpone(url)

@@ -1,0 +1,196 @@
+"""Orchestration: a real Prefect server and workers running the deployments of
+prefect.yaml, and the sweep, discovery and re-extraction flows under the harness."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select, update
+
+from palimpsest.config import Settings
+from palimpsest.demo_site import NewsSite, generated_articles
+from palimpsest.history import HistoryStore
+from palimpsest.schema import articles, snapshots, versions
+from palimpsest.storage import open_store
+from palimpsest.warc import page_from_warc
+from palimpsest.watchlist import Watchlist
+
+from .prefectstack import ROOT, PrefectStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.prefect]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
+    running = PrefectStack(tmp_path_factory.mktemp("prefect")).start()
+    yield running
+    running.stop()
+
+
+def recorded(settings: Settings) -> int:
+    history = HistoryStore(settings.db_url)
+    try:
+        with history.engine.connect() as conn:
+            return int(conn.execute(select(func.count(snapshots.c.article_id.distinct())))
+                       .scalar_one())
+    finally:
+        history.close()
+
+
+def run_deployment(stack: PrefectStack, name: str, timeout: float, **parameters: object):
+    from prefect.deployments import run_deployment as run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: stack.api_url}):
+        return run(name, parameters=parameters, timeout=timeout, poll_interval=1,
+                   as_subflow=False)
+
+
+def test_prefect_yaml_declares_every_flow_on_a_schedule_or_by_hand() -> None:
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    deployments = {d["name"]: d for d in config["deployments"]}
+    assert set(deployments) == {"snapshot-url-default", "sweep-watchlist-default",
+                                "discover-articles-default", "reextract-default"}
+    assert deployments["sweep-watchlist-default"]["schedules"] == [{"interval": 300}]
+    assert deployments["discover-articles-default"]["schedules"] == [{"interval": 600}]
+    assert "schedules" not in deployments["reextract-default"]
+    for deployment in deployments.values():
+        module, flow = deployment["entrypoint"].split(":")
+        assert (ROOT / module).exists() and deployment["work_pool"]["name"] == "palimpsest"
+
+
+def test_run_button_snapshots_through_server_and_worker(
+    stack: PrefectStack, site: NewsSite, env: dict[str, str], settings: Settings,
+) -> None:
+    worker = stack.start_worker(**env)
+    try:
+        url = site.url("museum-returns-bronzes")
+        run = run_deployment(stack, "snapshot-url/snapshot-url-default", 240, url=url)
+        assert run.state is not None and run.state.is_completed(), run.state
+    finally:
+        stack.kill(worker)
+    history = HistoryStore(settings.db_url)
+    data = history.history(url)
+    history.close()
+    assert [v["version"] for v in data["versions"]] == [1]
+    assert data["versions"][0]["fields"]["headline"] == "Museum agrees to return looted bronzes"
+
+
+def test_killing_the_worker_mid_sweep_leaves_no_partial_snapshot(
+    stack: PrefectStack, env: dict[str, str], settings: Settings,
+) -> None:
+    with NewsSite(generated_articles(8), page_delay=1.0) as site:
+        history = HistoryStore(settings.db_url)
+        watchlist = Watchlist(history)
+        for slug in site.articles:
+            watchlist.add(site.url(slug))
+        worker = stack.start_worker(**env)
+        run_deployment(stack, "sweep-watchlist/sweep-watchlist-default", 0, per_domain=1,
+                       browsers=1)
+        deadline = datetime.now(UTC) + timedelta(seconds=180)
+        while recorded(settings) < 2 and datetime.now(UTC) < deadline:
+            time.sleep(0.2)
+        stack.kill(worker)
+        done_before = recorded(settings)
+        assert 2 <= done_before < 8, "the kill should land in the middle of the sweep"
+        store = open_store(settings.storage_url)
+        warcs = Path(settings.storage_url)
+        assert not [p for p in warcs.rglob("*") if p.name.startswith(".tmp-")]
+        with history.engine.connect() as conn:
+            keys = conn.execute(select(snapshots.c.warc_key)).scalars().all()
+        for key in keys:  # every recorded snapshot is whole and readable
+            _, dom = page_from_warc(io.BytesIO(store.get(key)))
+            assert "Story number" in dom
+        worker = stack.start_worker(**env)
+        try:
+            run = run_deployment(stack, "sweep-watchlist/sweep-watchlist-default", 300,
+                                 per_domain=2, browsers=2)
+            assert run.state is not None and run.state.is_completed(), run.state
+        finally:
+            stack.kill(worker)
+        assert recorded(settings) == 8
+        history.close()
+
+
+@pytest.fixture
+def watchlist(settings: Settings) -> Iterator[Watchlist]:
+    history = HistoryStore(settings.db_url)
+    yield Watchlist(history)
+    history.close()
+
+
+def test_sweep_captures_the_due_and_skips_the_rest(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist,
+) -> None:
+    from flows.sweep_watchlist import sweep_watchlist
+
+    for slug in site.articles:
+        watchlist.add(site.url(slug))
+    later = site.url("drought-wheat-harvest")
+    with watchlist.engine.begin() as conn:  # checked a moment ago: not due for a while
+        conn.execute(update(articles).where(articles.c.url == later).values(
+            next_check_at=datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)))
+    result = sweep_watchlist(per_domain=2, browsers=2)
+    assert result["due"] == 2 and result["outcomes"] == {"new": 2} and result["failed"] == []
+    pages = {path for _, path in site.requests if path.startswith("/news/")}
+    assert pages == {"/news/harbour-bridge-reopens", "/news/museum-returns-bronzes"}
+    assert watchlist.due() == []  # both rescheduled into the future
+    assert sweep_watchlist()["due"] == 0
+
+
+def test_per_domain_politeness_holds(prefect_harness: None, watchlist: Watchlist) -> None:
+    from flows.sweep_watchlist import sweep_watchlist
+
+    with NewsSite(generated_articles(20), page_delay=0.4) as site:
+        for slug in site.articles:
+            watchlist.add(site.url(slug))
+        result = sweep_watchlist(per_domain=2, browsers=6)
+        assert result["outcomes"] == {"new": 20}
+        assert site.max_pages_in_flight == 2  # parallel, and never more than the limit
+
+
+def test_discovery_adds_exactly_the_new_articles(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist,
+) -> None:
+    from flows.discover_articles import discover_articles
+
+    known = site.url("harbour-bridge-reopens") + "?utm_source=rss"
+    watchlist.add(known)
+    feed, sitemap = f"{site.base_url}/feed.xml", f"{site.base_url}/sitemap.xml"
+    watchlist.add_feed(feed)
+    watchlist.add_feed(sitemap)
+    result = discover_articles()
+    added = sorted(url for urls in result["added"].values() for url in urls)
+    assert added == sorted([site.url("drought-wheat-harvest"), site.url("museum-returns-bronzes")])
+    assert result["failed"] == []
+    assert len(watchlist.entries()) == 3
+    again = discover_articles()
+    assert all(urls == [] for urls in again["added"].values())
+
+
+def test_reextract_rebuilds_only_what_changed(
+    prefect_harness: None, site: NewsSite, settings: Settings, watchlist: Watchlist,
+) -> None:
+    from flows.reextract import reextract
+    from flows.sweep_watchlist import sweep_watchlist
+
+    for slug in site.articles:
+        watchlist.add(site.url(slug))
+    sweep_watchlist()
+    assert reextract()["rebuilt"] == []  # same extractor, same results: nothing recorded
+    with watchlist.engine.begin() as conn:  # as if an older extractor had missed a paragraph
+        row = conn.execute(select(versions.c.id, versions.c.fields).limit(1)).one()
+        stale = {**row.fields, "body": row.fields["body"][:-1]}
+        conn.execute(update(versions).where(versions.c.id == row.id).values(fields=stale,
+                     content_hash="stale"))
+    report = reextract()
+    assert len(report["rebuilt"]) == 1 and report["snapshots"] == 3
+    with watchlist.engine.connect() as conn:
+        fields = conn.execute(select(versions.c.fields).where(versions.c.id == row.id)).first()
+    assert fields is None or fields.fields != stale

@@ -1,0 +1,240 @@
+"""The web UI in real Chromium, the JSON API, Memento and Atom, and safety
+against hostile archived HTML."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from lxml import etree
+
+from palimpsest.capture import Browser
+from palimpsest.config import Settings
+from palimpsest.demo_site import ARTICLES, NewsSite
+from palimpsest.history import HistoryStore
+from palimpsest.pipeline import snapshot
+from palimpsest.storage import open_store
+from palimpsest.web import create_app
+
+from .s3server import free_port
+
+TOKEN = "test-token-123"
+SLUG = "museum-returns-bronzes"
+HOSTILE = replace(
+    ARTICLES[0], slug="hostile",
+    headline='Bridge <script>window.top.__pwned = "headline"</script>'
+             '<img src=x onerror="window.top.__pwned = \'headline-img\'"> reopens',
+    body=("Officials said <script>window.top.__pwned = 'body'</script> the works are done.",
+          "A second paragraph <b onmouseover=alert(1)>with markup</b> as text.",
+          *ARTICLES[0].body[2:]),
+    extra_html=('<script>window.top.__pwned = "archived-script"; alert("archived")</script>'
+                '<img src="x" onerror="window.top.__pwned = \'archived-img\'">'),
+)
+
+
+@pytest.fixture
+def app_settings(settings: Settings) -> Settings:
+    return settings.with_(api_token=TOKEN)
+
+
+@pytest.fixture
+def seeded(site: NewsSite, app_settings: Settings, browser: Browser) -> dict[str, Any]:
+    """Two versions of one article: a number corrected in the body, a headline rewritten."""
+    history = HistoryStore(app_settings.db_url)
+    store = open_store(app_settings.storage_url)
+
+    def take() -> Any:
+        return snapshot(site.url(SLUG), settings=app_settings, browser=browser, store=store,
+                        history=history)
+
+    first = take()
+    article = site.articles[SLUG]
+    site.edit(SLUG, headline="Museum agrees to return 36 looted bronzes",
+              body=tuple(p.replace("32 bronzes", "36 bronzes") for p in article.body))
+    take()
+    history.close()
+    return {"article_id": first.article_id, "url": site.url(SLUG)}
+
+
+@pytest.fixture
+def server(app_settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn on a free port, in a thread."""
+    port = free_port()
+    config = uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=port,
+                            log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def client(app_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(app_settings)) as test_client:
+        yield test_client
+
+
+@pytest.mark.browser
+def test_timeline_diff_and_resnapshot_in_a_real_browser(
+    seeded: dict[str, Any], server: str, site: NewsSite, browser: Browser,
+) -> None:
+    with browser.context() as context:
+        page = context.new_page()
+        page.goto(f"{server}/articles/{seeded['article_id']}")
+        assert page.locator("h1.headline").inner_text() == \
+            "Museum agrees to return 36 looted bronzes"
+        assert page.locator("ol.timeline li.version").count() == 2
+        assert page.locator("ol.headlines li").count() == 2
+        page.locator("li#v2 a.changed").click()
+        page.wait_for_url(re.compile(r"/diff\?"))
+        body = page.locator('section[data-field="body"]')
+        assert body.locator("del").first.inner_text() == "32"
+        assert body.locator("ins").first.inner_text() == "36"
+        headline = page.locator('section[data-field="headline"]')
+        assert headline.locator("ins").all_inner_texts() == ["36"]
+
+        site.edit(SLUG, headline="Museum to return 36 bronzes by the end of next year")
+        page.goto(f"{server}/articles/{seeded['article_id']}")
+        page.fill("input.token", TOKEN)
+        page.click("button.resnapshot-button")
+        page.wait_for_selector("li#v3", timeout=60_000)  # the page reloads when recorded
+        assert page.locator("h1.headline").inner_text() == \
+            "Museum to return 36 bronzes by the end of next year"
+
+
+@pytest.mark.browser
+def test_resnapshot_without_the_token_is_refused_in_the_page(
+    seeded: dict[str, Any], server: str, browser: Browser,
+) -> None:
+    with browser.context() as context:
+        page = context.new_page()
+        page.goto(f"{server}/articles/{seeded['article_id']}")
+        page.fill("input.token", "wrong")
+        page.click("button.resnapshot-button")
+        page.wait_for_function(
+            "document.querySelector('.job-status').textContent.startsWith('Refused')")
+
+
+@pytest.mark.browser
+def test_hostile_archived_html_stays_inert_on_every_page(
+    app_settings: Settings, server: str, browser: Browser,
+) -> None:
+    with NewsSite((HOSTILE,)) as hostile:
+        history = HistoryStore(app_settings.db_url)
+        result = snapshot(hostile.url("hostile"), settings=app_settings, browser=browser,
+                          store=open_store(app_settings.storage_url), history=history)
+        hostile.edit("hostile", body=(*HOSTILE.body, "<img src=y onerror=alert(2)> appended"))
+        snapshot(hostile.url("hostile"), settings=app_settings, browser=browser,
+                 store=open_store(app_settings.storage_url), history=history)
+        history.close()
+        aid, url = result.article_id, hostile.url("hostile")
+        stamp = result.warc_key.rsplit("/", 1)[1][:16].replace("T", "")[:14]
+    pages = ["/", "/?q=bridge", f"/articles/{aid}",
+             f"/articles/{aid}/diff?from_version=1&to_version=2",
+             f"/articles/{aid}/diff?from_version=1&to_version=2&view=inline",
+             f"/snapshots/{result.snapshot_id}", f"/snapshots/{result.snapshot_id}/dom",
+             f"/memento/{stamp}/{url}", f"/timegate/{url}"]
+    dialogs: list[str] = []
+    with browser.context() as context:
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path in pages:
+            page.goto(server + path)
+            page.wait_for_load_state("load")
+            for frame in page.frames:
+                assert frame.evaluate("() => window.__pwned") is None, (path, frame.url)
+        page.goto(f"{server}/articles/{aid}")
+        assert "<script>" in page.locator("h1.headline").inner_text()  # shown, as text
+    assert dialogs == []
+
+
+def test_write_actions_need_the_token(client: TestClient, settings: Settings) -> None:
+    url = "http://127.0.0.1:9/never"
+    assert client.post("/api/snapshots", json={"url": url}).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.post("/api/snapshots", json={"url": url}, headers=wrong).status_code == 401
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    bad = client.post("/api/snapshots", json={"url": "ftp://x/"}, headers=right)
+    assert bad.status_code == 422 and "http" in bad.json()["detail"]
+    with TestClient(create_app(settings.with_(api_token=None))) as open_client:
+        refused = open_client.post("/api/snapshots", json={"url": url}, headers=right)
+        assert refused.status_code == 403 and "PALIMPSEST_TOKEN" in refused.json()["detail"]
+
+
+def _links(text: str) -> list[dict[str, str]]:
+    """A small RFC 6690 link-format parser: <uri>; attr="value"; ..."""
+    links = []
+    for match in re.finditer(r'<([^>]*)>((?:\s*;\s*[\w-]+="[^"]*")*)', text):
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', match.group(2)))
+        links.append({"uri": match.group(1), **attrs})
+    return links
+
+
+@pytest.mark.browser
+def test_timemap_and_timegate(seeded: dict[str, Any], client: TestClient) -> None:
+    url = seeded["url"]
+    snapshots = client.get(f"/api/articles/{seeded['article_id']}/snapshots").json()
+    timemap = client.get(f"/timemap/link/{url}")
+    assert timemap.headers["content-type"].startswith("application/link-format")
+    links = _links(timemap.text)
+    assert links[0] == {"uri": url, "rel": "original"}
+    mementos = [link for link in links if "memento" in link["rel"].split()]
+    assert len(mementos) == len(snapshots) == 2
+    assert mementos[0]["rel"] == "first memento" and mementos[-1]["rel"] == "last memento"
+    for link, snap in zip(mementos, snapshots, strict=True):
+        when = parsedate_to_datetime(link["datetime"])
+        assert link["datetime"].endswith(" GMT")
+        assert abs(when - datetime.fromisoformat(snap["fetched_at"])) < timedelta(seconds=1)
+    for snap, link in zip(snapshots, mementos, strict=True):
+        near = datetime.fromisoformat(snap["fetched_at"]) + timedelta(milliseconds=300)
+        answer = client.get(f"/timegate/{url}", follow_redirects=False,
+                            headers={"Accept-Datetime": format_datetime(near, usegmt=True)})
+        assert answer.status_code == 302 and answer.headers["vary"] == "accept-datetime"
+        assert answer.headers["location"] == link["uri"]
+    memento = client.get(mementos[0]["uri"].replace("http://testserver", ""))
+    assert memento.status_code == 200 and "sandbox" in memento.headers["content-security-policy"]
+    assert memento.headers["memento-datetime"] == mementos[0]["datetime"]
+    early = format_datetime(datetime(2001, 1, 1, tzinfo=UTC), usegmt=True)
+    assert client.get(f"/timegate/{url}", follow_redirects=False,
+                      headers={"Accept-Datetime": early}).headers["location"] == mementos[0]["uri"]
+    assert client.get(f"/timegate/{url}", headers={"Accept-Datetime": "yesterday"}).status_code \
+        == 400
+
+
+@pytest.mark.browser
+def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> None:
+    aid = seeded["article_id"]
+    history = client.get(f"/api/articles/{aid}").json()
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    diff = client.get(f"/api/articles/{aid}/diff", params={"from_version": 1, "to_version": 2})
+    assert diff.json()["changed_fields"] == ["headline", "dek", "body"] or \
+        "headline" in diff.json()["changed_fields"]
+    edits = client.get("/api/edits", params={"field": "headline"}).json()
+    assert [e["to_version"] for e in edits["items"]] == [2]
+    assert client.get("/api/edits", params={"field": "tags"}).json()["items"] == []
+    found = client.get("/api/articles", params={"q": "looted bronzes"}).json()["items"]
+    assert [a["article_id"] for a in found] == [aid]
+    assert client.get("/api/articles", params={"q": "no such words"}).json()["items"] == []
+    page = client.get("/api/articles", params={"limit": 1}).json()
+    assert page["next"] is not None and len(page["items"]) == 1
+    atom = etree.fromstring(client.get(f"/feeds/articles/{aid}.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = atom.findall("a:entry", ns)
+    assert len(entries) == 1 and "headline" in entries[0].findtext("a:title", namespaces=ns)
+    assert len(etree.fromstring(client.get("/feeds/edits.atom").content)
+               .findall("a:entry", ns)) == 1
+    assert client.get("/openapi.json").json()["info"]["title"] == "Palimpsest"
+    assert client.get("/api/articles/nope").status_code == 404

@@ -39,15 +39,24 @@ NOISE_WORDS = re.compile(
     r"byline|author|dateline|caption|credit)(?:$|[\s_-])",
     re.IGNORECASE,
 )
-BODY_SELECTORS = (
-    '//*[@itemprop="articleBody"]',
-    '//*[contains(concat(" ", normalize-space(@class), " "), " article-body ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " story-body ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " entry-content ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " article__body ")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]',
-    "//article",
+#: Site profiles: where the body is on sites whose markup is known. A profile that
+#: matches takes precedence over the generic extractor (trafilatura).
+SITE_PROFILES = (
+    # Drupal-style international news sites: body in a "field--name-body" block with
+    # inline "Related News" boxes and "Read more:" lines (see the demo site).
+    ("drupal-news",
+     '//*[contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]'),
 )
+#: Lines generic extraction lets through that are never the article: page furniture,
+#: newsletter promos, reprint notices.
+BOILERPLATE_LINE = re.compile(
+    r"^(?:[-•*]\s*)?(?:order reprints|print article|share(?: this)?(?: article)?|tags|"
+    r"advertisement|thanks for signing up!?|keep an eye on your inbox.*|sign up.{0,40}newsletter.*|"
+    r"subscribe(?: now)?|related(?: articles| stories| content)?|read more|"
+    r"updated (?:at|on) .{0,40}|published .{0,40}|"
+    r"this copy is for your personal, non-commercial use only.*|write to .{0,80}@.{0,60}|"
+    r"copyright.{0,80}|all rights reserved.{0,40}|\(?photo:.{0,80}|image:.{0,80})$",
+    re.IGNORECASE)
 TAG_LINKS_XPATH = (
     '//*[contains(concat(" ", normalize-space(@class), " "), " tags ")'
     ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
@@ -95,8 +104,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         dek=clean(_first(data.get("description"), meta.get("og:description"),
                          meta.get("description")) or ""),
         authors=_authors(tree, data, meta),
-        published=_date(_first(data.get("datePublished"), meta.get("article:published_time"),
-                               _time_attr(tree))),
+        published=_published(tree, data, meta),
         modified=_date(_first(data.get("dateModified"), meta.get("article:modified_time"))),
         section=clean(_first(_text_of(data.get("articleSection")),
                              meta.get("article:section")) or ""),
@@ -234,6 +242,25 @@ def _image(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def _published(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str | None:
+    """Structured data first; then htmldate's reading of the page; then what it shows."""
+    declared = _date(_first(data.get("datePublished"), meta.get("article:published_time"),
+                            meta.get("datepublished"), meta.get("date"),
+                            meta.get("dc.date.issued"), meta.get("dcterms.created")))
+    if declared:
+        return declared
+    from htmldate import find_date
+
+    try:
+        found = find_date(tree, original_date=True, extensive_search=False)
+    except (ValueError, TypeError):
+        found = None
+    shown, day = _date(_time_attr(tree)), _date(found)
+    if shown and (day is None or shown[:10] == day[:10]):
+        return shown  # the same day, with the time of day the page shows
+    return day or shown
+
+
 def _time_attr(tree: Any) -> str | None:
     """A date the page shows: ``<time datetime>``, else a "date" element's text."""
     found = _attr(tree, "//article//time/@datetime|//time[@datetime]/@datetime")
@@ -266,7 +293,7 @@ def _date(value: str | None) -> str | None:
 def _body(tree: Any, html: str | bytes) -> list[str]:
     container = _container(tree)
     if container is None:
-        return _trafilatura_body(html)
+        return _generic_body(html, _titles(tree))
     _strip_noise(container)
     paragraphs: list[str] = []
     for node in container.iter(*BLOCKS):
@@ -279,11 +306,24 @@ def _body(tree: Any, html: str | bytes) -> list[str]:
 
 
 def _container(tree: Any) -> Any | None:
-    for xpath in BODY_SELECTORS:
+    """The body element of the first site profile that matches."""
+    for _name, xpath in SITE_PROFILES:
         candidates = tree.xpath(xpath)
         if candidates:
             return max(candidates, key=lambda n: len(n.xpath(".//p")))
     return None
+
+
+def _titles(tree: Any) -> set[str]:
+    """The page's own title, in the forms generic extraction may repeat it in the body."""
+    found = [n.text_content() for n in tree.xpath("//h1 | //title")]
+    found += tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content')
+    titles = set()
+    for title in map(clean, found):
+        if title:
+            titles.add(title.casefold())
+            titles.add(re.split(r"\s[|\-–—]\s", title)[0].casefold())
+    return titles
 
 
 def _strip_noise(root: Any) -> None:
@@ -329,17 +369,24 @@ def _is_wall(page_text: str, body: list[str]) -> bool:
     return bool(WALL_PHRASES.search(page_text))
 
 
-def _trafilatura_body(html: str | bytes) -> list[str]:
+def _generic_body(html: str | bytes, titles: set[str]) -> list[str]:
+    """The body by trafilatura, without the title and page furniture it lets through."""
     import trafilatura
 
     xml = trafilatura.extract(html, output_format="xml", include_comments=False,
-                              include_tables=False, favor_precision=True)
+                              include_tables=True)
     if not xml:
         return []
     root = etree.fromstring(xml.encode())
     body = []
-    for node in root.iter("p", "head", "item", "quote"):
-        text = without_relative_times("".join(node.itertext()))
-        if text and not is_link_line(text):
-            body.append(f"## {text}" if node.tag == "head" else text)
+    for node in root.iter("p", "head", "item", "quote", "row"):
+        nested = any(a.tag in ("item", "quote", "row") for a in node.iterancestors())
+        if nested and node.tag != "row":
+            continue  # its text is part of the enclosing list item, quote or table row
+        text = without_relative_times(" ".join(node.itertext()) if node.tag == "row"
+                                      else "".join(node.itertext()))
+        if (not text or text.casefold() in titles or BOILERPLATE_LINE.match(text)
+                or is_link_line(text)):
+            continue
+        body.append(f"## {text}" if node.tag == "head" else text)
     return body

@@ -41,7 +41,3 @@ def without_relative_times(text: str) -> str:
 def is_link_line(text: str) -> bool:
     """True for "Read more: ..." and "Related News" lines."""
     return bool(LINK_LINE.match(text)) or text.lower() in {"related news", "read more"}
-
-
-def word_count(text: str) -> int:
-    return len(text.split())

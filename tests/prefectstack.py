@@ -3,6 +3,7 @@ and process workers that can be started and killed, for tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .s3server import free_port
 
@@ -70,6 +72,28 @@ class PrefectStack:
                                   cwd=ROOT, start_new_session=True)
         self.workers.append(worker)
         return worker
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.api_url}{path}", method=method, headers={"Content-Type": "application/json"},
+            data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def run_deployment(self, name: str, *, wait: float = 0, **parameters: Any) -> dict[str, Any]:
+        """Create a flow run of deployment ``flow/deployment`` through the REST API, as
+        the UI's Run button does; wait up to ``wait`` seconds for it to finish."""
+        flow, deployment = name.split("/")
+        found = self._api("GET", f"/deployments/name/{flow}/{deployment}")
+        run = self._api("POST", f"/deployments/{found['id']}/create_flow_run",
+                        {"parameters": parameters})
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            run = self._api("GET", f"/flow_runs/{run['id']}")
+            if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            time.sleep(1)
+        return run  # type: ignore[no-any-return]
 
     @staticmethod
     def kill(process: subprocess.Popen[bytes]) -> None:

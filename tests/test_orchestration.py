@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite, generated_articles
 from palimpsest.history import HistoryStore
+from palimpsest.jobs import Jobs
 from palimpsest.schema import articles, snapshots, versions
 from palimpsest.storage import open_store
 from palimpsest.warc import page_from_warc
@@ -43,15 +44,6 @@ def recorded(settings: Settings) -> int:
         history.close()
 
 
-def run_deployment(stack: PrefectStack, name: str, timeout: float, **parameters: object):
-    from prefect.deployments import run_deployment as run
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: stack.api_url}):
-        return run(name, parameters=parameters, timeout=timeout, poll_interval=1,
-                   as_subflow=False)
-
-
 def test_prefect_yaml_declares_every_flow_on_a_schedule_or_by_hand() -> None:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     deployments = {d["name"]: d for d in config["deployments"]}
@@ -68,13 +60,22 @@ def test_prefect_yaml_declares_every_flow_on_a_schedule_or_by_hand() -> None:
 def test_run_button_snapshots_through_server_and_worker(
     stack: PrefectStack, site: NewsSite, env: dict[str, str], settings: Settings,
 ) -> None:
+    """The web UI's re-snapshot button with a Prefect API: a flow run of the snapshot
+    deployment, picked up by a worker (the Prefect UI's Run button makes the same call)."""
     worker = stack.start_worker(**env)
+    jobs = Jobs(settings.with_(prefect_api_url=stack.api_url))
     try:
         url = site.url("museum-returns-bronzes")
-        run = run_deployment(stack, "snapshot-url/snapshot-url-default", 240, url=url)
-        assert run.state is not None and run.state.is_completed(), run.state
+        job = jobs.submit(url)
+        assert job["runner"] == "prefect" and job["flow_run_id"]
+        deadline = time.monotonic() + 240
+        while (job := jobs.get(job["id"]) or job)["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(1)
+        assert job["status"] == "done", job
     finally:
         stack.kill(worker)
+        jobs.close()
     history = HistoryStore(settings.db_url)
     data = history.history(url)
     history.close()
@@ -91,8 +92,8 @@ def test_killing_the_worker_mid_sweep_leaves_no_partial_snapshot(
         for slug in site.articles:
             watchlist.add(site.url(slug))
         worker = stack.start_worker(**env)
-        run_deployment(stack, "sweep-watchlist/sweep-watchlist-default", 0, per_domain=1,
-                       browsers=1)
+        stack.run_deployment("sweep-watchlist/sweep-watchlist-default", per_domain=1,
+                             browsers=1)
         deadline = datetime.now(UTC) + timedelta(seconds=180)
         while recorded(settings) < 2 and datetime.now(UTC) < deadline:
             time.sleep(0.2)
@@ -109,9 +110,9 @@ def test_killing_the_worker_mid_sweep_leaves_no_partial_snapshot(
             assert "Story number" in dom
         worker = stack.start_worker(**env)
         try:
-            run = run_deployment(stack, "sweep-watchlist/sweep-watchlist-default", 300,
-                                 per_domain=2, browsers=2)
-            assert run.state is not None and run.state.is_completed(), run.state
+            run = stack.run_deployment("sweep-watchlist/sweep-watchlist-default", wait=300,
+                                       per_domain=2, browsers=2)
+            assert run["state"]["type"] == "COMPLETED", run["state"]
         finally:
             stack.kill(worker)
         assert recorded(settings) == 8

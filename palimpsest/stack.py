@@ -37,8 +37,7 @@ def _bin(name: str) -> str:
 def _env(settings: Settings, api_url: str) -> dict[str, str]:
     return {**os.environ, "PREFECT_HOME": str(settings.home / "prefect"),
             "PREFECT_API_URL": api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1", "PALIMPSEST_HOME": str(settings.home),
-            "PALIMPSEST_CHECKOUT": str(CHECKOUT)}
+            "DO_NOT_TRACK": "1", "PALIMPSEST_HOME": str(settings.home)}
 
 
 def up(settings: Settings, *, prefect_port: int = 4200, web_port: int = 8000,

@@ -56,7 +56,7 @@ class PrefectStack:
                     raise RuntimeError((self.home / "server.log").read_text()[-3000:]) from None
                 time.sleep(0.5)
         self._run("work-pool", "create", "palimpsest", "--type", "process")
-        self._run("--no-prompt", "deploy", "--all", PALIMPSEST_CHECKOUT=str(ROOT))
+        self._run("--no-prompt", "deploy", "--all")
         return self
 
     def _run(self, *args: str, **extra: str) -> None:

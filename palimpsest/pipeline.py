@@ -13,6 +13,7 @@ import io
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from .capture import Capturer
 from .capture import capture as capture_page
@@ -27,8 +28,6 @@ from .warc import write_warc
 
 def warc_key(capture: Capture, *, make_suffix: Callable[[], str] | None = None) -> str:
     """``host/article-id/YYYYmmddTHHMMSSZ-xxxxxxxx.warc.gz``: sorted by time per article."""
-    from urllib.parse import urlsplit
-
     host = (urlsplit(capture.url).hostname or "unknown").lower()
     suffix = make_suffix() if make_suffix else uuid.uuid4().hex[:8]
     stamp = capture.fetched_at.strftime("%Y%m%dT%H%M%SZ")

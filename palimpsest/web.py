@@ -10,6 +10,8 @@ sandboxed frame. Write actions need the bearer token ``PALIMPSEST_TOKEN``.
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -46,12 +48,21 @@ class SnapshotRequest(BaseModel):
 
 def create_app(settings: Settings) -> FastAPI:
     """The application, bound to one history database and one store."""
-    app = FastAPI(title="Palimpsest", version="0.1.0",
+    history = HistoryStore(settings.db_url)
+    jobs = Jobs(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()
+        history.close()
+
+    app = FastAPI(title="Palimpsest", version="0.1.0", lifespan=lifespan,
                   description="Edit histories of news articles: versions, edits, snapshots.")
     app.state.settings = settings
-    app.state.history = HistoryStore(settings.db_url)
+    app.state.history = history
     app.state.store = open_store(settings.storage_url, s3_options=settings.s3_options)
-    app.state.jobs = Jobs(settings)
+    app.state.jobs = jobs
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
@@ -70,11 +81,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(StorageError)
     async def storage_failed(request: Request, exc: StorageError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
-
-    @app.on_event("shutdown")
-    def close() -> None:
-        app.state.jobs.close()
-        app.state.history.close()
 
     _pages(app)
     _api(app)

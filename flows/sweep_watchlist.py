@@ -14,13 +14,14 @@ from tasks.sweep import due_articles, ensure_domain_limits, postpone_failed, sna
 
 
 @flow(name="sweep-watchlist", task_runner=ThreadPoolTaskRunner(max_workers=32))
-def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 4) -> dict[str, Any]:
+def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 1) -> dict[str, Any]:
     """Capture the watched articles that are due, politely, and record what changed.
 
     Args:
         limit: The most articles to capture in this run (the most overdue first).
         per_domain: Page loads in flight at once on any one host.
-        browsers: Chromium instances working in parallel, each reused across pages.
+        browsers: Chromium instances working in parallel, each reused across pages (one
+            per worker process by default; more pays off only with spare cores).
     """
     logger = get_run_logger()
     urls = due_articles(limit)

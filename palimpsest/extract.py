@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import lxml.html
 from lxml import etree
@@ -94,7 +94,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     if not html or not html.strip():
         raise ExtractError("the page is empty")
     try:
-        tree = lxml.html.fromstring(html, base_url=url)
+        tree = _parse(html, url)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(f"the page could not be parsed as HTML: {exc}") from exc
     data = _json_ld(tree)
@@ -117,11 +117,27 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree)
-    body = _body(tree, html)
+    body, found = _body(tree, html)
+    # What the generic extractor read from the page fills what structured data left out.
+    if not fields["authors"] and found.author:
+        fields["authors"] = _names([found.author.replace(";", ",")], _site_names(tree, meta))
+    if not fields["published"] and found.date:
+        fields["published"] = _date(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
                    wall=_is_wall(page_text, body), **fields)
+
+
+def _parse(html: str | bytes, url: str | None) -> Any:
+    try:
+        return lxml.html.fromstring(html, base_url=url)
+    except ValueError:
+        if not isinstance(html, str):
+            raise
+        # lxml refuses text that starts with an XML declaration naming an encoding.
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        return lxml.html.fromstring(html.encode("utf-8"), base_url=url, parser=parser)
 
 
 def _first(*values: Any) -> Any:
@@ -196,7 +212,11 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str
         raw = [n.text_content() for n in tree.xpath(BYLINE_XPATH)][:3]
     if not raw and meta.get("author"):
         raw = [meta["author"]]
-    sites = _site_names(tree, meta)
+    return _names(raw, _site_names(tree, meta))
+
+
+def _names(raw: list[str], sites: set[str]) -> tuple[str, ...]:
+    """Person names from byline texts: no "By", no site name, no duplicates."""
     return tuple(_dedupe(
         name for text in raw for name in AUTHOR_SPLIT.split(BYLINE_PREFIX.sub("", clean(text)))
         if name and name.casefold() not in sites and len(name) < 80
@@ -290,7 +310,14 @@ def _date(value: str | None) -> str | None:
         return None
 
 
-def _body(tree: Any, html: str | bytes) -> list[str]:
+class _Found(NamedTuple):
+    """Metadata the generic extractor read from the page, as fallbacks."""
+
+    author: str | None = None
+    date: str | None = None
+
+
+def _body(tree: Any, html: str | bytes) -> tuple[list[str], _Found]:
     container = _container(tree)
     if container is None:
         return _generic_body(html, _titles(tree))
@@ -302,7 +329,7 @@ def _body(tree: Any, html: str | bytes) -> list[str]:
         text = without_relative_times(node.text_content())
         if text and not is_link_line(text):
             paragraphs.append(f"## {text}" if node.tag in ("h2", "h3", "h4") else text)
-    return paragraphs
+    return paragraphs, _Found()
 
 
 def _container(tree: Any) -> Any | None:
@@ -369,17 +396,16 @@ def _is_wall(page_text: str, body: list[str]) -> bool:
     return bool(WALL_PHRASES.search(page_text))
 
 
-def _generic_body(html: str | bytes, titles: set[str]) -> list[str]:
+def _generic_body(html: str | bytes, titles: set[str]) -> tuple[list[str], _Found]:
     """The body by trafilatura, without the title and page furniture it lets through."""
     import trafilatura
 
-    xml = trafilatura.extract(html, output_format="xml", include_comments=False,
-                              include_tables=True)
-    if not xml:
-        return []
-    root = etree.fromstring(xml.encode())
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
+                                      include_tables=True)
+    if doc is None or isinstance(doc, dict) or doc.body is None:
+        return [], _Found()
     body = []
-    for node in root.iter("p", "head", "item", "quote", "row"):
+    for node in doc.body.iter("p", "head", "item", "quote", "row"):
         nested = any(a.tag in ("item", "quote", "row") for a in node.iterancestors())
         if nested and node.tag != "row":
             continue  # its text is part of the enclosing list item, quote or table row
@@ -389,4 +415,4 @@ def _generic_body(html: str | bytes, titles: set[str]) -> list[str]:
                 or is_link_line(text)):
             continue
         body.append(f"## {text}" if node.tag == "head" else text)
-    return body
+    return body, _Found(author=doc.author, date=doc.date)

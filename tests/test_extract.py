@@ -67,3 +67,20 @@ def test_noise_changes_nothing() -> None:
 def test_empty_page_is_an_error(html: str | bytes) -> None:
     with pytest.raises(ExtractError):
         extract(html)
+
+
+def test_text_with_an_xml_declaration_is_parsed() -> None:
+    html = ('<?xml version="1.0" encoding="utf-8"?><html><head><title>T</title></head><body>'
+            '<h1>Zürich votes</h1><div class="field--name-body"><p>Voters in Zürich said yes.</p>'
+            "</div></body></html>")
+    article = extract(html)
+    assert article.headline == "Zürich votes" and article.body == ("Voters in Zürich said yes.",)
+
+
+def test_paywall_page_is_recognised_as_a_wall() -> None:
+    demo = ARTICLES[0]
+    from dataclasses import replace
+
+    walled = extract(render_article(replace(demo, wall=True), "http://news.test", views=1))
+    assert walled.wall
+    assert not extract(render_article(demo, "http://news.test", views=1)).wall

@@ -79,6 +79,7 @@ WALL_PHRASES = re.compile(
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: A page this short that speaks of subscribing or proving you are human is a wall.
 WALL_MAX_WORDS = 150
+TITLE_PARTS = re.compile(r"\s+[|–—·»]\s+|\s+-\s+")
 BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
 BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|von|par|por|di)\s+", re.IGNORECASE)
 BYLINE_XPATH = (
@@ -195,10 +196,30 @@ def _meta(tree: Any) -> dict[str, str]:
 
 
 def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str:
-    h1 = tree.xpath("//article//h1|//h1")
-    visible = clean(h1[0].text_content()) if h1 else ""
-    return visible or clean(_first(_text_of(data.get("headline")), meta.get("og:title"),
-                                   _attr(tree, "//title/text()")) or "")
+    """The visible headline that the page's declared title agrees with.
+
+    Pages put their site name, a section or a kicker in ``<h1>`` too, so an
+    ``<h1>`` counts when the JSON-LD headline, og:title or ``<title>`` agrees
+    with it; of two that contain one another, the shorter (without kicker).
+    """
+    declared = [clean(t) for t in (_text_of(data.get("headline")), meta.get("og:title"),
+                                   meta.get("twitter:title")) if t]
+    title = _attr(tree, "//title/text()") or ""
+    parts = [part for part in (clean(p) for p in TITLE_PARTS.split(title)) if part]
+    parts = parts[:-1] if len(parts) > 1 else parts  # "Headline | Site": not the site
+    visible = [text for text in (clean(h.text_content()) for h in tree.xpath("//h1")) if text]
+    for shown in visible:
+        for other in declared + parts:
+            if _same_title(shown, other):
+                return min(shown, other, key=len)
+    return next(iter(declared + visible + parts), "")
+
+
+def _same_title(a: str, b: str) -> bool:
+    a, b = a.casefold(), b.casefold()
+    if not a or not b:
+        return False
+    return a == b or (min(len(a), len(b)) >= 20 and (a in b or b in a))
 
 
 def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:

@@ -8,8 +8,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from palimpsest.config import Settings
+from palimpsest.history import HistoryStore
 from palimpsest.reextract import reextract as run_reextract
-from tasks import blob_store, history_store
+from tasks import blob_store
 
 
 @flow(name="reextract")
@@ -21,7 +22,7 @@ def reextract(url: str | None = None, since: datetime | None = None) -> dict[str
         since: Only articles captured at or after this time.
     """
     settings = Settings.from_env()
-    with history_store(settings) as history:
+    with HistoryStore(settings.db_url) as history:
         report = run_reextract(history, blob_store(settings), url=url, since=since)
     get_run_logger().info("re-extracted %d snapshots of %d articles; %d rebuilt",
                           report.snapshots, report.articles, len(report.rebuilt))

@@ -101,18 +101,14 @@ def history(url: str, diff_to: int | None, as_of: datetime | None, as_json: bool
     from .history import HistoryStore
     from .timeline import render_diff, render_timeline
 
-    with clear_errors():
-        store = HistoryStore(Settings.from_env().db_url)
-        try:
-            if as_of is not None:
-                data = store.as_of(url, as_of)
-            elif as_json and diff_to is None:
-                click.echo(store.history_json(url))  # megabytes for long histories: no re-encoding
-                return
-            else:
-                data = store.history(url)
-        finally:
-            store.close()
+    with clear_errors(), HistoryStore(Settings.from_env().db_url) as store:
+        if as_of is not None:
+            data = store.as_of(url, as_of)
+        elif as_json and diff_to is None:
+            click.echo(store.history_json(url))  # megabytes for long histories: no re-encoding
+            return
+        else:
+            data = store.history(url)
     if diff_to is not None and as_of is None:
         edit = next((e for e in data["edits"] if e["to_version"] == diff_to), None)
         if edit is None:
@@ -194,12 +190,8 @@ def watchlist() -> Iterator[Any]:
     from .history import HistoryStore
     from .watchlist import Watchlist
 
-    with clear_errors():
-        history = HistoryStore(Settings.from_env().db_url)
-        try:
-            yield Watchlist(history)
-        finally:
-            history.close()
+    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+        yield Watchlist(history)
 
 
 @main.group()
@@ -291,15 +283,11 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
     from .storage import open_store
 
     settings = Settings.from_env()
-    with clear_errors():
-        history = HistoryStore(settings.db_url)
-        try:
-            store = open_store(settings.storage_url, s3_options=settings.s3_options)
-            with click.progressbar(length=history.snapshot_count(), label="re-extracting",
-                                   file=sys.stderr) as bar:
-                report = run(history, store, url=url, since=since, progress=bar.update)
-        finally:
-            history.close()
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        store = open_store(settings.storage_url, s3_options=settings.s3_options)
+        with click.progressbar(length=history.snapshot_count(), label="re-extracting",
+                               file=sys.stderr) as bar:
+            report = run(history, store, url=url, since=since, progress=bar.update)
     if as_json:
         emit(report.as_dict())
         return

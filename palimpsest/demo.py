@@ -44,34 +44,31 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print,
     )
     style = style or (lambda text, **_: text)
     store = open_store(settings.storage_url)
-    history = HistoryStore(settings.db_url)
     started = time.monotonic()
-    try:
-        with NewsSite() as site, Browser(settings) as browser:
-            echo(f"Demo news site running at {site.base_url}")
-            urls = [site.url(slug) for slug in site.articles]
+    with HistoryStore(settings.db_url) as history, NewsSite() as site, \
+            Browser(settings) as browser:
+        echo(f"Demo news site running at {site.base_url}")
+        urls = [site.url(slug) for slug in site.articles]
 
-            def sweep(title: str) -> None:
-                echo(f"\n== {title}")
-                for url in urls:
-                    result = snapshot(url, settings=settings, browser=browser,
-                                      store=store, history=history)
-                    changed = ", ".join(result.changed_fields) or "-"
-                    echo(f"  {result.outcome:<10} v{result.version}  changed: {changed:<20} {url}")
-                time.sleep(pause)
-
-            sweep("First capture of three articles")
-            sweep("Again: only the ticker, Most Read, ads and view counts changed")
-            for slug, what in _edits(site):
-                echo(f"  newsroom edit on {slug}: {what}")
-            sweep("After the newsroom's edits")
-            echo("\n== Edit histories")
+        def sweep(title: str) -> None:
+            echo(f"\n== {title}")
             for url in urls:
-                echo(render_timeline(history.history(url)) + "\n")
-            echo(f"== The correction, word by word (palimpsest history {urls[2]} --diff 2)")
-            echo(render_diff(history.history(urls[2])["edits"][0], style=style))
-    finally:
-        history.close()
+                result = snapshot(url, settings=settings, browser=browser,
+                                  store=store, history=history)
+                changed = ", ".join(result.changed_fields) or "-"
+                echo(f"  {result.outcome:<10} v{result.version}  changed: {changed:<20} {url}")
+            time.sleep(pause)
+
+        sweep("First capture of three articles")
+        sweep("Again: only the ticker, Most Read, ads and view counts changed")
+        for slug, what in _edits(site):
+            echo(f"  newsroom edit on {slug}: {what}")
+        sweep("After the newsroom's edits")
+        echo("\n== Edit histories")
+        for url in urls:
+            echo(render_timeline(history.history(url)) + "\n")
+        echo(f"== The correction, word by word (palimpsest history {urls[2]} --diff 2)")
+        echo(render_diff(history.history(urls[2])["edits"][0], style=style))
     echo(f"Done in {time.monotonic() - started:.1f}s. WARCs in {settings.storage_url}, "
          f"history in {settings.db_url}")
     echo("Query one yourself:  PALIMPSEST_HOME=" f"{home} palimpsest history {urls[0]}")

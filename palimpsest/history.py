@@ -31,7 +31,7 @@ from .database import from_db_time, open_engine, to_db_time
 from .diff import compare
 from .errors import HistoryError
 from .extract import EXTRACTOR_VERSION
-from .identity import add_aliases, aliases, find_article, known_urls, same_story
+from .identity import add_aliases, aliases, find_article, known_article, known_urls, same_story
 from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
 from .schedule import next_check
 from .schema import articles, edits, events, snapshots, versions
@@ -55,6 +55,12 @@ class HistoryStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def record(
         self, capture: Capture, article: Article | None, warc: StoredWarc
@@ -319,7 +325,7 @@ class Recorder:
 
 
 def _article_row(conn: Connection, url: str) -> Row[Any]:
-    aid = find_article(conn, [normalize_url(url)]) or url_id(url)
+    aid = known_article(conn, url) or url_id(url)
     row = conn.execute(select(articles).where(articles.c.id == aid)).first()
     if row is None:
         raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")

@@ -58,6 +58,11 @@ def find_article(conn: Connection, urls: Iterable[str]) -> str | None:
     return next((rows[u] for u in urls if u in rows), None)
 
 
+def known_article(conn: Connection, url: str) -> str | None:
+    """The article known by ``url`` (normalised), if any."""
+    return find_article(conn, [normalize_url(url)])
+
+
 def add_aliases(conn: Connection, article_id: str, urls: Iterable[str], when: datetime) -> None:
     """Record ``urls`` as names of the article; URLs another article owns stay its own."""
     urls = list(dict.fromkeys(urls))

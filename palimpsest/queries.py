@@ -132,12 +132,12 @@ def _all(engine: Engine, query: Any) -> list[Any]:
 
 def article_for_url(engine: Engine, url: str) -> str:
     """The id of the article known by ``url`` (any of its URLs)."""
-    from .identity import find_article
-    from .urls import normalize_url, url_id
+    from .identity import known_article
+    from .urls import url_id
 
     try:
         with engine.connect() as conn:
-            found = find_article(conn, [normalize_url(url)])
+            found = known_article(conn, url)
     except SQLAlchemyError as exc:
         raise HistoryError(f"could not read the history database: {exc}") from exc
     return found or url_id(url)

@@ -21,11 +21,10 @@ from .database import to_db_time
 from .errors import ExtractError, HistoryError
 from .extract import EXTRACTOR_VERSION, extract
 from .history import HistoryStore, Recorder, content_hash
-from .identity import find_article
+from .identity import known_article
 from .models import Article, Capture, StoredWarc
 from .schema import articles, edits, events, snapshots, versions
 from .storage import BlobStore
-from .urls import normalize_url
 from .warc import read_record
 
 
@@ -72,7 +71,7 @@ def reextract(
 def _article_ids(history: HistoryStore, url: str | None, since: datetime | None) -> list[str]:
     with history.engine.connect() as conn:
         if url is not None:
-            aid = find_article(conn, [normalize_url(url)])
+            aid = known_article(conn, url)
             if aid is None:
                 raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
             return [aid]

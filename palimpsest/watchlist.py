@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from .database import from_db_time, to_db_time
 from .errors import HistoryError
 from .history import HistoryStore
-from .identity import add_aliases, find_article
+from .identity import add_aliases, find_article, known_article
 from .schedule import MIN_INTERVAL
 from .schema import articles, feeds, versions
 from .urls import check_url, normalize_url, url_id
@@ -48,7 +48,7 @@ class Watchlist:
     def remove(self, url: str) -> bool:
         """Stop watching ``url``; its history stays. False if it was not watched."""
         with _translated("remove from the watchlist"), self.engine.begin() as conn:
-            aid = find_article(conn, [normalize_url(url)])
+            aid = known_article(conn, url)
             if aid is None:
                 return False
             done = conn.execute(articles.update().where(articles.c.id == aid, articles.c.watched)
@@ -79,7 +79,7 @@ class Watchlist:
         """Push a failed article's next check back, longer after each failure."""
         when = to_db_time(now or _now()) + RETRY_BACKOFF * max(1, failures)
         with _translated("reschedule"), self.engine.begin() as conn:
-            aid = find_article(conn, [normalize_url(url)])
+            aid = known_article(conn, url)
             if aid:
                 conn.execute(articles.update().where(articles.c.id == aid)
                              .values(next_check_at=when))

@@ -6,13 +6,10 @@ errors that say they are transient; parsing and comparing never retry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from palimpsest.config import Settings
 from palimpsest.errors import PalimpsestError
-from palimpsest.history import HistoryStore
 from palimpsest.storage import BlobStore, open_store
 
 
@@ -29,12 +26,3 @@ def transient_only(task: Any, task_run: Any, state: Any) -> bool:
 
 def blob_store(settings: Settings) -> BlobStore:
     return open_store(settings.storage_url, s3_options=settings.s3_options)
-
-
-@contextmanager
-def history_store(settings: Settings) -> Iterator[HistoryStore]:
-    history = HistoryStore(settings.db_url)
-    try:
-        yield history
-    finally:
-        history.close()

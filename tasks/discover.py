@@ -7,14 +7,15 @@ from prefect.cache_policies import NO_CACHE
 
 from palimpsest.config import Settings
 from palimpsest.feeds import discover
+from palimpsest.history import HistoryStore
 from palimpsest.watchlist import Watchlist
 
-from . import history_store, transient_only
+from . import transient_only
 
 
 @task(cache_policy=NO_CACHE)
 def registered_feeds() -> list[str]:
-    with history_store(Settings.from_env()) as history:
+    with HistoryStore(Settings.from_env().db_url) as history:
         return [feed["url"] for feed in Watchlist(history).feeds()]
 
 
@@ -24,5 +25,5 @@ def poll_feed(url: str) -> list[str]:
     """The article URLs newly added to the watchlist from the feed at ``url``."""
     settings = Settings.from_env()
     found = discover(url, settings)
-    with history_store(settings) as history:
+    with HistoryStore(settings.db_url) as history:
         return Watchlist(history).add_discovered(url, found)

@@ -6,10 +6,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from palimpsest.config import Settings
+from palimpsest.history import HistoryStore
 from palimpsest.models import Article, Capture, SnapshotResult, StoredWarc
 from palimpsest.pipeline import extract_capture, record
 
-from . import blob_store, history_store
+from . import blob_store
 
 
 @task(cache_policy=NO_CACHE)
@@ -24,5 +25,5 @@ def record_snapshot(
 ) -> SnapshotResult:
     """Record the stored snapshot and, if the article changed, a new version."""
     settings = Settings.from_env()
-    with history_store(settings) as history:
+    with HistoryStore(settings.db_url) as history:
         return record(capture, article, stored, store=blob_store(settings), history=history)

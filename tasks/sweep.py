@@ -12,11 +12,12 @@ from prefect.concurrency.sync import concurrency
 
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
+from palimpsest.history import HistoryStore
 from palimpsest.pipeline import process
 from palimpsest.urls import check_url
 from palimpsest.watchlist import Watchlist
 
-from . import blob_store, history_store, transient_only
+from . import blob_store, transient_only
 
 
 def domain_limit(url: str) -> str:
@@ -27,7 +28,7 @@ def domain_limit(url: str) -> str:
 @task(cache_policy=NO_CACHE)
 def due_articles(limit: int) -> list[str]:
     """URLs of watched articles whose next check is due."""
-    with history_store(Settings.from_env()) as history:
+    with HistoryStore(Settings.from_env().db_url) as history:
         return Watchlist(history).due(limit=limit)
 
 
@@ -49,14 +50,14 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
     check_url(url, allow_private=settings.allow_private)
     with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
         capture = pool.capture(url)
-    with history_store(settings) as history:
+    with HistoryStore(settings.db_url) as history:
         return process(capture, store=blob_store(settings), history=history).as_dict()
 
 
 @task(cache_policy=NO_CACHE)
 def postpone_failed(urls: list[str]) -> None:
     """Back off articles whose capture failed, so they are not retried at once."""
-    with history_store(Settings.from_env()) as history:
+    with HistoryStore(Settings.from_env().db_url) as history:
         watchlist = Watchlist(history)
         for url in urls:
             watchlist.postpone(url)

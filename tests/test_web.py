@@ -57,9 +57,13 @@ def seeded(site: NewsSite, app_settings: Settings, browser: Browser) -> dict[str
                         history=history)
 
     first = take()
+    first_at = datetime.now(UTC)
     article = site.articles[SLUG]
     site.edit(SLUG, headline="Museum agrees to return 36 looted bronzes",
               body=tuple(p.replace("32 bronzes", "36 bronzes") for p in article.body))
+    # Memento datetimes (HTTP dates) have one-second resolution: keep the two
+    # captures at least two seconds apart so that each can be asked for.
+    time.sleep(max(0.0, 2.0 - (datetime.now(UTC) - first_at).total_seconds()))
     take()
     history.close()
     return {"article_id": first.article_id, "url": site.url(SLUG)}

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from lxml import etree
+from playwright.sync_api import expect
 
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
@@ -128,8 +129,8 @@ def test_resnapshot_without_the_token_is_refused_in_the_page(
         page.goto(f"{server}/articles/{seeded['article_id']}")
         page.fill("input.token", "wrong")
         page.click("button.resnapshot-button")
-        page.wait_for_function(
-            "document.querySelector('.job-status').textContent.startsWith('Refused')")
+        # expect() polls from Playwright's own world: the page's CSP forbids eval.
+        expect(page.locator(".job-status")).to_have_text(re.compile(r"^Refused"))
 
 
 @pytest.mark.browser

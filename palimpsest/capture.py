@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
 from .config import Settings
 from .errors import (
@@ -27,12 +26,13 @@ from .errors import (
     NetworkError,
     NotHTML,
 )
-from .models import Capture, Exchange
-from .urls import check_host, check_url
+from .models import Capture
+from .recorder import Recorder, settle
+from .urls import check_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import BrowserContext, Playwright, Request, Route
+    from playwright.sync_api import BrowserContext, Playwright
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -114,8 +114,6 @@ class Browser:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
         with self.context() as context:
-            if not self.settings.allow_private:
-                context.route("**/*", _refuse_internal_hosts)
             return _capture_in(context, url, self.settings, self.version, screenshot)
 
 
@@ -144,85 +142,58 @@ def _capture_in(
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
-    requests: list[Request] = []
     page = context.new_page()
-    page.on("request", lambda request: requests.append(request))
+    recorder = Recorder(context, page, settings)
     fetched_at = datetime.now(UTC)
+    started = time.monotonic()
     try:
         response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
     except TimeoutError as exc:
         raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
     except Error as exc:
+        if recorder.blocked:
+            raise BlockedURL(f"{url} led to {recorder.blocked[0]}, which is refused "
+                             "(not http(s), or an internal address)") from exc
         raise _translate(url, exc) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
     content_type = (response.header_value("content-type") or "").split(";")[0].strip().lower()
     if content_type not in HTML_TYPES:
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
-    settled = _settle(page, settings)
+    loaded = time.monotonic()
     try:
+        settled = settle(page, recorder, budget=settings.settle_timeout)
         dom = page.content()
         shot = page.screenshot(full_page=True, type="png") if screenshot else None
     except Error as exc:
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
-    exchanges, failed = _exchanges(requests)
-    capture = Capture(
+    exchanges, failed = recorder.exchanges()
+    chain: list[str] = []
+    hop = response.request.redirected_from
+    while hop is not None:
+        chain.insert(0, hop.url)
+        hop = hop.redirected_from
+    return Capture(
         url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
         exchanges=exchanges, dom=dom, screenshot=shot, settled=settled,
-        browser_version=version, failed=failed,
+        browser_version=version, failed=failed, redirect_chain=tuple(chain),
+        conditions=_conditions(settings),
+        timings={"load": round(loaded - started, 3),
+                 "settle_render": round(time.monotonic() - loaded, 3)},
     )
-    if not settings.allow_private:
-        # Redirects are followed inside the browser, out of reach of the route
-        # handler, so the hosts they led to are checked once more here.
-        for exchange in capture.exchanges:
-            check_url(exchange.url)
-    return capture
 
 
-def _settle(page: object, settings: Settings) -> bool:
-    """Wait (bounded) for the network to go quiet; False if it never did."""
-    from playwright.sync_api import TimeoutError
-
-    try:
-        page.wait_for_load_state(  # type: ignore[attr-defined]
-            "networkidle", timeout=settings.settle_timeout * 1000
-        )
-    except TimeoutError:
-        return False
-    return True
-
-
-def _exchanges(requests: list[Request]) -> tuple[tuple[Exchange, ...], tuple[str, ...]]:
-    """Turn the page's requests into exchanges; list those that got no response."""
-    from playwright.sync_api import Error
-
-    exchanges, failed = [], []
-    for request in requests:
-        if urlsplit(request.url).scheme not in ("http", "https"):
-            continue
-        response = request.response()
-        if response is None:
-            failed.append(request.url)
-            continue
-        redirect = 300 <= response.status < 400 and response.header_value("location") is not None
-        try:
-            body = b"" if redirect else response.body()
-        except Error:
-            body = b""  # the browser discarded it (e.g. an aborted media stream)
-        exchanges.append(Exchange(
-            url=request.url,
-            method=request.method,
-            request_headers=tuple((h["name"], h["value"]) for h in request.headers_array()),
-            request_body=request.post_data_buffer,
-            status=response.status,
-            reason=response.status_text,
-            response_headers=tuple((h["name"], h["value"]) for h in response.headers_array()),
-            body=body,
-            redirect=redirect,
-        ))
-    return tuple(exchanges), tuple(failed)
+def _conditions(settings: Settings) -> dict[str, object]:
+    return {
+        "viewport": VIEWPORT, "user_agent": settings.user_agent or "chromium default",
+        "page_timeout": settings.page_timeout, "settle_budget": settings.settle_timeout,
+        "max_requests": settings.max_requests,
+        "max_response_bytes": settings.max_response_bytes,
+        "max_snapshot_bytes": settings.max_snapshot_bytes,
+        "javascript": True, "service_workers": "blocked",
+    }
 
 
 def _translate(url: str, exc: Exception) -> CaptureError:
@@ -237,25 +208,6 @@ def _translate(url: str, exc: Exception) -> CaptureError:
     if "ERR_TOO_MANY_REDIRECTS" in message:
         return CaptureError(f"{url} redirects in a loop")
     return CaptureError(f"{url} could not be loaded: {message}")
-
-
-@lru_cache(maxsize=1024)
-def _host_blocked(host: str) -> bool:
-    try:
-        check_host(host)
-    except BlockedURL:
-        return True
-    return False
-
-
-def _refuse_internal_hosts(route: Route) -> None:
-    """Abort any request (page or subresource) to an internal address."""
-    parts = urlsplit(route.request.url)
-    if parts.scheme in ("http", "https") and _host_blocked(parts.hostname or ""):
-        route.abort("blockedbyclient")
-    else:
-        route.fallback()
-
 
 
 class BrowserPool:

@@ -35,6 +35,11 @@ class Settings:
     settle_timeout: float = 2.0
     #: Pages larger than this (rendered DOM, bytes) are refused.
     max_page_bytes: int = 20 * 1024 * 1024
+    #: Requests a page may make; later ones are refused (and listed as failed).
+    max_requests: int = 1000
+    #: Bodies stored per response and per snapshot; longer ones are truncated.
+    max_response_bytes: int = 50 * 1024 * 1024
+    max_snapshot_bytes: int = 200 * 1024 * 1024
     user_agent: str | None = None
     s3_options: Mapping[str, str] = field(default_factory=dict)
     #: bearer token required by the web API's write actions; None disables them
@@ -55,6 +60,9 @@ class Settings:
             chromium=env.get("PALIMPSEST_CHROMIUM") or None,
             allow_private=_flag(env.get("PALIMPSEST_ALLOW_PRIVATE")),
             page_timeout=float(env.get("PALIMPSEST_PAGE_TIMEOUT") or 30.0),
+            max_requests=int(env.get("PALIMPSEST_MAX_REQUESTS") or 1000),
+            max_response_bytes=int(env.get("PALIMPSEST_MAX_RESPONSE_BYTES") or 50 * 2**20),
+            max_snapshot_bytes=int(env.get("PALIMPSEST_MAX_SNAPSHOT_BYTES") or 200 * 2**20),
             user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
             api_token=env.get("PALIMPSEST_TOKEN") or None,
             prefect_api_url=env.get("PREFECT_API_URL") or None,

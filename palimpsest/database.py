@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import HistoryError
 
 #: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from . import dedup
 from .database import from_db_time, open_engine, to_db_time
 from .diff import compare
 from .errors import HistoryError
@@ -36,6 +38,7 @@ from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
 from .schedule import next_check
 from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
+from .warc import Original
 
 #: A headline that flips back to one last seen this recently is an A/B test.
 AB_WINDOW = timedelta(hours=6)
@@ -61,6 +64,14 @@ class HistoryStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def originals(self, digests: Iterable[str]) -> dict[str, Original]:
+        """Where each already archived payload among ``digests`` lives."""
+        try:
+            with self.engine.connect() as conn:
+                return dedup.originals(conn, digests)
+        except SQLAlchemyError as exc:
+            raise HistoryError(f"could not read the payload index: {exc}") from exc
 
     def record(
         self, capture: Capture, article: Article | None, warc: StoredWarc
@@ -315,6 +326,7 @@ class Recorder:
 
     def _insert_snapshot(self, outcome: Outcome, version: Row[Any] | None) -> int:
         capture, warc = self.capture, self.warc
+        dedup.remember(self.conn, warc.payloads)
         return int(self.conn.execute(snapshots.insert().values(
             article_id=self.aid, fetched_at=self.when, requested_url=capture.url,
             final_url=capture.final_url, http_status=capture.status, settled=capture.settled,

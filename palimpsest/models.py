@@ -27,6 +27,9 @@ class Exchange:
     body: bytes
     #: The exchange is a redirect hop; the browser followed ``location``.
     redirect: bool = False
+    protocol: str = "HTTP/1.1"
+    #: why ``body`` is incomplete (a WARC-Truncated reason), None when whole
+    truncated: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first response header called ``name`` (case-insensitive)."""
@@ -50,6 +53,12 @@ class Capture:
     browser_version: str = ""
     #: URLs the page asked for that got no response (blocked, refused, aborted).
     failed: tuple[str, ...] = ()
+    #: URLs the page's own request was redirected through, first to last
+    redirect_chain: tuple[str, ...] = ()
+    #: seconds spent loading and then settling and rendering
+    timings: dict[str, float] = field(default_factory=dict)
+    #: how it was captured (viewport, user agent, time budgets, limits)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def page(self) -> Exchange:
@@ -112,8 +121,11 @@ class StoredWarc:
     key: str
     size: int
     sha256: str
-    #: record name ("page", "dom", "screenshot") -> (offset, length) in the WARC
-    records: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: record name ("page", "dom", "screenshot") -> (offset, length) in the WARC,
+    #: or (offset, length, warc key) of the first copy when the record is a revisit
+    records: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: payload digest -> its copy in this WARC (a ``warc.Original``), for the index
+    payloads: dict[str, Any] = field(default_factory=dict)
 
 
 Outcome = Literal["new", "changed", "unchanged", "revert", "ab-flip", "unpublished", "wall",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from .extract import extract
 from .models import Article, Capture, SnapshotResult, StoredWarc
 from .storage import BlobStore, open_store
 from .urls import check_url, url_id
-from .warc import write_warc
+from .warc import Original, payload_digests, write_warc
 
 if TYPE_CHECKING:
     from .history import HistoryStore
@@ -37,15 +37,23 @@ def warc_key(capture: Capture, *, make_suffix: Callable[[], str] | None = None) 
     return f"{host}/{url_id(capture.url)}/{stamp}-{suffix}.warc.gz"
 
 
-def archive(capture: Capture, store: BlobStore) -> StoredWarc:
-    """Write the capture as a WARC and store it; return where it went."""
-    buffer = io.BytesIO()
-    records = write_warc(capture, buffer)
-    data = buffer.getvalue()
+def archive(capture: Capture, store: BlobStore,
+            originals: Callable[[Iterable[str]], Mapping[str, Original]] | None = None,
+            ) -> StoredWarc:
+    """Write the capture as a WARC and store it; return where it went.
+
+    ``originals`` (digests -> first archived copies, e.g.
+    :meth:`HistoryStore.originals`) turns payloads archived before into
+    revisit records.
+    """
     key = warc_key(capture)
+    known = originals(payload_digests(capture)) if originals else {}
+    buffer = io.BytesIO()
+    layout = write_warc(capture, buffer, key=key, originals=known)
+    data = buffer.getvalue()
     store.put(key, data)
     return StoredWarc(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                      records=records)
+                      records=dict(layout.records), payloads=layout.payloads)
 
 
 def extract_capture(capture: Capture) -> Article | None:
@@ -111,5 +119,5 @@ def _capture(url: str, browser: Capturer | None, settings: Settings) -> Capture:
 def process(capture: Capture, *, store: BlobStore, history: HistoryStore) -> SnapshotResult:
     """Everything after the capture: extract, archive, record."""
     article = extract_capture(capture)
-    stored = archive(capture, store)
+    stored = archive(capture, store, history.originals)
     return record(capture, article, stored, store=store, history=history)

@@ -25,7 +25,7 @@ from .identity import known_article
 from .models import Article, Capture, StoredWarc
 from .schema import articles, edits, events, snapshots, versions
 from .storage import BlobStore
-from .warc import read_record
+from .warc import locate, read_record
 
 
 @dataclass
@@ -84,8 +84,8 @@ def _article_ids(history: HistoryStore, url: str | None, since: datetime | None)
 def _extract(store: BlobStore, row: Any) -> Article | None:
     if row.http_status >= 400 or "dom" not in row.records:
         return None
-    offset, length = row.records["dom"]
-    _, _, dom = read_record(store.get(row.warc_key, start=offset, length=length))
+    key, offset, length = locate(row.warc_key, row.records["dom"])
+    _, _, dom = read_record(store.get(key, start=offset, length=length))
     try:
         return extract(dom, url=row.final_url)
     except ExtractError:
@@ -119,7 +119,7 @@ def _rebuild(conn: Connection, aid: str, rows: Iterable[Any],
                           status=row.http_status, settled=row.settled, exchanges=(), dom="",
                           fetched_at=row.fetched_at.replace(tzinfo=UTC))
         stored = StoredWarc(key=row.warc_key, size=row.warc_size, sha256=row.warc_sha256,
-                            records={k: (v[0], v[1]) for k, v in row.records.items()})
+                            records={k: tuple(v) for k, v in row.records.items()})
         outcomes.append(Recorder(conn, capture, article, stored).run().outcome)
     after = conn.execute(select(func.count()).where(versions.c.article_id == aid)).scalar_one()
     url = conn.execute(select(articles.c.url).where(articles.c.id == aid)).scalar_one()

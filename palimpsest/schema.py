@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -88,7 +89,7 @@ snapshots = Table(
     Column("warc_key", Text, nullable=False, unique=True),
     Column("warc_size", Integer, nullable=False),
     Column("warc_sha256", String(64), nullable=False),
-    # record name -> [offset, length]
+    # record name -> [offset, length], or [offset, length, warc key] for a revisit
     Column("records", JSON, nullable=False),
     Column("version_id", Integer, ForeignKey("versions.id"), nullable=True),
     Column("outcome", String(16), nullable=False),
@@ -120,6 +121,19 @@ events = Table(
     Column("kind", String(24), nullable=False),
     Column("detail", JSON, nullable=False),
     Index("events_article_time", "article_id", "at"),
+)
+
+#: payload digest -> its first archived copy; later copies become revisit records.
+#: Rows are added in the transaction that records their snapshot, so a revisit
+#: never refers to a WARC that was not kept.
+payloads = Table(
+    "payloads", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("uri", Text, nullable=False),
+    Column("date", String(32), nullable=False),
+    Column("warc_key", Text, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("length", Integer, nullable=False),
 )
 
 Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

@@ -8,10 +8,13 @@ compare WARC bytes exactly.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -33,6 +36,8 @@ CAPTURE_INFO_PREFIX = "urn:capture:"
 # encoding it no longer has, so these headers are kept under a prefix.
 ENCODING_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 ORIG_PREFIX = "X-Archive-Orig-"
+#: Below this a revisit record (~500 bytes of headers) saves nothing.
+MIN_DEDUP_BYTES = 512
 
 
 def _uuid_id() -> str:
@@ -44,61 +49,125 @@ def warc_date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def write_warc(
-    capture: Capture, out: BinaryIO, *, make_id: Callable[[], str] = _uuid_id
-) -> dict[str, tuple[int, int]]:
-    """Write ``capture`` to ``out``; return (offset, length) of the key records.
+@dataclass(frozen=True)
+class Original:
+    """Where a payload was first archived: what a revisit record refers to."""
 
-    The keys are ``page`` (the final page's response), ``dom`` (the rendered
-    DOM) and ``screenshot`` when there is one.
+    uri: str
+    date: str
+    warc_key: str
+    offset: int
+    length: int
+
+
+@dataclass
+class Layout:
+    """What :func:`write_warc` wrote: key record positions and new payloads."""
+
+    #: "page", "dom", "screenshot" -> (offset, length) in this WARC, or
+    #: (offset, length, warc key) of the original when the record is a revisit
+    records: dict[str, tuple[int, int] | tuple[int, int, str]] = field(default_factory=dict)
+    #: payload digest -> where it now lives, for every full record written
+    payloads: dict[str, Original] = field(default_factory=dict)
+
+
+def payload_digest(data: bytes) -> str:
+    """The ``WARC-Payload-Digest`` warcio writes (SHA-1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def payload_digests(capture: Capture) -> set[str]:
+    """Digests of the payloads :func:`write_warc` may deduplicate."""
+    bodies = [e.body for e in capture.exchanges if e.truncated is None]
+    bodies += [capture.dom.encode(), capture.screenshot or b""]
+    return {payload_digest(b) for b in bodies if len(b) >= MIN_DEDUP_BYTES}
+
+
+def write_warc(
+    capture: Capture, out: BinaryIO, *, key: str = "",
+    originals: Mapping[str, Original] | None = None, make_id: Callable[[], str] = _uuid_id,
+) -> Layout:
+    """Write ``capture`` to ``out`` as the WARC named ``key``.
+
+    A payload found in ``originals`` (digest -> first archived copy), or
+    written earlier in this WARC, becomes a ``revisit`` record (the
+    identical-payload-digest profile) instead of being stored again.
     """
     writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
     date = warc_date(capture.fetched_at)
-    positions: dict[str, tuple[int, int]] = {}
+    known = dict(originals or {})
+    layout = Layout()
 
-    def emit(record: Any, name: str | None = None) -> None:
+    def emit(uri: str, data: bytes, full: Callable[[], Any], *, http: Any = None,
+             linked: dict[str, str] | None = None, name: str | None = None,
+             dedup: bool = True) -> str:
+        digest = payload_digest(data) if dedup and len(data) >= MIN_DEDUP_BYTES else None
+        original = known.get(digest) if digest else None
+        if original is None:
+            record = full()
+        else:
+            record = writer.create_revisit_record(
+                uri, digest, original.uri, original.date, http_headers=http,
+                warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date,
+                                   **(linked or {})})
         start = out.tell()
         writer.write_record(record)
+        length = out.tell() - start
+        if original is None and digest:
+            known[digest] = layout.payloads[digest] = Original(uri, date, key, start, length)
         if name:
-            positions[name] = (start, out.tell() - start)
+            layout.records[name] = ((start, length) if original is None else
+                                    (original.offset, original.length, original.warc_key))
+        return str(record.rec_headers.get_header("WARC-Record-ID"))
 
     info = _warcinfo(capture)
-    emit(writer.create_warc_record(
+    filename = {"WARC-Filename": key.rsplit("/", 1)[-1]} if key else {}
+    writer.write_record(writer.create_warc_record(
         "", "warcinfo", payload=io.BytesIO(info), length=len(info),
         warc_content_type="application/warc-fields",
-        warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date},
+        warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date, **filename},
     ))
     page_id = ""
     page = capture.page
     for exchange in capture.exchanges:
-        response_id = make_id()
-        emit(_response(writer, exchange, response_id, date), "page" if exchange is page else None)
-        emit(_request(writer, exchange, make_id(), response_id, date))
+        http = _response_head(exchange)
+        response_id = emit(
+            exchange.url, exchange.body,
+            lambda: _response(writer, exchange, http, make_id(), date),  # noqa: B023 - called at once
+            http=http, name="page" if exchange is page else None,
+            dedup=exchange.truncated is None)
+        writer.write_record(_request(writer, exchange, make_id(), response_id, date))
         if exchange is page:
             page_id = response_id
 
     def resource(prefix: str, data: bytes, content_type: str, name: str) -> None:
-        emit(writer.create_warc_record(
-            prefix + capture.final_url, "resource", payload=io.BytesIO(data),
-            length=len(data), warc_content_type=content_type,
-            warc_headers_dict={
-                "WARC-Record-ID": make_id(), "WARC-Date": date,
-                "WARC-Concurrent-To": page_id,
-            },
-        ), name)
+        uri = prefix + capture.final_url
+        linked = {"WARC-Concurrent-To": page_id}
+        emit(uri, data, lambda: writer.create_warc_record(
+            uri, "resource", payload=io.BytesIO(data), length=len(data),
+            warc_content_type=content_type,
+            warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date, **linked},
+        ), linked=linked, name=name)
 
     resource(DOM_PREFIX, capture.dom.encode(), "text/html; charset=utf-8", "dom")
     if capture.screenshot:
         resource(SCREENSHOT_PREFIX, capture.screenshot, "image/png", "screenshot")
     facts = json.dumps(_capture_facts(capture), indent=1).encode()
-    emit(writer.create_warc_record(
+    writer.write_record(writer.create_warc_record(
         CAPTURE_INFO_PREFIX + capture.final_url, "metadata", payload=io.BytesIO(facts),
         length=len(facts), warc_content_type="application/json",
         warc_headers_dict={
             "WARC-Record-ID": make_id(), "WARC-Date": date, "WARC-Concurrent-To": page_id,
         },
     ))
-    return positions
+    return layout
+
+
+def locate(warc_key: str, position: Sequence[Any]) -> tuple[str, int, int]:
+    """(WARC key, offset, length) of a key record as :class:`Layout` stores it."""
+    if len(position) > 2:
+        return str(position[2]), int(position[0]), int(position[1])
+    return warc_key, int(position[0]), int(position[1])
 
 
 def _warcinfo(capture: Capture) -> bytes:
@@ -119,26 +188,39 @@ def _capture_facts(capture: Capture) -> dict[str, Any]:
         "fetched_at": capture.fetched_at.isoformat(),
         "settled": capture.settled,
         "browser": capture.browser_version,
+        "redirect_chain": [*capture.redirect_chain, capture.final_url],
         "redirects": [e.url for e in capture.exchanges if e.redirect],
         "failed_requests": list(capture.failed),
         "requests": len(capture.exchanges),
+        "timings": capture.timings,
+        "conditions": capture.conditions,
     }
 
 
-def _response(writer: WARCWriter, exchange: Exchange, record_id: str, date: str) -> Any:
-    headers = []
+def _response_head(exchange: Exchange) -> StatusAndHeaders:
+    """The HTTP head as served, adjusted to the body as stored (decoded, dechunked)."""
+    stored = exchange.body
+    headers, length_kept = [], False
     for name, value in exchange.response_headers:
-        if name.lower() in ENCODING_HEADERS:
+        lowered = name.lower()
+        if lowered == "content-length" and value.strip() == str(len(stored)):
+            length_kept = True
+        elif lowered in ENCODING_HEADERS:
             name = ORIG_PREFIX + name
         headers.append((name, value))
-    headers.append(("Content-Length", str(len(exchange.body))))
-    http = StatusAndHeaders(
-        f"{exchange.status} {exchange.reason}".strip(), headers, protocol="HTTP/1.1"
-    )
+    if not length_kept:
+        headers.append(("Content-Length", str(len(stored))))
+    return StatusAndHeaders(f"{exchange.status} {exchange.reason}".strip(), headers,
+                            protocol=exchange.protocol or "HTTP/1.1")
+
+
+def _response(writer: WARCWriter, exchange: Exchange, http: StatusAndHeaders,
+              record_id: str, date: str) -> Any:
+    extra = {"WARC-Truncated": exchange.truncated} if exchange.truncated else {}
     return writer.create_warc_record(
         exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
         http_headers=http,
-        warc_headers_dict={"WARC-Record-ID": record_id, "WARC-Date": date},
+        warc_headers_dict={"WARC-Record-ID": record_id, "WARC-Date": date, **extra},
     )
 
 

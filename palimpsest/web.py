@@ -33,7 +33,7 @@ from .history import HistoryStore
 from .jobs import Jobs
 from .models import ARTICLE_FIELDS, Article
 from .storage import BlobStore, open_store
-from .warc import read_record
+from .warc import locate, read_record
 
 HERE = Path(__file__).parent
 ARCHIVE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -297,8 +297,8 @@ def _record(request: Request, snapshot: dict[str, Any], name: str) -> bytes:
     if name not in snapshot["records"]:
         raise HTTPException(404, f"snapshot {snapshot['id']} has no {name} record")
     store: BlobStore = request.app.state.store
-    offset, length = snapshot["records"][name]
-    return read_record(store.get(snapshot["warc_key"], start=offset, length=length))[2]
+    key, offset, length = locate(snapshot["warc_key"], snapshot["records"][name])
+    return read_record(store.get(key, start=offset, length=length))[2]
 
 
 def _archived(body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from palimpsest.config import Settings
+from palimpsest.history import HistoryStore
 from palimpsest.models import Capture, StoredWarc
 from palimpsest.pipeline import archive
 
@@ -15,5 +16,8 @@ from . import blob_store, transient_only
 @task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def store_warc(capture: Capture) -> StoredWarc:
-    """Store the capture's WARC; atomic, so a retry never leaves half a file."""
-    return archive(capture, blob_store(Settings.from_env()))
+    """Store the capture's WARC (payloads archived before as revisits); atomic, so a
+    retry never leaves half a file."""
+    settings = Settings.from_env()
+    with HistoryStore(settings.db_url) as history:
+        return archive(capture, blob_store(settings), history.originals)

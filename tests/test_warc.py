@@ -3,13 +3,22 @@ from __future__ import annotations
 import io
 import itertools
 from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from palimpsest.errors import ArchiveError
 from palimpsest.models import Capture, Exchange
-from palimpsest.warc import iter_records, page_from_warc, read_record, write_warc
+from palimpsest.warc import (
+    MIN_DEDUP_BYTES,
+    iter_records,
+    locate,
+    page_from_warc,
+    read_record,
+    write_warc,
+)
 
 from .helpers import warcio_check
 
@@ -39,10 +48,10 @@ def fixed_ids() -> object:
     return lambda: f"<urn:uuid:00000000-0000-0000-0000-{next(counter):012d}>"
 
 
-def write(capture: Capture) -> tuple[bytes, dict[str, tuple[int, int]]]:
+def write(capture: Capture) -> tuple[bytes, dict[str, tuple[Any, ...]]]:
     out = io.BytesIO()
-    positions = write_warc(capture, out, make_id=fixed_ids())  # type: ignore[arg-type]
-    return out.getvalue(), positions
+    layout = write_warc(capture, out, make_id=fixed_ids())  # type: ignore[arg-type]
+    return out.getvalue(), layout.records
 
 
 def test_same_capture_gives_identical_bytes() -> None:
@@ -97,7 +106,7 @@ def test_key_records_can_be_read_alone_from_their_offsets() -> None:
         "dom": ("resource", "/story", b"<html><body>rendered</body></html>"),
         "screenshot": ("resource", "/story", b"\x89PNG fake"),
     }.items():
-        offset, length = positions[name]
+        _, offset, length = locate("", positions[name])
         rec_kind, uri, body = read_record(data[offset:offset + length])
         assert rec_kind == kind and uri.endswith(uri_end) and body == payload
 
@@ -110,3 +119,43 @@ def test_page_from_warc_returns_the_rendered_dom() -> None:
 def test_malformed_warc_is_a_clear_error() -> None:
     with pytest.raises(ArchiveError):
         page_from_warc(io.BytesIO(b"this is not a WARC at all\r\n\r\n"))
+
+
+def test_payloads_archived_before_become_revisit_records(tmp_path: Path) -> None:
+    big = b"<html><body>" + b"x" * MIN_DEDUP_BYTES + b"</body></html>"
+    image = bytes(range(256)) * 8
+    first = replace(make_capture(), dom=big.decode(), exchanges=(
+        *make_capture().exchanges,
+        Exchange("http://news.test/a.png", "GET", (), None, 200, "OK",
+                 (("Content-Type", "image/png"),), image),
+        # the same bytes under a second URL, in the same WARC
+        Exchange("http://news.test/b.png", "GET", (), None, 200, "OK",
+                 (("Content-Type", "image/png"),), image),
+    ))
+    out = io.BytesIO()
+    layout = write_warc(first, out, key="one.warc.gz")
+    kinds = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
+             for r in iter_records(io.BytesIO(out.getvalue()))]
+    assert ("response", "http://news.test/a.png") in kinds
+    assert ("revisit", "http://news.test/b.png") in kinds
+    assert len(layout.payloads) == 2  # the image and the DOM; small payloads are not indexed
+
+    later = replace(first, fetched_at=WHEN.replace(hour=13))
+    second = io.BytesIO()
+    again = write_warc(later, second, key="two.warc.gz", originals=layout.payloads)
+    path = tmp_path / "two.warc.gz"
+    path.write_bytes(second.getvalue())
+    warcio_check(path)
+    revisits = {r.rec_headers.get_header("WARC-Target-URI"): r
+                for r in iter_records(io.BytesIO(second.getvalue())) if r.rec_type == "revisit"}
+    assert set(revisits) == {"http://news.test/a.png", "http://news.test/b.png",
+                             "urn:dom:http://news.test/story"}
+    image_revisit = revisits["http://news.test/a.png"].rec_headers
+    assert image_revisit.get_header("WARC-Profile").endswith("/revisit/identical-payload-digest")
+    assert image_revisit.get_header("WARC-Refers-To-Target-URI") == "http://news.test/a.png"
+    assert image_revisit.get_header("WARC-Refers-To-Date") == "2026-11-28T12:00:00.000000Z"
+    assert again.payloads == {}
+    # the DOM's position points into the first WARC, where its bytes are
+    key, offset, length = locate("two.warc.gz", again.records["dom"])
+    assert key == "one.warc.gz"
+    assert read_record(out.getvalue()[offset:offset + length])[2] == big

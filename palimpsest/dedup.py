@@ -1,0 +1,46 @@
+"""The payload digest index behind revisit records.
+
+A payload (a response body, a rendered DOM, a screenshot) already archived
+is written again only as a ``revisit`` record pointing at its first copy.
+The index maps each digest to that copy's URI, date and position, so the
+original can be read back with one ranged read (and copied into a WACZ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from .schema import payloads
+from .warc import Original
+
+#: Digests per query: well under SQLite's bound-parameter limit.
+BATCH = 500
+
+
+def originals(conn: Connection, digests: Iterable[str]) -> dict[str, Original]:
+    """The first archived copy of each of ``digests`` that has one."""
+    wanted, found = sorted(set(digests)), {}
+    for start in range(0, len(wanted), BATCH):
+        rows = conn.execute(select(payloads).where(
+            payloads.c.digest.in_(wanted[start:start + BATCH])))
+        for row in rows:
+            found[row.digest] = Original(row.uri, row.date, row.warc_key, row.offset, row.length)
+    return found
+
+
+def remember(conn: Connection, new: Mapping[str, Original]) -> None:
+    """Add payloads first archived by a snapshot (in its recording transaction).
+
+    Two workers archiving the same payload at once both keep full copies; the
+    first row stays, so later revisits all point at one of them.
+    """
+    if not new:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(payloads)
+    conn.execute(insert.on_conflict_do_nothing(), [
+        {"digest": d, "uri": o.uri, "date": o.date, "warc_key": o.warc_key,
+         "offset": o.offset, "length": o.length} for d, o in new.items()])

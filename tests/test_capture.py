@@ -1,0 +1,157 @@
+"""Capture fidelity: the WARC holds what the server really sent, byte for byte.
+
+The server in tests/rawsite.py writes every response by hand, so the status
+lines, header order, case and duplicates, and bodies are known exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from palimpsest import recorder
+from palimpsest.capture import Browser
+from palimpsest.capture import _capture_in as capture_in
+from palimpsest.config import Settings
+from palimpsest.errors import BlockedURL
+from palimpsest.models import Capture
+from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
+
+from .helpers import warcio_check
+from .rawsite import RawSite
+
+RENAMED = ("content-encoding", "transfer-encoding")
+
+
+@pytest.fixture(scope="module")
+def captured(browser: Browser, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[RawSite, Capture, Path]:
+    with RawSite() as site:
+        capture = browser.capture(site.url("/start"))
+    path = tmp_path_factory.mktemp("warc") / "exact.warc.gz"
+    with path.open("wb") as out:
+        write_warc(capture, out)
+    return site, capture, path
+
+
+def _records(path: Path) -> list[tuple[str, str, Any, bytes, Any]]:
+    with path.open("rb") as stream:
+        return [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.http_headers,
+                 r.content_stream().read(), r.rec_headers) for r in iter_records(stream)]
+
+
+def _head(raw: bytes) -> tuple[str, list[tuple[str, str]]]:
+    lines = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    return lines[0], [(k, v.strip()) for k, _, v in (line.partition(":") for line in lines[1:])]
+
+
+def _as_stored(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    """The served headers as a faithful WARC keeps them for a decoded ``body``."""
+    out, length_kept = [], False
+    for name, value in headers:
+        if name.lower() == "content-length" and value == str(len(body)):
+            length_kept = True
+        elif name.lower() in (*RENAMED, "content-length"):
+            name = ORIG_PREFIX + name
+        out.append((name, value))
+    return out if length_kept else [*out, ("Content-Length", str(len(body)))]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/page"), ("GET", "/style.css"), ("GET", "/missing.js"), ("GET", "/app.js"),
+    ("GET", "/old-image.png"), ("GET", "/images/new.png"), ("POST", "/api/echo"),
+])
+def test_response_record_is_what_was_sent(captured: tuple[RawSite, Capture, Path],
+                                          method: str, path: str) -> None:
+    site, _, warc = captured
+    status_line, headers = _head(site.raw(method, path))
+    body = site.table[method, path][1] if (method, path) in site.table else \
+        site.raw(method, path).partition(b"\r\n\r\n")[2]
+    [(http, payload)] = [(h, p) for kind, uri, h, p, _ in _records(warc)
+                         if kind == "response" and uri == site.url(path)]
+    assert f"{http.protocol} {http.statusline}" == status_line
+    assert http.headers == _as_stored(headers, body)
+    assert payload == body
+
+
+def test_redirect_hops_are_response_records_with_their_exact_head(
+        captured: tuple[RawSite, Capture, Path]) -> None:
+    site, capture, warc = captured
+    [(http, rec)] = [(h, r) for kind, uri, h, _, r in _records(warc)
+                     if kind == "response" and uri == site.url("/start")]
+    status_line, headers = _head(site.raw("GET", "/start"))
+    assert f"{http.protocol} {http.statusline}" == status_line == "HTTP/1.1 302 Found"
+    # Chromium never hands out a redirect's body; the record says it is missing.
+    assert http.headers == _as_stored(headers, b"")
+    assert rec.get_header("WARC-Truncated") == "unspecified"
+    assert capture.redirect_chain == (site.url("/start"),)
+    assert capture.final_url == site.url("/page")
+
+
+def test_requests_are_recorded_as_sent(captured: tuple[RawSite, Capture, Path]) -> None:
+    site, _, warc = captured
+    records = _records(warc)
+    responses = {r.get_header("WARC-Record-ID"): uri for kind, uri, _, _, r in records
+                 if kind == "response"}
+    for kind, uri, _, _, rec in records:
+        if kind == "request":
+            assert responses[rec.get_header("WARC-Concurrent-To")] == uri
+    [(http, body)] = [(h, p) for kind, uri, h, p, _ in records
+                      if kind == "request" and uri == site.url("/api/echo")]
+    [received] = [r for r in site.received if r.path == "/api/echo"]
+    assert http.protocol == "POST" and body == received.body == b'{"question":"ping","n":1}'
+    assert sorted(http.headers) == sorted(received.headers)
+    assert ("Cookie", "session=abc123; theme=dark") in http.headers
+
+
+def test_dom_screenshot_and_metadata_are_linked_to_the_page(
+        captured: tuple[RawSite, Capture, Path]) -> None:
+    site, capture, warc = captured
+    records = _records(warc)
+    [page_id] = [r.get_header("WARC-Record-ID") for kind, uri, _, _, r in records
+                 if kind == "response" and uri == site.url("/page")]
+    linked = {kind: (uri, r.get_header("Content-Type"), body) for kind, uri, _, body, r
+              in records if r.get_header("WARC-Concurrent-To") == page_id}
+    assert linked["resource"][0] in (f"urn:dom:{site.url('/page')}",
+                                     f"urn:screenshot:{site.url('/page')}")
+    kinds = [(kind, r.get_header("Content-Type")) for kind, _, _, _, r in records
+             if r.get_header("WARC-Concurrent-To") == page_id]
+    assert ("resource", "text/html; charset=utf-8") in kinds
+    assert ("resource", "image/png") in kinds
+    facts = linked["metadata"][2].decode()
+    for expected in ('"redirect_chain"', site.url("/start"), '"timings"', '"user_agent"',
+                     capture.browser_version):
+        assert expected in facts
+    assert "pong" in capture.dom  # the POST answered and the page used it
+
+
+def test_warcio_check_passes(captured: tuple[RawSite, Capture, Path]) -> None:
+    warcio_check(captured[2])
+
+
+def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
+        browser: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every hop is checked when Chromium is about to send it. Both servers are
+    on loopback, so the check is told that only the name "localhost" is
+    internal: the origin (127.0.0.1) passes, its redirect target does not."""
+    monkeypatch.setattr(recorder, "host_blocked", lambda host: host == "localhost")
+    with RawSite() as target, RawSite() as origin:
+        origin.table["GET", "/go"] = (
+            b"HTTP/1.1 302 Found\r\nLocation: http://localhost:%d/page\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n" % target.port, b"")
+        blocking = settings.with_(allow_private=False)
+        with browser.context() as context, pytest.raises(BlockedURL, match="localhost"):
+            # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
+            capture_in(context, origin.url("/go"), blocking, "", False)
+        assert [r.path for r in origin.received] == ["/go"]
+    assert target.received == []
+
+
+def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
+    with RawSite() as site, browser.context() as context:
+        capture = capture_in(context, site.url("/page"), settings.with_(max_requests=2), "",
+                             False)
+    assert len(capture.exchanges) == 2
+    assert len(capture.failed) >= 3  # css, scripts, image: refused, listed

@@ -8,6 +8,7 @@ from one page into the next and every subresource is fetched and recorded.
 from __future__ import annotations
 
 import asyncio
+import base64
 import queue
 import threading
 import time
@@ -32,10 +33,12 @@ from .urls import check_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import BrowserContext, Playwright
+    from playwright.sync_api import BrowserContext, CDPSession, Playwright
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}
+#: CSS pixels; a screenshot of an endless page stops here
+MAX_SCREENSHOT_HEIGHT = 16384
 # Chromium phones home at start-up; on a closed network those connections fail
 # noisily and slow the launch, so they are switched off.
 CHROMIUM_ARGS = [
@@ -164,7 +167,7 @@ def _capture_in(
     try:
         settled = settle(page, recorder, budget=settings.settle_timeout)
         dom = page.content()
-        shot = page.screenshot(full_page=True, type="png") if screenshot else None
+        shot = _screenshot(recorder.cdp) if screenshot else None
     except Error as exc:
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
     if len(dom.encode()) > settings.max_page_bytes:
@@ -185,6 +188,22 @@ def _capture_in(
     )
 
 
+def _screenshot(cdp: CDPSession) -> bytes:
+    """A full-page PNG, straight from the DevTools protocol.
+
+    Playwright's ``full_page`` screenshot resizes the page and waits for
+    fonts; asking Chromium directly, with its fast PNG encoder, costs half as
+    much. Very long pages are cut at ``MAX_SCREENSHOT_HEIGHT``.
+    """
+    size = cdp.send("Page.getLayoutMetrics")["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": max(1, size["width"]), "scale": 1,
+            "height": max(1, min(size["height"], MAX_SCREENSHOT_HEIGHT))}
+    shot = cdp.send("Page.captureScreenshot", {
+        "format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True,
+    })
+    return base64.b64decode(shot["data"])
+
+
 def _conditions(settings: Settings) -> dict[str, object]:
     return {
         "viewport": VIEWPORT, "user_agent": settings.user_agent or "chromium default",
@@ -193,6 +212,7 @@ def _conditions(settings: Settings) -> dict[str, object]:
         "max_response_bytes": settings.max_response_bytes,
         "max_snapshot_bytes": settings.max_snapshot_bytes,
         "javascript": True, "service_workers": "blocked",
+        "screenshot": f"full page, png, at most {MAX_SCREENSHOT_HEIGHT} px high",
     }
 
 

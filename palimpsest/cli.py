@@ -299,6 +299,28 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("url")
+@click.option("--wacz", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The WACZ file to write.")
+@json_option
+def export(url: str, out: Path, as_json: bool) -> None:
+    """Export every snapshot of the article at URL as a WACZ (for ReplayWeb.page, pywb)."""
+    from .history import HistoryStore
+    from .storage import open_store
+    from .wacz import export_wacz
+
+    settings = Settings.from_env()
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        store = open_store(settings.storage_url, s3_options=settings.s3_options)
+        summary = export_wacz(history.engine, store, url, out)
+    if as_json:
+        emit(summary)
+        return
+    click.echo(f"{summary['path']}: {summary['snapshots']} snapshots, {summary['warcs']} WARCs, "
+               f"{summary['bytes']:,} bytes")
+
+
+@main.command()
 @click.option("--prefect-port", default=4200, show_default=True, help="Port of the Prefect server.")
 @click.option("--web-port", default=8000, show_default=True, help="Port of the web UI and API.")
 def up(prefect_port: int, web_port: int) -> None:

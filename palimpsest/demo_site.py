@@ -184,8 +184,11 @@ class NewsSite:
     """The demo news site; start it, edit its articles, stop it."""
 
     def __init__(self, articles: tuple[DemoArticle, ...] = ARTICLES, *,
-                 page_delay: float = 0.0) -> None:
+                 page_delay: float = 0.0, noise: bool = True) -> None:
         self.articles = {a.slug: a for a in articles}
+        #: False serves every page identically, byte for byte (for benchmarks):
+        #: same ticker, ad ids, tokens and view count, no random numbers in the JS
+        self.noise = noise
         self.lock = threading.Lock()
         self.requests: list[tuple[float, str]] = []
         self.views = 1000
@@ -267,18 +270,22 @@ class NewsSite:
     def render(self, slug: str) -> str:
         with self.lock:
             article = self.articles[slug]
-            self.views += random.randint(1, 40)
+            if self.noise:
+                self.views += random.randint(1, 40)
             views = self.views
-        return render_article(article, self.base_url, views=views)
+        return render_article(article, self.base_url, views=views,
+                              rng=random.Random() if self.noise else random.Random(0))
 
 
-def _ticker() -> list[str]:
-    return random.sample(TICKER, 4)
+def _ticker(rng: random.Random | None = None) -> list[str]:
+    return (rng or random.Random()).sample(TICKER, 4)
 
 
-def render_article(a: DemoArticle, base: str, *, views: int) -> str:
-    """The full page of an article, with fresh noise on every call."""
+def render_article(a: DemoArticle, base: str, *, views: int,
+                   rng: random.Random | None = None) -> str:
+    """The full page of an article, with fresh noise on every call (from ``rng``)."""
     e = escape
+    rng = rng or random.Random()
     meta_tags = "".join(f'<meta property="article:tag" content="{e(t)}">' for t in a.tags)
     json_ld = ""
     if a.json_ld:
@@ -295,7 +302,7 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <title>{e(a.headline)} | {SITE_NAME}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf-token" content="{random.getrandbits(64):016x}">
+<meta name="csrf-token" content="{rng.getrandbits(64):016x}">
 <link rel="canonical" href="{base}/news/{a.slug}">
 <meta property="og:site_name" content="{SITE_NAME}">
 <meta property="og:title" content="{e(a.headline)}">
@@ -305,7 +312,7 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <meta property="article:modified_time" content="{a.modified}">
 <meta property="article:section" content="{e(a.section)}">
 {meta_tags}{json_ld}
-<link rel="stylesheet" href="/static/site.css?v={random.randint(1, 10**6)}">
+<link rel="stylesheet" href="/static/site.css?v={rng.randint(1, 10**6)}">
 <script src="/static/site.js" defer></script>
 </head><body>
 <header class="site-header"><a href="/">{SITE_NAME}</a>
@@ -313,7 +320,7 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <a href="/culture">Arts&amp;Culture</a><a href="/opinion">Opinion</a><a href="/videos">Videos</a></nav>
 </header>
 <div class="breaking-ticker"><strong>BREAKING</strong><ul id="ticker">
-{"".join(f"<li>{e(t)}</li>" for t in _ticker())}</ul></div>
+{"".join(f"<li>{e(t)}</li>" for t in _ticker(rng))}</ul></div>
 <main><article class="node node--type-article">
 <h1 class="article-title">{e(a.headline)}</h1>
 <ul class="article-meta"><li class="byline">By {e(" and ".join(a.authors))}</li>
@@ -325,21 +332,21 @@ def render_article(a: DemoArticle, base: str, *, views: int) -> str:
 <figure class="lead-image"><img src="/img/{a.image or a.slug}.png" alt="">
 <figcaption>Photo: {SITE_NAME} archive</figcaption></figure>
 <div class="article-body field--name-body">
-<p class="timestamp">Updated {random.randint(2, 59)} minutes ago</p>
-{_body_html(a)}
+<p class="timestamp">Updated {rng.randint(2, 59)} minutes ago</p>
+{_body_html(a, rng)}
 </div>
 <ul class="article-tags">{"".join(f'<li><a href="/tags/{e(t)}">{e(t)}</a></li>' for t in a.tags)}</ul>
 <div class="view-count">{views:,} views</div>
 </article>
 <aside class="most-read"><h2>Most Read</h2><ol>
-{"".join(f'<li><a href="/news/{i}">{e(t)}</a></li>' for i, t in enumerate(random.sample(MOST_READ, 4)))}
+{"".join(f'<li><a href="/news/{i}">{e(t)}</a></li>' for i, t in enumerate(rng.sample(MOST_READ, 4)))}
 </ol></aside></main>
 <section class="read-next"><h2>Read Next</h2><a href="/news/other">Markets steady ahead of budget</a></section>
 <footer><p>{SITE_NAME} is an independent newsroom.</p><p>All Rights Reserved</p></footer>
 </body></html>"""
 
 
-def _body_html(a: DemoArticle) -> str:
+def _body_html(a: DemoArticle, rng: random.Random) -> str:
     parts = []
     for i, paragraph in enumerate(a.body):
         if paragraph.startswith("## "):
@@ -352,7 +359,7 @@ def _body_html(a: DemoArticle) -> str:
                 '<li><a href="/news/x1">Ministers clash over transport budget</a></li>'
                 '<li><a href="/news/x2">City council approves new ferry line</a></li></ul></div>')
         if i == 2:
-            parts.append(f'<div class="ad-slot" id="ad-{random.getrandbits(32):08x}">'
+            parts.append(f'<div class="ad-slot" id="ad-{rng.getrandbits(32):08x}">'
                          "Advertisement</div>")
     if a.wall:
         del parts[2:]
@@ -423,9 +430,11 @@ class SiteHandler(BaseHTTPRequestHandler):
         elif path == "/static/site.css":
             self._send(200, CSS, "text/css")
         elif path == "/static/site.js":
-            self._send(200, JS, "application/javascript")
+            self._send(200, JS if site.noise else JS.replace(b"Math.random()", b"0.5"),
+                       "application/javascript")
         elif path == "/api/ticker":
-            self._send(200, json.dumps(_ticker()).encode(), "application/json")
+            ticker = _ticker(None if site.noise else random.Random(0))
+            self._send(200, json.dumps(ticker).encode(), "application/json")
         elif path.startswith("/img/"):
             self._send(200, tiny_png(), "image/png")
         elif path == "/px.gif":

@@ -237,7 +237,7 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return None
 
 
-def settle(page: Page, recorder: Recorder, *, budget: float, quiet: float = 0.3,
+def settle(page: Page, recorder: Recorder, *, budget: float, quiet: float = 0.25,
            scroll_steps: int = 12) -> bool:
     """Wait for the network to go quiet, scroll to wake lazy content, wait again.
 

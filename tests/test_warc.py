@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import UTC, datetime
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,171 @@
+"""Export an article's snapshots as a WACZ (Web Archive Collection Zipped) 1.1.1.
+
+The package holds the snapshots' WARCs as stored, a WARC of the records
+their revisits refer to when those live in other articles' WARCs (copied
+with one ranged read each: every record is its own gzip member), a sorted
+CDXJ index, ``pages.jsonl`` (one page per snapshot) and ``datapackage.json``
+with the SHA-256 of every file. ReplayWeb.page and pywb open it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from . import __version__, dedup, queries
+from .errors import ArchiveError, HistoryError
+from .storage import BlobStore
+from .warc import iter_records
+
+WACZ_VERSION = "1.1.1"
+DEPENDENCIES = "dependencies.warc.gz"
+
+
+def export_wacz(engine: Engine, store: BlobStore, url: str, out: Path) -> dict[str, Any]:
+    """Write every snapshot of the article at ``url`` to ``out``; return a summary."""
+    article_id = queries.article_for_url(engine, url)
+    snapshots = queries.article_snapshots(engine, article_id)
+    if not snapshots:
+        raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
+    warcs = {_name(s["warc_key"]): store.get(s["warc_key"]) for s in snapshots}
+    extra = _dependencies(engine, store, warcs, {s["warc_key"] for s in snapshots})
+    if extra:
+        warcs[DEPENDENCIES] = extra
+    index = sorted(line for name, data in warcs.items() for line in cdxj_lines(name, data))
+    pages = [{"format": "json-pages-1.0", "id": "pages", "title": "All snapshots"}]
+    pages += [{"id": str(s["id"]), "url": s["final_url"], "ts": s["fetched_at"],
+               "title": f"{s['final_url']} ({s['outcome']}, {s['fetched_at']})"}
+              for s in snapshots if s["records"].get("dom")]
+    files = {f"archive/{name}": data for name, data in warcs.items()}
+    files["indexes/index.cdx"] = "".join(index).encode()
+    files["pages/pages.jsonl"] = "".join(json.dumps(p) + "\n" for p in pages).encode()
+    main = snapshots[-1]
+    package = json.dumps({
+        "profile": "data-package", "wacz_version": WACZ_VERSION,
+        "title": f"Palimpsest: {main['final_url']}",
+        "software": f"palimpsest/{__version__}",
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mainPageURL": main["final_url"], "mainPageDate": main["fetched_at"],
+        "resources": [{"name": Path(path).name, "path": path, "bytes": len(data),
+                       "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
+                      for path, data in files.items()],
+    }, indent=1).encode()
+    digest = json.dumps({"path": "datapackage.json",
+                         "hash": "sha256:" + hashlib.sha256(package).hexdigest()}).encode()
+    partial = out.with_name(out.name + ".partial")
+    with zipfile.ZipFile(partial, "w") as wacz:
+        # WARCs are gzipped already: stored, so replay tools can seek inside them
+        for path, data in files.items():
+            kind = zipfile.ZIP_STORED if path.startswith("archive/") else zipfile.ZIP_DEFLATED
+            wacz.writestr(path, data, compress_type=kind)
+        wacz.writestr("datapackage.json", package, compress_type=zipfile.ZIP_DEFLATED)
+        wacz.writestr("datapackage-digest.json", digest, compress_type=zipfile.ZIP_DEFLATED)
+    partial.replace(out)
+    return {"url": main["final_url"], "snapshots": len(snapshots), "warcs": len(warcs),
+            "index_lines": len(index), "bytes": out.stat().st_size, "path": str(out)}
+
+
+def _name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
+def _dependencies(engine: Engine, store: BlobStore, warcs: dict[str, bytes],
+                  included: set[str]) -> bytes:
+    """The original records of revisits whose payload lives in another WARC."""
+    digests = {record.rec_headers.get_header("WARC-Payload-Digest")
+               for data in warcs.values() for record in iter_records(io.BytesIO(data))
+               if record.rec_type == "revisit"}
+    with engine.connect() as conn:
+        found = dedup.originals(conn, {d for d in digests if d})
+    outside = sorted({(o.warc_key, o.offset, o.length) for o in found.values()
+                      if o.warc_key not in included})
+    return b"".join(store.get(key, start=offset, length=length)
+                    for key, offset, length in outside)
+
+
+def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
+    """CDXJ index lines (``surt timestamp {json}``) for the records of one WARC."""
+    records = ArchiveIterator(io.BytesIO(data))
+    for record in _translated(records):
+        if record.rec_type not in ("response", "revisit", "resource", "metadata"):
+            continue
+        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+        date = record.rec_headers.get_header("WARC-Date") or ""
+        fields: dict[str, Any] = {"url": uri}
+        if record.http_headers is not None and record.rec_type in ("response", "revisit"):
+            fields["status"] = record.http_headers.get_statuscode()
+            fields["mime"] = _mime(record.http_headers.get_header("Content-Type"))
+        else:
+            fields["mime"] = _mime(record.rec_headers.get_header("Content-Type"))
+        if record.rec_type == "revisit":
+            fields["mime"] = "warc/revisit"
+        digest = record.rec_headers.get_header("WARC-Payload-Digest")
+        if digest:
+            fields["digest"] = digest
+        fields["offset"] = records.get_record_offset()
+        fields["length"] = records.get_record_length()
+        fields["filename"] = filename
+        yield f"{surt(uri)} {_timestamp(date)} {json.dumps(fields)}\n"
+
+
+def _translated(records: ArchiveIterator) -> Iterator[Any]:
+    try:
+        yield from records
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        raise ArchiveError(f"malformed WARC: {exc}") from exc
+
+
+def surt(uri: str) -> str:
+    """Sort-friendly URI Reordering Transform, as CDX indexes key their lines.
+
+    ``https://www.Example.com:443/a?b=2&a=1`` -> ``com,example)/a?a=1&b=2``
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return uri
+    host = parts.hostname.lower().removeprefix("www.")
+    key = ",".join(reversed(host.split(".")))
+    default = {"http": 80, "https": 443}[parts.scheme]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port != default:
+        key += f":{port}"
+    key += ")" + (parts.path or "/").lower()
+    if parts.query:
+        key += "?" + "&".join(sorted(parts.query.lower().split("&")))
+    return key
+
+
+def _timestamp(warc_date: str) -> str:
+    digits = "".join(c for c in warc_date if c.isdigit())
+    if len(digits) < 14:
+        raise ArchiveError(f"bad WARC-Date {warc_date!r}")
+    return digits[:14]
+
+
+def _mime(content_type: str | None) -> str:
+    return (content_type or "unk").split(";")[0].strip().lower() or "unk"
+
+
+def read_wacz(stream: BinaryIO) -> dict[str, Any]:
+    """The datapackage of a WACZ, after checking every file's hash against it."""
+    with zipfile.ZipFile(stream) as wacz:
+        package: dict[str, Any] = json.loads(wacz.read("datapackage.json"))
+        for resource in package["resources"]:
+            data = wacz.read(resource["path"])
+            if "sha256:" + hashlib.sha256(data).hexdigest() != resource["hash"]:
+                raise ArchiveError(f"{resource['path']} does not match its hash")
+    return package

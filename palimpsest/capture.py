@@ -28,7 +28,7 @@ from .errors import (
     NotHTML,
 )
 from .models import Capture
-from .recorder import Recorder, settle
+from .recorder import NetworkRecorder, settle
 from .urls import check_url
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def _capture_in(
     from playwright.sync_api import Error, TimeoutError
 
     page = context.new_page()
-    recorder = Recorder(context, page, settings)
+    recorder = NetworkRecorder(context, page, settings)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:

@@ -9,15 +9,18 @@ fallback when no container stands out.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
+from . import byline
 from .errors import ExtractError
 from .models import Article
 from .text import clean, is_link_line, without_relative_times
@@ -79,15 +82,24 @@ WALL_PHRASES = re.compile(
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: A page this short that speaks of subscribing or proving you are human is a wall.
 WALL_MAX_WORDS = 150
-TITLE_PARTS = re.compile(r"\s+[|–—·»]\s+|\s+-\s+")
+TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " » ", " :: ", "|", "-", "_")
+#: An <h1> marked as the article's headline (not the site's logo)
+HEADLINE_MARK = re.compile(r"\bheadline\b|(?:^|\s)(?:post|entry|article|story)[-_]?title\b",
+                           re.IGNORECASE)
+#: Parts of an <h1> that are not the headline: kickers, overlines, hidden separators
+KICKER_CLASS = re.compile(r"kicker|overline|dachzeile|topline|roofline|eyebrow|entry-section|rubric"
+                          r"|visually-hidden"
+                          r"|sr-only|screen-reader", re.IGNORECASE)
+QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                        "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
-BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|von|par|por|di)\s+", re.IGNORECASE)
 BYLINE_XPATH = (
-    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
-    ' or contains(@class, "author-name")'
-    ' or contains(concat(" ", normalize-space(@class), " "), " author ")]'
+    '//body//*[not(self::script or self::style or self::meta or self::link)]'
+    '[@rel="author" or @itemprop="author" or contains(@class, "byline")'
+    ' or contains(@class, "Byline") or contains(@id, "byline") or contains(@data-testid, "byline")'
+    ' or contains(@class, "author") or contains(@class, "Author") or contains(@class, "autor")'
+    ' or contains(@class, "full-name")]'
 )
-AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\|)\s*")
 
 
 def extract(html: str | bytes, *, url: str | None = None) -> Article:
@@ -101,7 +113,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     data = _json_ld(tree)
     meta = _meta(tree)
     fields = dict(
-        headline=_headline(tree, data, meta),
+        headline=_headline(tree, data, meta, url),
         dek=clean(_first(data.get("description"), meta.get("og:description"),
                          meta.get("description")) or ""),
         authors=_authors(tree, data, meta),
@@ -121,7 +133,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     body, found = _body(tree, html)
     # What the generic extractor read from the page fills what structured data left out.
     if not fields["authors"] and found.author:
-        fields["authors"] = _names([found.author.replace(";", ",")], _site_names(tree, meta))
+        fields["authors"] = tuple(byline.names([found.author], sites=_site_names(tree, meta)))
     if not fields["published"] and found.date:
         fields["published"] = _date(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
@@ -195,53 +207,96 @@ def _meta(tree: Any) -> dict[str, str]:
     return meta
 
 
-def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str:
-    """The visible headline that the page's declared title agrees with.
+def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | None) -> str:
+    """The visible headline, checked against the page's declared titles.
 
     Pages put their site name, a section or a kicker in ``<h1>`` too, so an
-    ``<h1>`` counts when the JSON-LD headline, og:title or ``<title>`` agrees
-    with it; of two that contain one another, the shorter (without kicker).
+    ``<h1>`` counts when it is marked as the headline, or when the JSON-LD
+    headline, og:title or ``<title>`` agrees with it (of two that contain one
+    another, the shorter: without kicker or site name).
     """
-    declared = [clean(t) for t in (_text_of(data.get("headline")), meta.get("og:title"),
-                                   meta.get("twitter:title")) if t]
-    title = _attr(tree, "//title/text()") or ""
-    parts = [part for part in (clean(p) for p in TITLE_PARTS.split(title)) if part]
-    parts = parts[:-1] if len(parts) > 1 else parts  # "Headline | Site": not the site
-    visible = [text for text in (clean(h.text_content()) for h in tree.xpath("//h1")) if text]
-    for shown in visible:
-        for other in declared + parts:
+    publisher = data.get("publisher")
+    sites = {n.casefold() for n in (meta.get("og:site_name"), meta.get("application-name"),
+                                    _text_of(publisher) if publisher else None) if n}
+    label = _host_label(url)
+    declared = [_without_site(clean(t), sites, label)
+                for t in (_text_of(data.get("headline")), meta.get("og:title"),
+                          meta.get("twitter:title"), _attr(tree, "//title/text()")) if t]
+    visible = [(h, text) for h in tree.xpath("//h1") if (text := _h1_text(h))]
+    for h1, shown in visible:
+        if HEADLINE_MARK.search(f'{h1.get("itemprop", "")} {h1.get("class", "")}') \
+                and len(shown.split()) >= 4 and shown.casefold() not in sites:
+            return shown
+    for _, shown in visible:
+        for other in declared:
             if _same_title(shown, other):
                 return min(shown, other, key=len)
-    return next(iter(declared + visible + parts), "")
+    return next(iter(declared + [text for _, text in visible]), "")
+
+
+def _h1_text(h1: Any) -> str:
+    """An ``<h1>``'s text without its kicker, overline or screen-reader-only parts."""
+    h1 = copy.deepcopy(h1)
+    for part in h1.xpath(".//*[@class]"):
+        if KICKER_CLASS.search(part.get("class", "")) and part.getparent() is not None:
+            part.drop_tree()
+    return clean(h1.text_content())
+
+
+def _without_site(title: str, sites: set[str], label: str) -> str:
+    """``title`` without a trailing "| Site name" (or "- site.com", "-新华网")."""
+    for separator in TITLE_SEPARATORS:
+        head, _, tail = title.rpartition(separator)
+        if not head or not tail:
+            continue
+        letters = _letters(tail)
+        if (tail.casefold().strip() in sites or any(letters == _letters(s) for s in sites)
+                or (len(label) >= 3 and label in letters and len(tail.split()) <= 6)
+                or (separator == "-" and " " not in title and len(tail) <= 4)):
+            return _without_site(head.strip(), sites, label)
+    return title
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _host_label(url: str | None) -> str:
+    host = (urlsplit(url).hostname or "") if url else ""
+    return _letters(host.removeprefix("www.").split(".")[0])
 
 
 def _same_title(a: str, b: str) -> bool:
-    a, b = a.casefold(), b.casefold()
+    a, b = a.casefold().translate(QUOTES), b.casefold().translate(QUOTES)
     if not a or not b:
         return False
     return a == b or (min(len(a), len(b)) >= 20 and (a in b or b in a))
 
 
 def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
-    raw: list[str] = []
+    """Authors from JSON-LD, else the page's byline, else ``<meta name=author>``."""
+    sites = _site_names(tree, meta)
     author = data.get("author")
-    for item in author if isinstance(author, list) else [author]:
-        name = _text_of(item)
-        if name:
-            raw.append(name)
-    if not raw:
-        raw = [n.text_content() for n in tree.xpath(BYLINE_XPATH)][:3]
-    if not raw and meta.get("author"):
-        raw = [meta["author"]]
-    return _names(raw, _site_names(tree, meta))
+    declared = [_text_of(item) for item in (author if isinstance(author, list) else [author])]
+    found = byline.names([d for d in declared if d], sites=sites)
+    if not found:
+        found = byline.names(_byline_texts(tree), sites=sites)
+    if not found and meta.get("author"):
+        found = byline.names([meta["author"]], sites=sites)
+    return tuple(found)
 
 
-def _names(raw: list[str], sites: set[str]) -> tuple[str, ...]:
-    """Person names from byline texts: no "By", no site name, no duplicates."""
-    return tuple(_dedupe(
-        name for text in raw for name in AUTHOR_SPLIT.split(BYLINE_PREFIX.sub("", clean(text)))
-        if name and name.casefold() not in sites and len(name) < 80
-    ))
+def _byline_texts(tree: Any) -> list[str]:
+    """The article's byline: the first byline element naming someone, with the
+    byline elements beside it (several authors), not those of teasers further on."""
+    nodes = [(n, " ".join(n.itertext())) for n in tree.xpath(BYLINE_XPATH)]
+    nodes = [(n, text) for n, text in nodes if len(text) < 300]
+    for node, text in nodes:
+        if byline.names([text]):
+            parent = node.getparent()
+            return [t for n, t in nodes
+                    if n is node or (n.getparent() is parent and n.tag == node.tag)]
+    return []
 
 
 def _site_names(tree: Any, meta: dict[str, str]) -> set[str]:

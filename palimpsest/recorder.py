@@ -50,7 +50,7 @@ class _Hop:
     truncated: str | None = None
 
 
-class Recorder:
+class NetworkRecorder:
     """Attach to a page before it navigates; read :meth:`exchanges` when it is done."""
 
     def __init__(self, context: BrowserContext, page: Page, settings: Settings) -> None:
@@ -237,7 +237,7 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return None
 
 
-def settle(page: Page, recorder: Recorder, *, budget: float, quiet: float = 0.25,
+def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = 0.25,
            scroll_steps: int = 12) -> bool:
     """Wait for the network to go quiet, scroll to wake lazy content, wait again.
 
@@ -259,7 +259,7 @@ def settle(page: Page, recorder: Recorder, *, budget: float, quiet: float = 0.25
     return _quiet(page, recorder, deadline, quiet)
 
 
-def _quiet(page: Page, recorder: Recorder, deadline: float, quiet: float) -> bool:
+def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float) -> bool:
     while time.monotonic() < deadline:
         if recorder.quiet and time.monotonic() - recorder.last_activity >= quiet:
             return True

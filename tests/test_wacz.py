@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from palimpsest.storage import open_store
 from palimpsest.wacz import read_wacz
 
 SLUG = "harbour-bridge-reopens"
+#: pywb lives in a virtualenv of its own (see ./dev): its pins clash with Prefect's
+REPLAY_BIN = Path(__file__).parent.parent / ".replay" / "bin"
 
 
 @pytest.fixture
@@ -74,7 +75,8 @@ def _free_port() -> int:
 @pytest.fixture
 def pywb(exported: tuple[Path, list[str]], tmp_path: Path) -> Iterator[str]:
     """pywb serving the WACZ (added the way its manual says), on loopback."""
-    bindir = Path(sys.executable).parent
+    bindir = REPLAY_BIN
+    assert (bindir / "wayback").exists(), "pywb is missing: ./dev test installs it into .replay"
     root = tmp_path / "pywb"
     root.mkdir()
     # unframed: the archived page is the top document, simpler to inspect

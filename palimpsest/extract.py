@@ -13,7 +13,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -58,13 +58,24 @@ BOILERPLATE_LINE = re.compile(
     r"subscribe(?: now)?|related(?: articles| stories| content)?|read more|"
     r"updated (?:at|on) .{0,40}|published .{0,40}|"
     r"this copy is for your personal, non-commercial use only.*|write to .{0,80}@.{0,60}|"
-    r"copyright.{0,80}|all rights reserved.{0,40}|\(?photo:.{0,80}|image:.{0,80})$",
+    r"copyright.{0,80}|all rights reserved.{0,40}|\(?photo:.{0,80}|image:.{0,80}"
+    # promotions of other stories and of the site's newsletters, apps and feeds
+    r"|see more:.*|don[’']?t miss.*|also on \S+ .*|like this story\?.*|you may also like.*"
+    r"|\(?leggi anche.*|follow us on .*|follow @\S+ .*|email .{0,60} at \S+@\S+.*"
+    r"|subscribe to .*|get the latest .{0,40} in your inbox.*|have a tip\?.*"
+    r"|tell us what you think.*|comments?|get .{0,60} delivered .*)$",
     re.IGNORECASE)
+
 TAG_LINKS_XPATH = (
     '//*[contains(concat(" ", normalize-space(@class), " "), " tags ")'
     ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
+    ' or contains(@class, "tags-list") or contains(@class, "tag-list")'
     ' or @rel="tag"]//a | //a[@rel="tag"]'
+    ' | //article//a[contains(@href, "/tag/") or contains(@href, "/tags/")'
+    ' or contains(@href, "/topic/") or contains(@href, "/schlagwort")]'
 )
+#: "Joe Biden (233)", "2020 Election (611 posts)": a tag cloud's counts
+TAG_COUNT = re.compile(r"\s*\(\d[\d,.]*(?: \w+)?\)$")
 CORRECTION_LINE = re.compile(
     r"^(?:correction|clarification|editor[\u2019']?s note|corrige|berichtigung|korrektur"
     r"|fe de errores|rectificaci[oó]n)\b\s*[:.\u2014\u2013-]", re.IGNORECASE)
@@ -221,17 +232,19 @@ def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | 
     label = _host_label(url)
     declared = [_without_site(clean(t), sites, label)
                 for t in (_text_of(data.get("headline")), meta.get("og:title"),
-                          meta.get("twitter:title"), _attr(tree, "//title/text()")) if t]
+                          meta.get("twitter:title")) if t]
+    title = _attr(tree, "//title/text()")
+    titled = [_without_site(title, sites, label)] if title else []
     visible = [(h, text) for h in tree.xpath("//h1") if (text := _h1_text(h))]
     for h1, shown in visible:
         if HEADLINE_MARK.search(f'{h1.get("itemprop", "")} {h1.get("class", "")}') \
                 and len(shown.split()) >= 4 and shown.casefold() not in sites:
             return shown
     for _, shown in visible:
-        for other in declared:
+        for other in declared + titled:
             if _same_title(shown, other):
                 return min(shown, other, key=len)
-    return next(iter(declared + [text for _, text in visible]), "")
+    return next(iter(declared + [text for _, text in visible] + titled), "")
 
 
 def _h1_text(h1: Any) -> str:
@@ -317,17 +330,22 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 
 def _tags(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
+    """Declared tags first (JSON-LD, ``article:tag``, ``news_keywords``, a site's
+    own ``*:tag``), then the page's tag links, then ``<meta name=keywords>``."""
     keywords = data.get("keywords")
-    if isinstance(keywords, str):
-        found = keywords.split(",")
-    elif isinstance(keywords, list):
+    site_tags = next((v for k, v in meta.items() if k.endswith(":tag")), None)
+    if isinstance(keywords, list):
         found = [str(k) for k in keywords]
-    elif meta.get("article:tag") or meta.get("news_keywords"):
-        found = (meta.get("article:tag") or meta.get("news_keywords") or "").replace(",", "\n") \
-            .split("\n")
+    elif isinstance(keywords, str) and keywords.strip():
+        found = keywords.split(",")
+    elif declared := meta.get("article:tag") or meta.get("news_keywords") or site_tags:
+        found = declared.replace(",", "\n").split("\n")
     else:
-        found = [a.text_content() for a in tree.xpath(TAG_LINKS_XPATH)]
-    return tuple(_dedupe(t for t in (clean(t) for t in found) if t))
+        found = [" ".join(a.itertext()) for a in tree.xpath(TAG_LINKS_XPATH)]
+        if not found and meta.get("keywords"):
+            found = meta["keywords"].split(",")
+    tags = (TAG_COUNT.sub("", clean(t)) for t in found)
+    return tuple(_dedupe(t for t in tags if t and t.strip(".… ") and len(t) <= 80))
 
 
 def _image(value: Any) -> str | None:
@@ -344,7 +362,7 @@ def _published(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str | N
                             meta.get("datepublished"), meta.get("date"),
                             meta.get("dc.date.issued"), meta.get("dcterms.created")))
     if declared:
-        return declared
+        return _local_day(tree, declared) or declared
     from htmldate import find_date
 
     try:
@@ -355,6 +373,27 @@ def _published(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str | N
     if shown and (day is None or shown[:10] == day[:10]):
         return shown  # the same day, with the time of day the page shows
     return day or shown
+
+
+def _local_day(tree: Any, declared: str) -> str | None:
+    """The day the page shows, when a UTC time near midnight falls on another.
+
+    Sites often declare UTC (``...T02:25:54Z``) and show their local day (the
+    evening before, in New York). When the UTC time is within a common offset
+    of midnight and htmldate reads the neighbouring day from the page, that
+    day is what readers saw.
+    """
+    moment = datetime.fromisoformat(declared)
+    if moment.utcoffset() != timedelta(0) or 8 <= moment.hour < 21:
+        return None
+    from htmldate import find_date
+
+    try:
+        shown = find_date(tree, original_date=True, extensive_search=True)
+    except (ValueError, TypeError):
+        return None
+    expected = moment.date() + timedelta(days=-1 if moment.hour < 8 else 1)
+    return shown if shown == expected.isoformat() else None
 
 
 def _time_attr(tree: Any) -> str | None:
@@ -375,15 +414,19 @@ def _date(value: str | None) -> str | None:
         return None
     value = value.strip()
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        pass
-    from dateutil import parser
+        from dateutil import parser
 
-    try:
-        return str(parser.parse(value).isoformat())
-    except (ValueError, OverflowError):
-        return None
+        try:
+            moment = parser.parse(value)
+        except (ValueError, OverflowError):
+            return None
+    # 0001-01-01 and the like are a CMS's "no date", not a date
+    return moment.isoformat() if moment.year >= MIN_YEAR else None
+
+
+MIN_YEAR = 1900
 
 
 class _Found(NamedTuple):
@@ -396,7 +439,8 @@ class _Found(NamedTuple):
 def _body(tree: Any, html: str | bytes) -> tuple[list[str], _Found]:
     container = _container(tree)
     if container is None:
-        return _generic_body(html, _titles(tree))
+        deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
+        return _generic_body(html, _titles(tree), {clean(d).casefold() for d in deks})
     _strip_noise(container)
     paragraphs: list[str] = []
     for node in container.iter(*BLOCKS):
@@ -472,8 +516,34 @@ def _is_wall(page_text: str, body: list[str]) -> bool:
     return bool(WALL_PHRASES.search(page_text))
 
 
-def _generic_body(html: str | bytes, titles: set[str]) -> tuple[list[str], _Found]:
-    """The body by trafilatura, without the title and page furniture it lets through."""
+def _blocks(node: Any) -> Iterator[tuple[str, str]]:
+    """(tag, text) of the blocks in trafilatura's output, in order.
+
+    Text may sit loose between blocks (after a ``<head>``, in a ``<list>``'s
+    tail), so tails are blocks of their own; list items, quotes and table
+    rows are one block each, nested content included.
+    """
+    if node.text and node.text.strip():
+        yield "p", node.text
+    for child in node:
+        if child.tag in ("list", "table", "div"):
+            yield from _blocks(child)
+        elif child.tag == "row":
+            yield "row", " ".join(t.strip() for t in child.itertext() if t.strip())
+        else:
+            yield child.tag, "".join(child.itertext())
+        if child.tail and child.tail.strip():
+            yield "p", child.tail
+
+
+def _generic_body(html: str | bytes, titles: set[str], deks: set[str]
+                  ) -> tuple[list[str], _Found]:
+    """The body by trafilatura, without the title and page furniture it lets through.
+
+    ``deks`` (the page's descriptions) are dropped when shown as a subheading
+    atop the body: that is the standfirst, a field of its own; as a paragraph
+    it is often the lead, which stays.
+    """
     import trafilatura
 
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
@@ -481,14 +551,10 @@ def _generic_body(html: str | bytes, titles: set[str]) -> tuple[list[str], _Foun
     if doc is None or isinstance(doc, dict) or doc.body is None:
         return [], _Found()
     body = []
-    for node in doc.body.iter("p", "head", "item", "quote", "row"):
-        nested = any(a.tag in ("item", "quote", "row") for a in node.iterancestors())
-        if nested and node.tag != "row":
-            continue  # its text is part of the enclosing list item, quote or table row
-        text = without_relative_times(" ".join(node.itertext()) if node.tag == "row"
-                                      else "".join(node.itertext()))
+    for tag, raw in _blocks(doc.body):
+        text = without_relative_times(raw)
         if (not text or text.casefold() in titles or BOILERPLATE_LINE.match(text)
-                or is_link_line(text)):
+                or is_link_line(text) or (tag == "head" and text.casefold() in deks)):
             continue
-        body.append(f"## {text}" if node.tag == "head" else text)
+        body.append(f"## {text}" if tag == "head" else text)
     return body, _Found(author=doc.author, date=doc.date)

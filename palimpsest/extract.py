@@ -26,7 +26,7 @@ from .models import Article
 from .text import clean, is_link_line, without_relative_times
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -50,6 +50,9 @@ SITE_PROFILES = (
     ("drupal-news",
      '//*[contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]'),
 )
+#: Teasers of other stories at the end of a body: short lines with no sentence end
+TEASER_MAX_WORDS = 14
+SENTENCE_ENDS = (".", "!", "?", "\u201d", '"', "\u00bb", "\u3002", ")", ":", "\u2026")
 #: Lines generic extraction lets through that are never the article: page furniture,
 #: newsletter promos, reprint notices.
 BOILERPLATE_LINE = re.compile(
@@ -63,7 +66,16 @@ BOILERPLATE_LINE = re.compile(
     r"|see more:.*|don[’']?t miss.*|also on \S+ .*|like this story\?.*|you may also like.*"
     r"|\(?leggi anche.*|follow us on .*|follow @\S+ .*|email .{0,60} at \S+@\S+.*"
     r"|subscribe to .*|get the latest .{0,40} in your inbox.*|have a tip\?.*"
-    r"|tell us what you think.*|comments?|get .{0,60} delivered .*)$",
+    r"|tell us what you think.*|comments?|get .{0,60} delivered .*"
+    r"|we want to hear what you think.*|never miss the latest.*|get the .{0,40} daily edition.*"
+    # "read also" in the languages we track, and photo credits
+    r"|(?:à )?lire aussi.*|lesen sie auch.*|mehr zum thema.*|(?:le|te) puede interesar.*"
+    r"|lee también.*|leia também.*|read also.*|see also.*|temas|themen|tags?:?"
+    r"|pour (?:lire la suite|accéder en illimité).*|puede escribirnos.*"
+    r"|(?:titelbild|credit|fotos?|bild)\s*:.{0,80}|.{0,60} may be reached at \S+@.*"
+    r"|get access to .*|follow us .*"
+    # a bare URL, a CMS shortcode left in the text, a short credit line with ©
+    r"|https?://\S+|\[\w+[ \]].*\[/\w+\]|.{0,120}\u00a9.{0,60})$",
     re.IGNORECASE)
 
 TAG_LINKS_XPATH = (
@@ -141,10 +153,11 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree)
-    body, found = _body(tree, html)
-    # What the generic extractor read from the page fills what structured data left out.
+    sites = _site_names(tree, meta)
+    # What the generic extractor reads from the page fills what structured data left out.
+    body, found = _body(tree, html, metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
-        fields["authors"] = tuple(byline.names([found.author], sites=_site_names(tree, meta)))
+        fields["authors"] = tuple(byline.names([found.author], sites=sites))
     if not fields["published"] and found.date:
         fields["published"] = _date(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
@@ -436,11 +449,24 @@ class _Found(NamedTuple):
     date: str | None = None
 
 
-def _body(tree: Any, html: str | bytes) -> tuple[list[str], _Found]:
+def _body(tree: Any, html: str | bytes, *, metadata: bool) -> tuple[list[str], _Found]:
+    """The body by the matching site profile; by the generic extractor when no
+    profile matches or the profile's container holds no text (a false match).
+
+    The generic extractor parses ``html`` itself (trafilatura's parser
+    settings change what it finds) and reads author and date only when
+    ``metadata`` is asked for.
+    """
     container = _container(tree)
-    if container is None:
-        deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
-        return _generic_body(html, _titles(tree), {clean(d).casefold() for d in deks})
+    if container is not None:
+        paragraphs = _profile_body(container)
+        if paragraphs:
+            return paragraphs, _Found()
+    deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
+    return _generic_body(html, _titles(tree), {clean(d).casefold() for d in deks}, metadata)
+
+
+def _profile_body(container: Any) -> list[str]:
     _strip_noise(container)
     paragraphs: list[str] = []
     for node in container.iter(*BLOCKS):
@@ -449,7 +475,7 @@ def _body(tree: Any, html: str | bytes) -> tuple[list[str], _Found]:
         text = without_relative_times(node.text_content())
         if text and not is_link_line(text):
             paragraphs.append(f"## {text}" if node.tag in ("h2", "h3", "h4") else text)
-    return paragraphs, _Found()
+    return paragraphs
 
 
 def _container(tree: Any) -> Any | None:
@@ -463,7 +489,8 @@ def _container(tree: Any) -> Any | None:
 
 def _titles(tree: Any) -> set[str]:
     """The page's own title, in the forms generic extraction may repeat it in the body."""
-    found = [n.text_content() for n in tree.xpath("//h1 | //title")]
+    # the first <h1>: pages that use <h1> for their sections too keep those
+    found = [n.text_content() for n in tree.xpath("(//h1)[1] | //title")]
     found += tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content')
     titles = set()
     for title in map(clean, found):
@@ -536,7 +563,7 @@ def _blocks(node: Any) -> Iterator[tuple[str, str]]:
             yield "p", child.tail
 
 
-def _generic_body(html: str | bytes, titles: set[str], deks: set[str]
+def _generic_body(html: str | bytes, titles: set[str], deks: set[str], metadata: bool
                   ) -> tuple[list[str], _Found]:
     """The body by trafilatura, without the title and page furniture it lets through.
 
@@ -546,10 +573,12 @@ def _generic_body(html: str | bytes, titles: set[str], deks: set[str]
     """
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
+    doc = trafilatura.bare_extraction(html, with_metadata=metadata, include_comments=False,
                                       include_tables=True)
     if doc is None or isinstance(doc, dict) or doc.body is None:
         return [], _Found()
+    for line_break in doc.body.iter("lb"):
+        line_break.tail = "\n" + (line_break.tail or "")
     body = []
     for tag, raw in _blocks(doc.body):
         text = without_relative_times(raw)
@@ -557,4 +586,31 @@ def _generic_body(html: str | bytes, titles: set[str], deks: set[str]
                 or is_link_line(text) or (tag == "head" and text.casefold() in deks)):
             continue
         body.append(f"## {text}" if tag == "head" else text)
-    return body, _Found(author=doc.author, date=doc.date)
+    return _without_teasers(body), _Found(author=doc.author, date=doc.date)
+
+
+def _without_teasers(body: list[str]) -> list[str]:
+    """The body without the runs of teasers generic extraction keeps at its ends.
+
+    Links to other stories ("Photos: Europa, Mysterious Icy Moon of Jupiter")
+    are short lines with no sentence end; a heading with nothing after it
+    heads no section, nor do several headings in a row atop the body. A
+    single short line may be a sign-off, so it stays.
+    """
+    start = 0
+    while start < len(body) and body[start].startswith("## "):
+        start += 1
+    if start < 2:
+        start = 0  # one heading atop the body may be its first section's
+    end = len(body)
+    while end > start and _teaser(body[end - 1]):
+        end -= 1
+    run = body[end:]
+    if not (len(run) >= 2 or (run and run[0].startswith("## "))):
+        end = len(body)
+    return body[start:end]
+
+
+def _teaser(line: str) -> bool:
+    return line.startswith("## ") or (len(line.split()) <= TEASER_MAX_WORDS
+                                      and not line.rstrip().endswith(SENTENCE_ENDS))

@@ -50,6 +50,8 @@ SITE_PROFILES = (
     ("drupal-news",
      '//*[contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]'),
 )
+#: A fast generic pass finding fewer words than this is retried with backup extractors
+BACKUP_BELOW_WORDS = 60
 #: Teasers of other stories at the end of a body: short lines with no sentence end
 TEASER_MAX_WORDS = 14
 SENTENCE_ENDS = (".", "!", "?", "\u201d", '"', "\u00bb", "\u3002", ")", ":", "\u2026")
@@ -573,9 +575,17 @@ def _generic_body(html: str | bytes, titles: set[str], deks: set[str], metadata:
     """
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=metadata, include_comments=False,
-                                      include_tables=True)
-    if doc is None or isinstance(doc, dict) or doc.body is None:
+    def run(fast: bool) -> Any:
+        doc = trafilatura.bare_extraction(html, with_metadata=metadata, include_comments=False,
+                                          include_tables=True, fast=fast)
+        return None if doc is None or isinstance(doc, dict) or doc.body is None else doc
+
+    # The fast pass (no readability/justext comparison) is the more precise; the
+    # backup extractors only help where it finds little.
+    doc = run(fast=True)
+    if doc is None or len(" ".join(doc.body.itertext()).split()) < BACKUP_BELOW_WORDS:
+        doc = run(fast=False) or doc
+    if doc is None:
         return [], _Found()
     for line_break in doc.body.iter("lb"):
         line_break.tail = "\n" + (line_break.tail or "")

@@ -114,6 +114,10 @@ class S3Store:
         self._options = client_options
         self._client: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable for worker processes (re-extraction); each makes its own client.
+        return {**self.__dict__, "_client": None}
+
     @property
     def client(self) -> Any:
         # Created on first use: importing boto3 and building a client costs

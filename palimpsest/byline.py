@@ -49,7 +49,10 @@ DEGREES = re.compile(r"^(?:phd|ph\.d\.?|md|m\.d\.|ms|mph|rd|rdn|msc|ma|ba|bsc|jr
                      r"|dr\.?|prof\.?|cscs|ld|cde)$", re.IGNORECASE)
 NOT_NAMES = re.compile(r"^(?:no author|unknown|admin|redaktion|editorial|staff|agencies"
                        r"|anonymous|guest|null|none|auteurs?|authors?|autor(?:en|in)?|stand"
-                       r"|veröffentlicht|published|updated)$", re.IGNORECASE)
+                       r"|veröffentlicht|published|updated"
+                       # a role after a comma: "Adam Aaronson, Staff Writer"
+                       r"|(?:senior |chief |contributing |staff |freelance )?(?:writer|reporter"
+                       r"|editor|correspondent|contributor|columnist)s?)$", re.IGNORECASE)
 MAX_WORDS = 5
 
 

@@ -52,6 +52,16 @@ SITE_PROFILES = (
 )
 #: A fast generic pass finding fewer words than this is retried with backup extractors
 BACKUP_BELOW_WORDS = 60
+#: Bylines of readers' comments are not the article's
+COMMENTS = re.compile(r"comment|kommentar|respond|reply|disqus", re.IGNORECASE)
+#: A short text that labels its author: "Auteur : X", "Autor: X", "责任编辑：X"
+AUTHOR_LABEL_XPATH = (
+    '//body//*[self::p or self::span or self::div or self::li]'
+    '[string-length(normalize-space(.)) < 80][not(*[self::p or self::div])]'
+    '[starts-with(normalize-space(.), "Auteur") or starts-with(normalize-space(.), "Autor")'
+    ' or starts-with(normalize-space(.), "Author:") or starts-with(normalize-space(.), "Text:")'
+    ' or starts-with(normalize-space(.), "责任编辑")]'
+)
 #: Teasers of other stories at the end of a body: short lines with no sentence end
 TEASER_MAX_WORDS = 14
 SENTENCE_ENDS = (".", "!", "?", "\u201d", '"', "\u00bb", "\u3002", ")", ":", "\u2026")
@@ -88,6 +98,10 @@ TAG_LINKS_XPATH = (
     ' | //article//a[contains(@href, "/tag/") or contains(@href, "/tags/")'
     ' or contains(@href, "/topic/") or contains(@href, "/schlagwort")]'
 )
+TAG_PATHS = ("/tag/", "/tags/", "/motcle/", "/mot/", "/topic/", "/topics/", "/thema/",
+             "/schlagwort", "/keyword/", "/etiqueta/", "/tema/", "/genre/")
+TAG_HREF_XPATH = "//body//a[" + " or ".join(
+    f'contains(@href, "{p}") or starts-with(@href, "{p[1:]}")' for p in TAG_PATHS) + "]"
 #: "Joe Biden (233)", "2020 Election (611 posts)": a tag cloud's counts
 TAG_COUNT = re.compile(r"\s*\(\d[\d,.]*(?: \w+)?\)$")
 CORRECTION_LINE = re.compile(
@@ -125,6 +139,11 @@ BYLINE_XPATH = (
     ' or contains(@class, "author") or contains(@class, "Author") or contains(@class, "autor")'
     ' or contains(@class, "full-name")]'
 )
+#: Links to an author's page: the byline of pages that mark it no other way
+AUTHOR_LINK_XPATH = (
+    '//body//a[contains(@href, "/author/") or contains(@href, "/autor/")'
+    ' or contains(@href, "/auteur/") or contains(@href, "/staff/")]'
+)
 
 
 def extract(html: str | bytes, *, url: str | None = None) -> Article:
@@ -142,7 +161,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         dek=clean(_first(data.get("description"), meta.get("og:description"),
                          meta.get("description")) or ""),
         authors=_authors(tree, data, meta),
-        published=_published(tree, data, meta),
+        published=_published(tree, data, meta, url),
         modified=_date(_first(data.get("dateModified"), meta.get("article:modified_time"))),
         section=clean(_first(_text_of(data.get("articleSection")),
                              meta.get("article:section")) or ""),
@@ -207,8 +226,21 @@ def _json_ld(tree: Any) -> dict[str, Any]:
             types = item.get("@type", [])
             types = [types] if isinstance(types, str) else types
             if any(str(t).lower() in ARTICLE_TYPES - {"webpage"} for t in types):
-                return item
+                return _resolved(item, data)
     return {}
+
+
+def _resolved(item: dict[str, Any], document: Any) -> dict[str, Any]:
+    """``item`` with its author references (``{"@id": ...}``) replaced by the
+    nodes of the same document they name (Yoast-style ``@graph``)."""
+    named = {n["@id"]: n for n in _walk(document)
+             if isinstance(n.get("@id"), str) and n.get("name")}
+    authors = item.get("author")
+    if not named or not authors:
+        return item
+    authors = [named.get(a.get("@id"), a) if isinstance(a, dict) else a
+               for a in (authors if isinstance(authors, list) else [authors])]
+    return {**item, "author": authors}
 
 
 def _walk(data: Any) -> Iterator[dict[str, Any]]:
@@ -309,6 +341,9 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str
     found = byline.names([d for d in declared if d], sites=sites)
     if not found:
         found = byline.names(_byline_texts(tree), sites=sites)
+    if not found:  # "Auteur : Kossivi Tiassou", "责任编辑：焦鹏" in the text
+        found = byline.names([" ".join(n.itertext()) for n in tree.xpath(AUTHOR_LABEL_XPATH)],
+                             sites=sites)
     if not found and meta.get("author"):
         found = byline.names([meta["author"]], sites=sites)
     return tuple(found)
@@ -316,8 +351,15 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str
 
 def _byline_texts(tree: Any) -> list[str]:
     """The article's byline: the first byline element naming someone, with the
-    byline elements beside it (several authors), not those of teasers further on."""
-    nodes = [(n, " ".join(n.itertext())) for n in tree.xpath(BYLINE_XPATH)]
+    byline elements beside it (several authors), not those of teasers further on
+    nor of readers' comments; links to author pages when nothing is marked."""
+    return _first_byline(tree, BYLINE_XPATH) or _first_byline(tree, AUTHOR_LINK_XPATH)
+
+
+def _first_byline(tree: Any, xpath: str) -> list[str]:
+    nodes = [(n, " ".join(n.itertext())) for n in tree.xpath(xpath)
+             if not COMMENTS.search(" ".join(a.get("class", "") + " " + a.get("id", "")
+                                             for a in (n, *n.iterancestors())))]
     nodes = [(n, text) for n, text in nodes if len(text) < 300]
     for node, text in nodes:
         if byline.names([text]):
@@ -357,10 +399,22 @@ def _tags(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, .
         found = declared.replace(",", "\n").split("\n")
     else:
         found = [" ".join(a.itertext()) for a in tree.xpath(TAG_LINKS_XPATH)]
+        found = found or _tag_link_group(tree)
         if not found and meta.get("keywords"):
             found = meta["keywords"].split(",")
     tags = (TAG_COUNT.sub("", clean(t)) for t in found)
     return tuple(_dedupe(t for t in tags if t and t.strip(".… ") and len(t) <= 80))
+
+
+def _tag_link_group(tree: Any) -> list[str]:
+    """The last group of two or more links to tag pages that share a parent:
+    the tag list under the article (navigation menus come earlier)."""
+    groups: dict[Any, list[str]] = {}
+    for link in tree.xpath(TAG_HREF_XPATH):
+        if not any(a.tag in ("nav", "header", "footer") for a in link.iterancestors()):
+            groups.setdefault(link.getparent(), []).append(" ".join(link.itertext()))
+    lists = [texts for texts in groups.values() if len(texts) >= 2]
+    return lists[-1] if lists else []
 
 
 def _image(value: Any) -> str | None:
@@ -371,17 +425,18 @@ def _image(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _published(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str | None:
+def _published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | None
+               ) -> str | None:
     """Structured data first; then htmldate's reading of the page; then what it shows."""
     declared = _date(_first(data.get("datePublished"), meta.get("article:published_time"),
                             meta.get("datepublished"), meta.get("date"),
                             meta.get("dc.date.issued"), meta.get("dcterms.created")))
     if declared:
-        return _local_day(tree, declared) or declared
+        return _local_day(tree, declared, url) or declared
     from htmldate import find_date
 
     try:
-        found = find_date(tree, original_date=True, extensive_search=False)
+        found = find_date(tree, original_date=True, extensive_search=False, url=url)
     except (ValueError, TypeError):
         found = None
     shown, day = _date(_time_attr(tree)), _date(found)
@@ -390,7 +445,7 @@ def _published(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> str | N
     return day or shown
 
 
-def _local_day(tree: Any, declared: str) -> str | None:
+def _local_day(tree: Any, declared: str, url: str | None) -> str | None:
     """The day the page shows, when a UTC time near midnight falls on another.
 
     Sites often declare UTC (``...T02:25:54Z``) and show their local day (the
@@ -404,7 +459,7 @@ def _local_day(tree: Any, declared: str) -> str | None:
     from htmldate import find_date
 
     try:
-        shown = find_date(tree, original_date=True, extensive_search=True)
+        shown = find_date(tree, original_date=True, extensive_search=True, url=url)
     except (ValueError, TypeError):
         return None
     expected = moment.date() + timedelta(days=-1 if moment.hour < 8 else 1)

@@ -84,3 +84,90 @@ def test_paywall_page_is_recognised_as_a_wall() -> None:
     walled = extract(render_article(replace(demo, wall=True), "http://news.test", views=1))
     assert walled.wall
     assert not extract(render_article(demo, "http://news.test", views=1)).wall
+
+
+def _page(head: str, body: str, *, lang: str = "en") -> str:
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}</head>'
+            f"<body>{body}</body></html>")
+
+
+PARAGRAPHS = "".join(
+    f"<p>Paragraph {n} of the report describes, in plain words and at some length, what the "
+    f"council decided on Tuesday and why the harbour district will feel it first.</p>"
+    for n in range(1, 7))
+
+
+def test_headline_without_kicker_or_site_name() -> None:
+    html = _page(
+        '<title>Interne Unterlagen im Netz: Daten von Rheinmetall gehackt | tagesschau.de</title>'
+        '<meta property="og:title" content="Daten von Rheinmetall gehackt - Interne Unterlagen">'
+        '<meta property="og:site_name" content="tagesschau.de">',
+        '<h1><span class="dachzeile">Interne Unterlagen im Netz</span>'
+        '<span class="headline">Daten von Rheinmetall gehackt</span></h1>'
+        f"<article>{PARAGRAPHS}</article>", lang="de")
+    assert extract(html, url="https://www.tagesschau.de/x.html").headline == \
+        "Daten von Rheinmetall gehackt"
+
+
+def test_marked_headline_wins_over_an_seo_title() -> None:
+    html = _page(
+        '<meta property="og:title" content="Brexit: Nervenkrieg geht in nächste Runde">'
+        '<meta property="og:site_name" content="Neue Zürcher Zeitung">',
+        '<h1 class="title" itemprop="headline">Der Nervenkrieg um den Brexit geht in die '
+        f"nächste Runde</h1><article>{PARAGRAPHS}</article>", lang="de")
+    assert extract(html).headline == "Der Nervenkrieg um den Brexit geht in die nächste Runde"
+
+
+def test_site_suffix_is_cut_when_there_is_no_h1() -> None:
+    html = _page('<meta property="og:title" content="A Paris-8, beaucoup d\'actions - Bondy Blog">'
+                 '<meta property="og:site_name" content="Bondy Blog">',
+                 f"<article>{PARAGRAPHS}</article>", lang="fr")
+    assert extract(html).headline == "A Paris-8, beaucoup d'actions"
+
+
+def test_byline_of_several_authors_without_structured_data() -> None:
+    html = _page(
+        "<title>Council votes</title>",
+        '<h1>Council votes to close the harbour road</h1>'
+        '<div class="byline">By <a rel="author" href="/a/1">Maria Lopez</a> and '
+        '<a rel="author" href="/a/2">Tom Becker</a> | 12 March 2024, 10:14</div>'
+        f"<article>{PARAGRAPHS}</article>"
+        '<aside><div class="byline">By Someone Else</div></aside>')
+    assert extract(html).authors == ("Maria Lopez", "Tom Becker")
+
+
+def test_utc_time_near_midnight_is_the_day_the_page_shows() -> None:
+    html = _page(
+        '<meta property="article:published_time" content="2020-02-25T02:25:54+00:00">',
+        '<h1>Late night story in New York</h1><p class="date">February 24, 2020 9:25pm</p>'
+        f"<article>{PARAGRAPHS}</article>")
+    url = "https://pagesix.example/2020/02/24/late-night-story/"  # the site's own day
+    assert extract(html, url=url).published == "2020-02-24"
+    # at midday UTC there is no doubt about the day: the declared time stands
+    noon = html.replace("T02:25:54", "T12:25:54")
+    assert extract(noon, url=url).published == "2020-02-25T12:25:54+00:00"
+
+
+def test_tags_from_a_tag_cloud_lose_their_counts() -> None:
+    html = _page("<title>T</title>", "<h1>Primary season opens</h1>"
+                 f"<article>{PARAGRAPHS}"
+                 '<ul class="tags"><li><a href="/tag/2020-election">2020 Election (611 posts)'
+                 '</a></li><li><a href="/tag/iowa">Iowa (92)</a></li></ul></article>')
+    assert extract(html).tags == ("2020 Election", "Iowa")
+
+
+def test_placeholder_dates_are_no_dates() -> None:
+    html = _page('<meta property="article:published_time" content="0001-01-01T00:00:00Z">',
+                 f"<h1>Undated story</h1><article>{PARAGRAPHS}</article>")
+    assert extract(html).published is None
+
+
+def test_teasers_and_promotions_after_the_body_are_dropped() -> None:
+    html = _page(
+        "<title>Harbour closes | Daily Planet</title>",
+        f"<main><h1>Harbour closes</h1><article>{PARAGRAPHS}"
+        "<p>Sign up for our newsletter to get the latest in your inbox.</p>"
+        "<p>Photos: The harbour through the years</p>"
+        "<p>Five ferries that changed the city</p></article></main>")
+    body = extract(html).body
+    assert body[0].startswith("Paragraph 1 of the report") and len(body) == 6

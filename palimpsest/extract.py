@@ -52,6 +52,9 @@ SITE_PROFILES = (
 )
 #: A fast generic pass finding fewer words than this is retried with backup extractors
 BACKUP_BELOW_WORDS = 60
+AGENCY_CREDIT = re.compile(
+    r"\(([^()]{0,30}\b(?:dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua"
+    r"|ddp|dts|ots)\b[^()]{0,20})\)", re.IGNORECASE)
 #: Bylines of readers' comments are not the article's
 COMMENTS = re.compile(r"comment|kommentar|respond|reply|disqus", re.IGNORECASE)
 #: A short text that labels its author: "Auteur : X", "Autor: X", "责任编辑：X"
@@ -60,8 +63,9 @@ AUTHOR_LABEL_XPATH = (
     '[string-length(normalize-space(.)) < 80][not(*[self::p or self::div])]'
     '[starts-with(normalize-space(.), "Auteur") or starts-with(normalize-space(.), "Autor")'
     ' or starts-with(normalize-space(.), "Author:") or starts-with(normalize-space(.), "Text:")'
-    ' or starts-with(normalize-space(.), "责任编辑")]'
+    ' or contains(., "责任编辑")]'
 )
+AUTHOR_LABEL = re.compile(r"(?:Auteur|Autor|Author|Text|责任编辑)\s*[:：]\s*(\S.*)")
 #: Teasers of other stories at the end of a body: short lines with no sentence end
 TEASER_MAX_WORDS = 14
 SENTENCE_ENDS = (".", "!", "?", "\u201d", '"', "\u00bb", "\u3002", ")", ":", "\u2026")
@@ -142,7 +146,8 @@ BYLINE_XPATH = (
 #: Links to an author's page: the byline of pages that mark it no other way
 AUTHOR_LINK_XPATH = (
     '//body//a[contains(@href, "/author/") or contains(@href, "/autor/")'
-    ' or contains(@href, "/auteur/") or contains(@href, "/staff/")]'
+    ' or contains(@href, "/auteur/") or contains(@href, "/staff/")'
+    ' or contains(@href, "/reporters/") or contains(@href, "/journalist/")]'
 )
 
 
@@ -179,6 +184,8 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     body, found = _body(tree, html, metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
         fields["authors"] = tuple(byline.names([found.author], sites=sites))
+    if not fields["authors"]:
+        fields["authors"] = _agency_credit(body)
     if not fields["published"] and found.date:
         fields["published"] = _date(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
@@ -342,8 +349,9 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str
     if not found:
         found = byline.names(_byline_texts(tree), sites=sites)
     if not found:  # "Auteur : Kossivi Tiassou", "责任编辑：焦鹏" in the text
-        found = byline.names([" ".join(n.itertext()) for n in tree.xpath(AUTHOR_LABEL_XPATH)],
-                             sites=sites)
+        labelled = (AUTHOR_LABEL.search(" ".join(n.itertext()))
+                    for n in tree.xpath(AUTHOR_LABEL_XPATH))
+        found = byline.names([m.group(1) for m in labelled if m], sites=sites)
     if not found and meta.get("author"):
         found = byline.names([meta["author"]], sites=sites)
     return tuple(found)
@@ -367,6 +375,16 @@ def _first_byline(tree: Any, xpath: str) -> list[str]:
             return [t for n, t in nodes
                     if n is node or (n.getparent() is parent and n.tag == node.tag)]
     return []
+
+
+def _agency_credit(body: list[str]) -> tuple[str, ...]:
+    """A news agency credited in the text when no one signs: "Hamburg (dpa/lno) -",
+    "... (FR mit dpa)". The credit stays whole: it names a desk, not people."""
+    for paragraph in body[:1] + body[-3:]:
+        found = AGENCY_CREDIT.search(paragraph)
+        if found:
+            return (found.group(1).strip(),)
+    return ()
 
 
 def _site_names(tree: Any, meta: dict[str, str]) -> set[str]:

@@ -171,3 +171,20 @@ def test_teasers_and_promotions_after_the_body_are_dropped() -> None:
         "<p>Five ferries that changed the city</p></article></main>")
     body = extract(html).body
     assert body[0].startswith("Paragraph 1 of the report") and len(body) == 6
+
+
+def test_agency_credit_is_the_author_when_no_one_signs() -> None:
+    html = _page("<title>Tumult at the lecture</title>",
+                 "<h1>Tumult at the lecture</h1><article>"
+                 "<p>Hamburg (dpa/lno) \u2013 Despite talks between the university and the "
+                 "student council, the two sides remain far apart after the protests.</p>"
+                 f"{PARAGRAPHS}</article>", lang="de")
+    assert extract(html).authors == ("dpa/lno",)
+
+
+def test_author_label_in_the_text() -> None:
+    html = _page("<title>Terres fertiles</title>",
+                 f"<h1>La perte des terres fertiles</h1><article>{PARAGRAPHS}</article>"
+                 '<div class="longText"><p>Auteur : Kossivi Tiassou</p>'
+                 "<p>Edition : M-A. Pioerron</p></div>", lang="fr")
+    assert extract(html).authors == ("Kossivi Tiassou",)

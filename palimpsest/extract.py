@@ -52,6 +52,12 @@ SITE_PROFILES = (
 )
 #: A fast generic pass finding fewer words than this is retried with backup extractors
 BACKUP_BELOW_WORDS = 60
+MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
+                       ' | //*[@itemprop="datePublished"]/@datetime')
+#: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50]
+WRITTEN_DATE = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b"
+    r"|\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?:,?\s*(?P<t>\d{1,2}:\d{2}))?")
 AGENCY_CREDIT = re.compile(
     r"\(([^()]{0,30}\b(?:dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua"
     r"|ddp|dts|ots)\b[^()]{0,20})\)", re.IGNORECASE)
@@ -445,22 +451,23 @@ def _image(value: Any) -> str | None:
 
 def _published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | None
                ) -> str | None:
-    """Structured data first; then htmldate's reading of the page; then what it shows."""
-    declared = _date(_first(data.get("datePublished"), meta.get("article:published_time"),
-                            meta.get("datepublished"), meta.get("date"),
-                            meta.get("dc.date.issued"), meta.get("dcterms.created")))
+    """Declared dates first (JSON-LD, ``article:*``, microdata, Dublin Core); then
+    a bare ``<meta name=date>``; then the date the page shows; then htmldate."""
+    declared = _date(_first(
+        data.get("datePublished"), meta.get("article:published_time"),
+        _attr(tree, MICRODATA_PUBLISHED), meta.get("datepublished"),
+        meta.get("dc.date.issued"), meta.get("dcterms.created"), data.get("dateCreated")))
     if declared:
         return _local_day(tree, declared, url) or declared
+    shown = _date(meta.get("date")) or _date(_shown_date(tree))
+    if shown:
+        return shown
     from htmldate import find_date
 
     try:
-        found = find_date(tree, original_date=True, extensive_search=False, url=url)
+        return _date(find_date(tree, original_date=True, extensive_search=False, url=url))
     except (ValueError, TypeError):
-        found = None
-    shown, day = _date(_time_attr(tree)), _date(found)
-    if shown and (day is None or shown[:10] == day[:10]):
-        return shown  # the same day, with the time of day the page shows
-    return day or shown
+        return None
 
 
 def _local_day(tree: Any, declared: str, url: str | None) -> str | None:
@@ -484,15 +491,21 @@ def _local_day(tree: Any, declared: str, url: str | None) -> str | None:
     return shown if shown == expected.isoformat() else None
 
 
-def _time_attr(tree: Any) -> str | None:
-    """A date the page shows: ``<time datetime>``, else a "date" element's text."""
+def _shown_date(tree: Any) -> str | None:
+    """A date the page shows: ``<time datetime>``, else the first date written in a
+    ``<time>`` or "date" element ("Written: 2023-11-07 15:03", "31.03.2020")."""
     found = _attr(tree, "//article//time/@datetime|//time[@datetime]/@datetime")
     if found:
         return found
-    for node in tree.xpath('//*[contains(@class, "date") or @itemprop="datePublished"]')[:5]:
-        text = clean(node.get("content") or node.text_content())
-        if 6 <= len(text) <= 40 and any(c.isdigit() for c in text):
-            return text
+    nodes = tree.xpath('//time | //*[contains(@class, "date") or contains(@class, "Date")]')
+    for node in nodes[:8]:
+        text = clean(node.text_content())[:120]
+        if written := WRITTEN_DATE.search(text):
+            day, month, year = written.group("d", "m", "y")
+            if day:  # dd.mm.yyyy
+                return f"{year}-{int(month):02d}-{int(day):02d}" + (
+                    f"T{written.group('t')}" if written.group("t") else "")
+            return written.group(0).replace(" ", "T")
     return None
 
 

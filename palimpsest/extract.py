@@ -493,7 +493,8 @@ def _local_day(tree: Any, declared: str, url: str | None) -> str | None:
 
 def _shown_date(tree: Any) -> str | None:
     """A date the page shows: ``<time datetime>``, else the first date written in a
-    ``<time>`` or "date" element ("Written: 2023-11-07 15:03", "31.03.2020")."""
+    ``<time>`` or "date" element ("Written: 2023-11-07 15:03", "31.03.2020",
+    "14 Apr 2025 09:12")."""
     found = _attr(tree, "//article//time/@datetime|//time[@datetime]/@datetime")
     if found:
         return found
@@ -506,6 +507,8 @@ def _shown_date(tree: Any) -> str | None:
                 return f"{year}-{int(month):02d}-{int(day):02d}" + (
                     f"T{written.group('t')}" if written.group("t") else "")
             return written.group(0).replace(" ", "T")
+        if 6 <= len(text) <= 40 and any(c.isdigit() for c in text) and _date(text):
+            return text  # "14 Apr 2025 09:12"
     return None
 
 

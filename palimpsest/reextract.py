@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -103,11 +105,15 @@ def _extractor_pool(store: BlobStore, workers: int) -> Iterator[Callable[..., It
         _use_store(store)
         yield map
         return
-    # Not fork: the caller may hold threads (Prefect, a browser pool). A fork
-    # server that has imported the extractor starts each worker without
-    # importing it again (~1.5 s each).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["palimpsest.extract", "trafilatura", "htmldate"])
+    # Forking copies the imported extractor (no ~1.5 s import per worker), but is
+    # unsafe when other threads run (Prefect, a browser pool): then a fork server
+    # that has imported it once hands out the workers.
+    context: BaseContext
+    if threading.active_count() == 1:
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        multiprocessing.set_forkserver_preload(["palimpsest.extract", "trafilatura", "htmldate"])
     with ProcessPoolExecutor(workers, mp_context=context,
                              initializer=_use_store, initargs=(store,)) as pool:
         yield lambda fn, jobs: pool.map(fn, jobs, chunksize=4)

@@ -16,7 +16,7 @@ _EXPORTS = {
     "SnapshotResult": "models", "StoredWarc": "models",
     "Settings": "config",
     "Browser": "capture", "capture": "capture",
-    "write_warc": "warc", "page_from_warc": "warc",
+    "write_warc": "warc", "page_from_warc": "warc", "export_wacz": "wacz",
     "BlobStore": "storage", "LocalStore": "storage", "S3Store": "storage",
     "open_store": "storage",
     "extract": "extract", "EXTRACTOR_VERSION": "extract",

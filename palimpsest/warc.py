@@ -93,74 +93,90 @@ def write_warc(
     written earlier in this WARC, becomes a ``revisit`` record (the
     identical-payload-digest profile) instead of being stored again.
     """
-    writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
-    date = warc_date(capture.fetched_at)
-    known = dict(originals or {})
-    layout = Layout()
-
-    def emit(uri: str, data: bytes, full: Callable[[], Any], *, http: Any = None,
-             linked: dict[str, str] | None = None, name: str | None = None,
-             dedup: bool = True) -> str:
-        digest = payload_digest(data) if dedup and len(data) >= MIN_DEDUP_BYTES else None
-        original = known.get(digest) if digest else None
-        if original is None:
-            record = full()
-        else:
-            record = writer.create_revisit_record(
-                uri, digest, original.uri, original.date, http_headers=http,
-                warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date,
-                                   **(linked or {})})
-        start = out.tell()
-        writer.write_record(record)
-        length = out.tell() - start
-        if original is None and digest:
-            known[digest] = layout.payloads[digest] = Original(uri, date, key, start, length)
-        if name:
-            layout.records[name] = ((start, length) if original is None else
-                                    (original.offset, original.length, original.warc_key))
-        return str(record.rec_headers.get_header("WARC-Record-ID"))
-
-    info = _warcinfo(capture)
-    filename = {"WARC-Filename": key.rsplit("/", 1)[-1]} if key else {}
-    writer.write_record(writer.create_warc_record(
-        "", "warcinfo", payload=io.BytesIO(info), length=len(info),
-        warc_content_type="application/warc-fields",
-        warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date, **filename},
-    ))
+    warc = _Builder(capture, out, key, dict(originals or {}), make_id)
+    warc.warcinfo()
     page_id = ""
-    page = capture.page
     for exchange in capture.exchanges:
-        http = _response_head(exchange)
-        response_id = emit(
-            exchange.url, exchange.body,
-            lambda: _response(writer, exchange, http, make_id(), date),  # noqa: B023 - called at once
-            http=http, name="page" if exchange is page else None,
-            dedup=exchange.truncated is None)
-        writer.write_record(_request(writer, exchange, make_id(), response_id, date))
-        if exchange is page:
-            page_id = response_id
-
-    def resource(prefix: str, data: bytes, content_type: str, name: str) -> None:
-        uri = prefix + capture.final_url
-        linked = {"WARC-Concurrent-To": page_id}
-        emit(uri, data, lambda: writer.create_warc_record(
-            uri, "resource", payload=io.BytesIO(data), length=len(data),
-            warc_content_type=content_type,
-            warc_headers_dict={"WARC-Record-ID": make_id(), "WARC-Date": date, **linked},
-        ), linked=linked, name=name)
-
-    resource(DOM_PREFIX, capture.dom.encode(), "text/html; charset=utf-8", "dom")
+        response_id = warc.exchange(exchange, is_page=exchange is capture.page)
+        page_id = response_id if exchange is capture.page else page_id
+    linked = {"WARC-Concurrent-To": page_id}
+    warc.resource(DOM_PREFIX, capture.dom.encode(), "text/html; charset=utf-8", "dom", linked)
     if capture.screenshot:
-        resource(SCREENSHOT_PREFIX, capture.screenshot, "image/png", "screenshot")
+        warc.resource(SCREENSHOT_PREFIX, capture.screenshot, "image/png", "screenshot", linked)
     facts = json.dumps(_capture_facts(capture), indent=1).encode()
-    writer.write_record(writer.create_warc_record(
+    warc.write(warc.writer.create_warc_record(
         CAPTURE_INFO_PREFIX + capture.final_url, "metadata", payload=io.BytesIO(facts),
         length=len(facts), warc_content_type="application/json",
-        warc_headers_dict={
-            "WARC-Record-ID": make_id(), "WARC-Date": date, "WARC-Concurrent-To": page_id,
-        },
-    ))
-    return layout
+        warc_headers_dict={**warc.headers(), **linked}))
+    return warc.layout
+
+
+class _Builder:
+    """Writes the records of one WARC, turning payloads seen before into revisits."""
+
+    def __init__(self, capture: Capture, out: BinaryIO, key: str,
+                 known: dict[str, Original], make_id: Callable[[], str]) -> None:
+        self.capture, self.out, self.key, self.known = capture, out, key, known
+        self.make_id = make_id
+        self.writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
+        self.date = warc_date(capture.fetched_at)
+        self.layout = Layout()
+
+    def headers(self) -> dict[str, str]:
+        return {"WARC-Record-ID": self.make_id(), "WARC-Date": self.date}
+
+    def write(self, record: Any) -> tuple[int, int]:
+        start = self.out.tell()
+        self.writer.write_record(record)
+        return start, self.out.tell() - start
+
+    def warcinfo(self) -> None:
+        info = _warcinfo(self.capture)
+        name = self.key.rsplit("/", 1)[-1]
+        self.write(self.writer.create_warc_record(
+            "", "warcinfo", payload=io.BytesIO(info), length=len(info),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={**self.headers(), **({"WARC-Filename": name} if name else {})}))
+
+    def exchange(self, exchange: Exchange, *, is_page: bool) -> str:
+        """Write the response (or its revisit) and then its request; the response's id."""
+        http = _response_head(exchange)
+        response_id = self.payload(
+            exchange.url, exchange.body,
+            lambda headers: _response(self.writer, exchange, http, headers),
+            http=http, name="page" if is_page else None, dedup=exchange.truncated is None)
+        self.write(_request(self.writer, exchange, {**self.headers(),
+                                                    "WARC-Concurrent-To": response_id}))
+        return response_id
+
+    def resource(self, prefix: str, data: bytes, content_type: str, name: str,
+                 linked: dict[str, str]) -> None:
+        uri = prefix + self.capture.final_url
+        self.payload(uri, data, lambda headers: self.writer.create_warc_record(
+            uri, "resource", payload=io.BytesIO(data), length=len(data),
+            warc_content_type=content_type, warc_headers_dict={**headers, **linked},
+        ), linked=linked, name=name)
+
+    def payload(self, uri: str, data: bytes, full: Callable[[dict[str, str]], Any], *,
+                http: Any = None, linked: dict[str, str] | None = None,
+                name: str | None = None, dedup: bool = True) -> str:
+        """Write a record carrying ``data``, or a revisit if it was archived before."""
+        digest = payload_digest(data) if dedup and len(data) >= MIN_DEDUP_BYTES else None
+        original = self.known.get(digest) if digest else None
+        if original is None:
+            record = full(self.headers())
+        else:
+            record = self.writer.create_revisit_record(
+                uri, digest, original.uri, original.date, http_headers=http,
+                warc_headers_dict={**self.headers(), **(linked or {})})
+        start, length = self.write(record)
+        if original is None and digest:
+            self.known[digest] = self.layout.payloads[digest] = Original(
+                uri, self.date, self.key, start, length)
+        if name:
+            self.layout.records[name] = ((start, length) if original is None else
+                                         (original.offset, original.length, original.warc_key))
+        return str(record.rec_headers.get_header("WARC-Record-ID"))
 
 
 def locate(warc_key: str, position: Sequence[Any]) -> tuple[str, int, int]:
@@ -215,32 +231,27 @@ def _response_head(exchange: Exchange) -> StatusAndHeaders:
 
 
 def _response(writer: WARCWriter, exchange: Exchange, http: StatusAndHeaders,
-              record_id: str, date: str) -> Any:
+              headers: dict[str, str]) -> Any:
     extra = {"WARC-Truncated": exchange.truncated} if exchange.truncated else {}
     return writer.create_warc_record(
         exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
-        http_headers=http,
-        warc_headers_dict={"WARC-Record-ID": record_id, "WARC-Date": date, **extra},
+        http_headers=http, warc_headers_dict={**headers, **extra},
     )
 
 
-def _request(
-    writer: WARCWriter, exchange: Exchange, record_id: str, response_id: str, date: str
-) -> Any:
+def _request(writer: WARCWriter, exchange: Exchange, headers: dict[str, str]) -> Any:
     parts = urlsplit(exchange.url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    headers = [(k, v) for k, v in exchange.request_headers if not k.startswith(":")]
-    if not any(k.lower() == "host" for k, _ in headers):
-        headers.insert(0, ("Host", parts.netloc))
+    sent = [(k, v) for k, v in exchange.request_headers if not k.startswith(":")]
+    if not any(k.lower() == "host" for k, _ in sent):
+        sent.insert(0, ("Host", parts.netloc))
     body = exchange.request_body or b""
-    http = StatusAndHeaders(f"{exchange.method} {target} HTTP/1.1", headers, is_http_request=True)
+    http = StatusAndHeaders(f"{exchange.method} {target} HTTP/1.1", sent, is_http_request=True)
     return writer.create_warc_record(
         exchange.url, "request", payload=io.BytesIO(body), length=len(body), http_headers=http,
-        warc_headers_dict={
-            "WARC-Record-ID": record_id, "WARC-Date": date, "WARC-Concurrent-To": response_id,
-        },
+        warc_headers_dict=headers,
     )
 
 

@@ -1,10 +1,10 @@
 """Extract an :class:`Article` from the HTML of a news page (pure functions).
 
-Structured data is trusted first (JSON-LD, OpenGraph and ``article:*`` meta),
-then the visible page: the article body is found in its container (schema.org
-``articleBody``, ``<article>``, common body classes) after navigation, tickers,
-related-link boxes, share bars and ads are removed; trafilatura is the
-fallback when no container stands out.
+Structured data is trusted first (JSON-LD with its ``@graph``, microdata,
+OpenGraph and ``article:*`` meta, Dublin Core), then what the page shows: the
+headline ``<h1>`` without its kicker, the byline (names by ``byline.py``),
+the written date, tag lists. The body comes from ``body.py``; corrections
+and editor's notes are taken out of it into a field of their own.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from . import byline
+from .body import extract_body
 from .errors import ExtractError
 from .models import Article
-from .text import clean, is_link_line, without_relative_times
+from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
 EXTRACTOR_VERSION = "2"
@@ -33,25 +34,6 @@ ARTICLE_TYPES = {
     "opinionnewsarticle", "backgroundnewsarticle", "blogposting", "liveblogposting",
     "reviewnewsarticle", "socialmediaposting", "report", "webpage",
 }
-NOISE_TAGS = ("script", "style", "noscript", "template", "nav", "footer", "aside", "form",
-              "iframe", "svg", "button", "select", "figcaption")
-NOISE_WORDS = re.compile(
-    r"(?:^|[\s_-])(?:related|most-?read|most-?popular|trending|ticker|breaking|newsletter|"
-    r"share|sharing|social|advert|ad-slot|ads?|promo|sponsor|comments?|read-?next|"
-    r"recommend\w*|outbrain|taboola|subscribe|cookie|consent|sidebar|widget|tags?|"
-    r"byline|author|dateline|caption|credit)(?:$|[\s_-])",
-    re.IGNORECASE,
-)
-#: Site profiles: where the body is on sites whose markup is known. A profile that
-#: matches takes precedence over the generic extractor (trafilatura).
-SITE_PROFILES = (
-    # Drupal-style international news sites: body in a "field--name-body" block with
-    # inline "Related News" boxes and "Read more:" lines (see the demo site).
-    ("drupal-news",
-     '//*[contains(concat(" ", normalize-space(@class), " "), " field--name-body ")]'),
-)
-#: A fast generic pass finding fewer words than this is retried with backup extractors
-BACKUP_BELOW_WORDS = 60
 MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
                        ' | //*[@itemprop="datePublished"]/@datetime')
 #: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50]
@@ -72,34 +54,6 @@ AUTHOR_LABEL_XPATH = (
     ' or contains(., "责任编辑")]'
 )
 AUTHOR_LABEL = re.compile(r"(?:Auteur|Autor|Author|Text|责任编辑)\s*[:：]\s*(\S.*)")
-#: Teasers of other stories at the end of a body: short lines with no sentence end
-TEASER_MAX_WORDS = 14
-SENTENCE_ENDS = (".", "!", "?", "\u201d", '"', "\u00bb", "\u3002", ")", ":", "\u2026")
-#: Lines generic extraction lets through that are never the article: page furniture,
-#: newsletter promos, reprint notices.
-BOILERPLATE_LINE = re.compile(
-    r"^(?:[-•*]\s*)?(?:order reprints|print article|share(?: this)?(?: article)?|tags|"
-    r"advertisement|thanks for signing up!?|keep an eye on your inbox.*|sign up.{0,40}newsletter.*|"
-    r"subscribe(?: now)?|related(?: articles| stories| content)?|read more|"
-    r"updated (?:at|on) .{0,40}|published .{0,40}|"
-    r"this copy is for your personal, non-commercial use only.*|write to .{0,80}@.{0,60}|"
-    r"copyright.{0,80}|all rights reserved.{0,40}|\(?photo:.{0,80}|image:.{0,80}"
-    # promotions of other stories and of the site's newsletters, apps and feeds
-    r"|see more:.*|don[’']?t miss.*|also on \S+ .*|like this story\?.*|you may also like.*"
-    r"|\(?leggi anche.*|follow us on .*|follow @\S+ .*|email .{0,60} at \S+@\S+.*"
-    r"|subscribe to .*|get the latest .{0,40} in your inbox.*|have a tip\?.*"
-    r"|tell us what you think.*|comments?|get .{0,60} delivered .*"
-    r"|we want to hear what you think.*|never miss the latest.*|get the .{0,40} daily edition.*"
-    # "read also" in the languages we track, and photo credits
-    r"|(?:à )?lire aussi.*|lesen sie auch.*|mehr zum thema.*|(?:le|te) puede interesar.*"
-    r"|lee también.*|leia também.*|read also.*|see also.*|temas|themen|tags?:?"
-    r"|pour (?:lire la suite|accéder en illimité).*|puede escribirnos.*"
-    r"|(?:titelbild|credit|fotos?|bild)\s*:.{0,80}|.{0,60} may be reached at \S+@.*"
-    r"|get access to .*|follow us .*"
-    # a bare URL, a CMS shortcode left in the text, a short credit line with ©
-    r"|https?://\S+|\[\w+[ \]].*\[/\w+\]|.{0,120}\u00a9.{0,60})$",
-    re.IGNORECASE)
-
 TAG_LINKS_XPATH = (
     '//*[contains(concat(" ", normalize-space(@class), " "), " tags ")'
     ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
@@ -141,7 +95,6 @@ KICKER_CLASS = re.compile(r"kicker|overline|dachzeile|topline|roofline|eyebrow|e
                           r"|sr-only|screen-reader", re.IGNORECASE)
 QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
                         "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
-BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
 BYLINE_XPATH = (
     '//body//*[not(self::script or self::style or self::meta or self::link)]'
     '[@rel="author" or @itemprop="author" or contains(@class, "byline")'
@@ -187,7 +140,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     corrections = _correction_notices(tree)
     sites = _site_names(tree, meta)
     # What the generic extractor reads from the page fills what structured data left out.
-    body, found = _body(tree, html, metadata=not (fields["authors"] and fields["published"]))
+    body, found = extract_body(tree, html, metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
         fields["authors"] = tuple(byline.names([found.author], sites=sites))
     if not fields["authors"]:
@@ -533,76 +486,6 @@ def _date(value: str | None) -> str | None:
 MIN_YEAR = 1900
 
 
-class _Found(NamedTuple):
-    """Metadata the generic extractor read from the page, as fallbacks."""
-
-    author: str | None = None
-    date: str | None = None
-
-
-def _body(tree: Any, html: str | bytes, *, metadata: bool) -> tuple[list[str], _Found]:
-    """The body by the matching site profile; by the generic extractor when no
-    profile matches or the profile's container holds no text (a false match).
-
-    The generic extractor parses ``html`` itself (trafilatura's parser
-    settings change what it finds) and reads author and date only when
-    ``metadata`` is asked for.
-    """
-    container = _container(tree)
-    if container is not None:
-        paragraphs = _profile_body(container)
-        if paragraphs:
-            return paragraphs, _Found()
-    deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
-    return _generic_body(html, _titles(tree), {clean(d).casefold() for d in deks}, metadata)
-
-
-def _profile_body(container: Any) -> list[str]:
-    _strip_noise(container)
-    paragraphs: list[str] = []
-    for node in container.iter(*BLOCKS):
-        if any(a.tag in BLOCKS for a in node.iterancestors()):
-            continue  # a <p> inside a <blockquote> or <li> is part of it
-        text = without_relative_times(node.text_content())
-        if text and not is_link_line(text):
-            paragraphs.append(f"## {text}" if node.tag in ("h2", "h3", "h4") else text)
-    return paragraphs
-
-
-def _container(tree: Any) -> Any | None:
-    """The body element of the first site profile that matches."""
-    for _name, xpath in SITE_PROFILES:
-        candidates = tree.xpath(xpath)
-        if candidates:
-            return max(candidates, key=lambda n: len(n.xpath(".//p")))
-    return None
-
-
-def _titles(tree: Any) -> set[str]:
-    """The page's own title, in the forms generic extraction may repeat it in the body."""
-    # the first <h1>: pages that use <h1> for their sections too keep those
-    found = [n.text_content() for n in tree.xpath("(//h1)[1] | //title")]
-    found += tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content')
-    titles = set()
-    for title in map(clean, found):
-        if title:
-            titles.add(title.casefold())
-            titles.add(re.split(r"\s[|\-–—]\s", title)[0].casefold())
-    return titles
-
-
-def _strip_noise(root: Any) -> None:
-    for node in list(root.iter(*NOISE_TAGS)):
-        if node is not root:
-            node.drop_tree()
-    for node in list(root.iter()):
-        if node is root or not isinstance(node.tag, str):
-            continue
-        marks = f"{node.get('class', '')} {node.get('id', '')} {node.get('role', '')}"
-        if NOISE_WORDS.search(marks) or node.get("aria-hidden") == "true":
-            node.drop_tree()
-
-
 def _correction_notices(tree: Any) -> list[str]:
     """Correction and editor's notes marked as such; removed from the tree."""
     notices = []
@@ -634,82 +517,3 @@ def _is_wall(page_text: str, body: list[str]) -> bool:
     return bool(WALL_PHRASES.search(page_text))
 
 
-def _blocks(node: Any) -> Iterator[tuple[str, str]]:
-    """(tag, text) of the blocks in trafilatura's output, in order.
-
-    Text may sit loose between blocks (after a ``<head>``, in a ``<list>``'s
-    tail), so tails are blocks of their own; list items, quotes and table
-    rows are one block each, nested content included.
-    """
-    if node.text and node.text.strip():
-        yield "p", node.text
-    for child in node:
-        if child.tag in ("list", "table", "div"):
-            yield from _blocks(child)
-        elif child.tag == "row":
-            yield "row", " ".join(t.strip() for t in child.itertext() if t.strip())
-        else:
-            yield child.tag, "".join(child.itertext())
-        if child.tail and child.tail.strip():
-            yield "p", child.tail
-
-
-def _generic_body(html: str | bytes, titles: set[str], deks: set[str], metadata: bool
-                  ) -> tuple[list[str], _Found]:
-    """The body by trafilatura, without the title and page furniture it lets through.
-
-    ``deks`` (the page's descriptions) are dropped when shown as a subheading
-    atop the body: that is the standfirst, a field of its own; as a paragraph
-    it is often the lead, which stays.
-    """
-    import trafilatura
-
-    def run(fast: bool) -> Any:
-        doc = trafilatura.bare_extraction(html, with_metadata=metadata, include_comments=False,
-                                          include_tables=True, fast=fast)
-        return None if doc is None or isinstance(doc, dict) or doc.body is None else doc
-
-    # The fast pass (no readability/justext comparison) is the more precise; the
-    # backup extractors only help where it finds little.
-    doc = run(fast=True)
-    if doc is None or len(" ".join(doc.body.itertext()).split()) < BACKUP_BELOW_WORDS:
-        doc = run(fast=False) or doc
-    if doc is None:
-        return [], _Found()
-    for line_break in doc.body.iter("lb"):
-        line_break.tail = "\n" + (line_break.tail or "")
-    body = []
-    for tag, raw in _blocks(doc.body):
-        text = without_relative_times(raw)
-        if (not text or text.casefold() in titles or BOILERPLATE_LINE.match(text)
-                or is_link_line(text) or (tag == "head" and text.casefold() in deks)):
-            continue
-        body.append(f"## {text}" if tag == "head" else text)
-    return _without_teasers(body), _Found(author=doc.author, date=doc.date)
-
-
-def _without_teasers(body: list[str]) -> list[str]:
-    """The body without the runs of teasers generic extraction keeps at its ends.
-
-    Links to other stories ("Photos: Europa, Mysterious Icy Moon of Jupiter")
-    are short lines with no sentence end; a heading with nothing after it
-    heads no section, nor do several headings in a row atop the body. A
-    single short line may be a sign-off, so it stays.
-    """
-    start = 0
-    while start < len(body) and body[start].startswith("## "):
-        start += 1
-    if start < 2:
-        start = 0  # one heading atop the body may be its first section's
-    end = len(body)
-    while end > start and _teaser(body[end - 1]):
-        end -= 1
-    run = body[end:]
-    if not (len(run) >= 2 or (run and run[0].startswith("## "))):
-        end = len(body)
-    return body[start:end]
-
-
-def _teaser(line: str) -> bool:
-    return line.startswith("## ") or (len(line.split()) <= TEASER_MAX_WORDS
-                                      and not line.rstrip().endswith(SENTENCE_ENDS))

@@ -120,11 +120,12 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         raise ExtractError(f"the page could not be parsed as HTML: {exc}") from exc
     data = _json_ld(tree)
     meta = _meta(tree)
+    sites = _site_names(tree, meta)
     fields = dict(
         headline=_headline(tree, data, meta, url),
         dek=clean(_first(data.get("description"), meta.get("og:description"),
                          meta.get("description")) or ""),
-        authors=_authors(tree, data, meta),
+        authors=_authors(tree, data, meta, sites),
         published=_published(tree, data, meta, url),
         modified=_date(_first(data.get("dateModified"), meta.get("article:modified_time"))),
         section=clean(_first(_text_of(data.get("articleSection")),
@@ -138,7 +139,6 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree)
-    sites = _site_names(tree, meta)
     # What the generic extractor reads from the page fills what structured data left out.
     body, found = extract_body(tree, html, metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
@@ -299,9 +299,10 @@ def _same_title(a: str, b: str) -> bool:
     return a == b or (min(len(a), len(b)) >= 20 and (a in b or b in a))
 
 
-def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
-    """Authors from JSON-LD, else the page's byline, else ``<meta name=author>``."""
-    sites = _site_names(tree, meta)
+def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str], sites: set[str]
+             ) -> tuple[str, ...]:
+    """Authors from JSON-LD, else the page's byline, else ``<meta name=author>``;
+    none of them the site's own name (``sites``)."""
     author = data.get("author")
     declared = [_text_of(item) for item in (author if isinstance(author, list) else [author])]
     found = byline.names([d for d in declared if d], sites=sites)

@@ -58,7 +58,7 @@ def reextract(
     """Re-extract the snapshots of one article (``url``) or of all, optionally
     only articles captured ``since`` a time; rebuild those whose history changes.
 
-    Extraction (CPU-bound, ~40 ms a real page) runs in ``workers`` processes
+    Extraction (CPU-bound, ~30 ms a real page) runs in ``workers`` processes
     (default: one per CPU); reading DOM records and rebuilding stay here.
     """
     report = Report()

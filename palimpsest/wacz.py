@@ -21,12 +21,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from . import __version__, dedup, queries
 from .errors import ArchiveError, HistoryError
 from .storage import BlobStore
-from .warc import iter_records
+from .warc import checked, iter_records
 
 WACZ_VERSION = "1.1.1"
 DEPENDENCIES = "dependencies.warc.gz"
@@ -97,7 +96,7 @@ def _dependencies(engine: Engine, store: BlobStore, warcs: dict[str, bytes],
 def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
     """CDXJ index lines (``surt timestamp {json}``) for the records of one WARC."""
     records = ArchiveIterator(io.BytesIO(data))
-    for record in _translated(records):
+    for record in checked(records):
         if record.rec_type not in ("response", "revisit", "resource", "metadata"):
             continue
         uri = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -117,13 +116,6 @@ def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
         fields["length"] = records.get_record_length()
         fields["filename"] = filename
         yield f"{surt(uri)} {_timestamp(date)} {json.dumps(fields)}\n"
-
-
-def _translated(records: ArchiveIterator) -> Iterator[Any]:
-    try:
-        yield from records
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"malformed WARC: {exc}") from exc
 
 
 def surt(uri: str) -> str:

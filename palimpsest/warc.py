@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -257,8 +257,13 @@ def _request(writer: WARCWriter, exchange: Exchange, headers: dict[str, str]) ->
 
 def iter_records(stream: BinaryIO) -> Iterator[Any]:
     """Iterate over the records of a WARC, translating format errors."""
+    return checked(ArchiveIterator(stream))
+
+
+def checked(records: Iterable[Any]) -> Iterator[Any]:
+    """``records`` (an ``ArchiveIterator``), with format errors as :class:`ArchiveError`."""
     try:
-        yield from ArchiveIterator(stream)
+        yield from records
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
         raise ArchiveError(f"malformed WARC: {exc}") from exc
 

@@ -13,33 +13,26 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
-from . import byline
+from . import byline, dates
 from .body import extract_body
 from .errors import ExtractError
 from .models import Article
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
     "opinionnewsarticle", "backgroundnewsarticle", "blogposting", "liveblogposting",
     "reviewnewsarticle", "socialmediaposting", "report", "webpage",
 }
-MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
-                       ' | //*[@itemprop="datePublished"]/@datetime')
-#: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50]
-WRITTEN_DATE = re.compile(
-    r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b"
-    r"|\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?:,?\s*(?P<t>\d{1,2}:\d{2}))?")
 AGENCY_CREDIT = re.compile(
     r"\(([^()]{0,30}\b(?:dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua"
     r"|ddp|dts|ots)\b[^()]{0,20})\)", re.IGNORECASE)
@@ -126,8 +119,8 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         dek=clean(_first(data.get("description"), meta.get("og:description"),
                          meta.get("description")) or ""),
         authors=_authors(tree, data, meta, sites),
-        published=_published(tree, data, meta, url),
-        modified=_date(_first(data.get("dateModified"), meta.get("article:modified_time"))),
+        published=dates.published(tree, data, meta, url),
+        modified=dates.modified(data, meta),
         section=clean(_first(_text_of(data.get("articleSection")),
                              meta.get("article:section")) or ""),
         tags=_tags(tree, data, meta),
@@ -146,7 +139,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     if not fields["authors"]:
         fields["authors"] = _agency_credit(body)
     if not fields["published"] and found.date:
-        fields["published"] = _date(found.date)
+        fields["published"] = dates.parse(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
@@ -401,90 +394,6 @@ def _image(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("url") or value.get("contentUrl")
     return str(value) if value else None
-
-
-def _published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | None
-               ) -> str | None:
-    """Declared dates first (JSON-LD, ``article:*``, microdata, Dublin Core); then
-    a bare ``<meta name=date>``; then the date the page shows; then htmldate."""
-    declared = _date(_first(
-        data.get("datePublished"), meta.get("article:published_time"),
-        _attr(tree, MICRODATA_PUBLISHED), meta.get("datepublished"),
-        meta.get("dc.date.issued"), meta.get("dcterms.created"), data.get("dateCreated")))
-    if declared:
-        return _local_day(tree, declared, url) or declared
-    shown = _date(meta.get("date")) or _date(_shown_date(tree))
-    if shown:
-        return shown
-    from htmldate import find_date
-
-    try:
-        return _date(find_date(tree, original_date=True, extensive_search=False, url=url))
-    except (ValueError, TypeError):
-        return None
-
-
-def _local_day(tree: Any, declared: str, url: str | None) -> str | None:
-    """The day the page shows, when a UTC time near midnight falls on another.
-
-    Sites often declare UTC (``...T02:25:54Z``) and show their local day (the
-    evening before, in New York). When the UTC time is within a common offset
-    of midnight and htmldate reads the neighbouring day from the page, that
-    day is what readers saw.
-    """
-    moment = datetime.fromisoformat(declared)
-    if moment.utcoffset() != timedelta(0) or 8 <= moment.hour < 21:
-        return None
-    from htmldate import find_date
-
-    try:
-        shown = find_date(tree, original_date=True, extensive_search=True, url=url)
-    except (ValueError, TypeError):
-        return None
-    expected = moment.date() + timedelta(days=-1 if moment.hour < 8 else 1)
-    return shown if shown == expected.isoformat() else None
-
-
-def _shown_date(tree: Any) -> str | None:
-    """A date the page shows: ``<time datetime>``, else the first date written in a
-    ``<time>`` or "date" element ("Written: 2023-11-07 15:03", "31.03.2020",
-    "14 Apr 2025 09:12")."""
-    found = _attr(tree, "//article//time/@datetime|//time[@datetime]/@datetime")
-    if found:
-        return found
-    nodes = tree.xpath('//time | //*[contains(@class, "date") or contains(@class, "Date")]')
-    for node in nodes[:8]:
-        text = clean(node.text_content())[:120]
-        if written := WRITTEN_DATE.search(text):
-            day, month, year = written.group("d", "m", "y")
-            if day:  # dd.mm.yyyy
-                return f"{year}-{int(month):02d}-{int(day):02d}" + (
-                    f"T{written.group('t')}" if written.group("t") else "")
-            return written.group(0).replace(" ", "T")
-        if 6 <= len(text) <= 40 and any(c.isdigit() for c in text) and _date(text):
-            return text  # "14 Apr 2025 09:12"
-    return None
-
-
-def _date(value: str | None) -> str | None:
-    """ISO 8601 (with the offset when the page gives one), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        from dateutil import parser
-
-        try:
-            moment = parser.parse(value)
-        except (ValueError, OverflowError):
-            return None
-    # 0001-01-01 and the like are a CMS's "no date", not a date
-    return moment.isoformat() if moment.year >= MIN_YEAR else None
-
-
-MIN_YEAR = 1900
 
 
 def _correction_notices(tree: Any) -> list[str]:

@@ -148,6 +148,44 @@ def test_utc_time_near_midnight_is_the_day_the_page_shows() -> None:
     assert extract(noon, url=url).published == "2020-02-25T12:25:54+00:00"
 
 
+def test_declared_date_the_page_shows_wins() -> None:
+    # JSON-LD says the 3rd, article:published_time and the page the 6th
+    html = _page(
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H",'
+        ' "datePublished": "2023-11-03T10:25:56+00:00"}</script>'
+        '<meta property="article:published_time" content="2023-11-06T14:25:00+00:00">',
+        '<h1>Shown date</h1><time datetime="2023-11-06T15:25:00+01:00">6. November 2023</time>'
+        f"<article>{PARAGRAPHS}</article>"
+        '<section class="comments"><time datetime="2023-11-09T08:00:00+01:00">9.11.</time>'
+        "</section>")
+    assert extract(html).published == "2023-11-06T14:25:00+00:00"
+    # a page dated by its update shows that one
+    updated = html.replace("2023-11-06T14:25:00", "2023-11-03T10:25:56").replace(
+        "</script>", '</script><meta property="article:modified_time"'
+        ' content="2023-11-06T09:22:36+00:00">')
+    assert extract(updated).published == "2023-11-06T09:22:36+00:00"
+    # a shown date that is none of the declared ones changes nothing
+    other = html.replace('datetime="2023-11-06T15:25:00+01:00"', 'datetime="2023-11-08"')
+    assert extract(other).published == "2023-11-03T10:25:56+00:00"
+
+
+def test_utc_time_is_the_local_time_of_a_one_zone_country() -> None:
+    html = _page('<meta property="article:published_time" content="2022-05-04T02:41:00Z">',
+                 f"<h1>Late in La Paz</h1><article>{PARAGRAPHS}</article>")
+    assert extract(html, url="https://eldiario.example.bo/a/1").published == \
+        "2022-05-03T22:41:00-04:00"
+    assert extract(html, url="https://news.example.com/a/1").published == \
+        "2022-05-04T02:41:00+00:00"
+
+
+def test_shown_time_wins_over_a_bare_meta_date() -> None:
+    html = _page('<meta name="date" content="2020-04-30">',
+                 '<h1>Rent strike</h1><time>29.04.2020, 12:01 Uhr</time>'
+                 f'<article>{PARAGRAPHS}</article><span class="date">01. Mai 2020</span>',
+                 lang="de")
+    assert extract(html).published == "2020-04-29T12:01:00"
+
+
 def test_tags_from_a_tag_cloud_lose_their_counts() -> None:
     html = _page("<title>T</title>", "<h1>Primary season opens</h1>"
                  f"<article>{PARAGRAPHS}"

@@ -260,8 +260,11 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
 
 
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float) -> bool:
-    while time.monotonic() < deadline:
-        if recorder.quiet and time.monotonic() - recorder.last_activity >= quiet:
+    while (now := time.monotonic()) < deadline:
+        if recorder.quiet and now - recorder.last_activity >= quiet:
             return True
-        page.wait_for_timeout(25)
+        # Sleep until the window could close (events are handled meanwhile):
+        # each wake-up is a round trip through Playwright's driver.
+        left = quiet - (now - recorder.last_activity) if recorder.quiet else 0
+        page.wait_for_timeout(1000 * min(max(left, 0.025), deadline - now))
     return False

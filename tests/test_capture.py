@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from palimpsest import recorder
-from palimpsest.capture import Browser
+from palimpsest.capture import CHROMIUM_ARGS, Browser
 from palimpsest.capture import _capture_in as capture_in
 from palimpsest.config import Settings
 from palimpsest.errors import BlockedURL
@@ -155,3 +155,17 @@ def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Setting
                              False)
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
+
+
+def test_contexts_open_no_hidden_browser_ui(browser: Browser) -> None:
+    # The full Chromium preloads WebUI omnibox popups in every window; their
+    # renderer costs more CPU than the capture itself, so they are switched off
+    # (with Playwright's own disabled features kept: Chromium reads one list).
+    assert browser._browser is not None
+    session = browser._browser.new_browser_cdp_session()
+    with browser.context() as context:
+        context.new_page()
+        targets = session.send("Target.getTargets")["targetInfos"]
+    assert [t["url"] for t in targets if t["type"] not in ("page", "tab")] == []
+    [features] = [a for a in CHROMIUM_ARGS if a.startswith("--disable-features=")]
+    assert "HttpsUpgrades" in features and "AvoidCorsURLLoaderRestartOnRedirect" in features

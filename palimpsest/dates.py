@@ -4,7 +4,9 @@ Declared dates come first (JSON-LD, ``article:*`` meta, microdata, Dublin
 Core), but they are not taken blindly: pages declare conflicting dates (the
 JSON-LD says the 3rd, ``article:published_time`` the 6th), or date
 themselves visibly by their last update. When the page shows a date that is
-one of its declared dates, that one is the page's date. A UTC time is read
+one of its declared dates, that one is the page's date; the article's own
+date line wins when it is a day off (time zones, evening stories dated by
+the next morning's edition). A UTC time is read
 as the day it was where the site is (its country's time zone, or the day the
 page shows near midnight). Pages that declare nothing are dated by what they
 show, then by htmldate.
@@ -25,10 +27,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 MIN_YEAR = 1900
 MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
                        ' | //*[@itemprop="datePublished"]/@datetime')
-#: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50] or 13. 1. 2020
+#: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50] or 13. 1. 2020 or 10.12.19
 WRITTEN_DATE = re.compile(
     r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b"
-    r"|\b(?P<d>\d{1,2})\. ?(?P<m>\d{1,2})\. ?(?P<y>\d{4})(?:,?\s*(?P<t>\d{1,2}:\d{2}))?")
+    r"|\b(?P<d>\d{1,2})\. ?(?P<m>\d{1,2})\. ?(?P<y>\d{4}|\d{2}\b)(?:,?\s*(?P<t>\d{1,2}:\d{2}))?")
+#: The element a page marks as its article's date line
+MARKED_XPATH = ('//*[contains(@class, "date-article") or contains(@class, "article-date")'
+                ' or contains(@class, "article_date") or contains(@class, "post-date")]')
 SHOWN_XPATH = '//time | //*[contains(@class, "date") or contains(@class, "Date")]'
 
 
@@ -45,6 +50,12 @@ def published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | 
         for candidate in declared + updated:
             if shown and candidate[:10] == shown[:10]:
                 return candidate
+        # The article's own date line, a day off the declared time (a time
+        # zone, an evening story in the next morning's edition), is the day
+        # its readers saw.
+        marked = parse(_shown(tree, MARKED_XPATH))
+        if marked and abs(_day(marked) - _day(declared[0])) <= timedelta(days=1):
+            return marked
         return _local(declared[0], tree, url)
     # A <time> the page shows, then a bare <meta name=date>, then a "date" element.
     shown = parse(_shown(tree, "//time")) or parse(meta.get("date")) or shown
@@ -64,20 +75,30 @@ def modified(data: dict[str, Any], meta: dict[str, str]) -> str | None:
 
 
 def parse(value: str | None) -> str | None:
-    """ISO 8601 (with the offset when the value has one), or None."""
+    """ISO 8601 (with the offset when the value has one; a day alone when it
+    gives no time, rather than a made-up midnight), or None."""
     if not value:
         return None
     value = value.strip()
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        timed = len(value) > 10
     except ValueError:
         from dateutil import parser
 
         try:
             moment = parser.parse(value)
+            # a time the text does not give is filled from the default
+            timed = parser.parse(value, default=datetime(2000, 1, 1, 1, 1)) == moment
         except (ValueError, OverflowError):
             return None
-    return moment.isoformat() if moment.year >= MIN_YEAR else None
+    if moment.year < MIN_YEAR:
+        return None
+    return moment.isoformat() if timed else moment.date().isoformat()
+
+
+def _day(iso: str) -> datetime:
+    return datetime.fromisoformat(iso[:10])
 
 
 def _dated(*values: Any) -> list[str]:
@@ -151,6 +172,7 @@ def _shown(tree: Any, xpath: str) -> str | None:
         if written := WRITTEN_DATE.search(text):
             day, month, year = written.group("d", "m", "y")
             if day:  # dd.mm.yyyy
+                year = year if len(year) == 4 else f"20{year}"
                 return f"{year}-{int(month):02d}-{int(day):02d}" + (
                     f"T{written.group('t')}" if written.group("t") else "")
             return written.group(0).replace(" ", "T")

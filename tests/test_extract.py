@@ -169,6 +169,16 @@ def test_declared_date_the_page_shows_wins() -> None:
     assert extract(other).published == "2023-11-03T10:25:56+00:00"
 
 
+def test_the_article_date_line_a_day_off_the_declared_time_wins() -> None:
+    html = _page('<meta property="article:published_time" content="2019-12-09T19:00:49+01:00">',
+                 '<h1>Evening essay</h1><div class="date-article">mardi 10.12.19</div>'
+                 f"<article>{PARAGRAPHS}</article>", lang="fr")
+    assert extract(html).published == "2019-12-10"
+    # a date line far from the declared time is another date (a series, an event)
+    far = html.replace("10.12.19", "24.12.19")
+    assert extract(far).published == "2019-12-09T19:00:49+01:00"
+
+
 def test_utc_time_is_the_local_time_of_a_one_zone_country() -> None:
     html = _page('<meta property="article:published_time" content="2022-05-04T02:41:00Z">',
                  f"<h1>Late in La Paz</h1><article>{PARAGRAPHS}</article>")

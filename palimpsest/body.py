@@ -9,6 +9,7 @@ either end of the body.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -72,13 +73,13 @@ class Found(NamedTuple):
     date: str | None = None
 
 
-def extract_body(tree: Any, html: str | bytes, *, metadata: bool) -> tuple[list[str], Found]:
+def extract_body(tree: Any, pristine: Any, *, metadata: bool) -> tuple[list[str], Found]:
     """The body by the matching site profile; by the generic extractor when no
     profile matches or the profile's container holds no text (a false match).
 
-    The generic extractor parses ``html`` itself (trafilatura's parser
-    settings change what it finds) and reads author and date only when
-    ``metadata`` is asked for.
+    The generic extractor reads ``pristine``, the page as parsed (``tree`` may
+    have lost notices already), and author and date only when ``metadata`` is
+    asked for.
     """
     container = _container(tree)
     if container is not None:
@@ -86,7 +87,7 @@ def extract_body(tree: Any, html: str | bytes, *, metadata: bool) -> tuple[list[
         if paragraphs:
             return paragraphs, Found()
     deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
-    return _generic_body(html, _titles(tree), {clean(d).casefold() for d in deks}, metadata)
+    return _generic_body(pristine, _titles(tree), {clean(d).casefold() for d in deks}, metadata)
 
 
 def _profile_body(container: Any) -> list[str]:
@@ -155,7 +156,7 @@ def _blocks(node: Any) -> Iterator[tuple[str, str]]:
             yield "p", child.tail
 
 
-def _generic_body(html: str | bytes, titles: set[str], deks: set[str], metadata: bool
+def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
                   ) -> tuple[list[str], Found]:
     """The body by trafilatura, without the title and page furniture it lets through.
 
@@ -166,8 +167,9 @@ def _generic_body(html: str | bytes, titles: set[str], deks: set[str], metadata:
     import trafilatura
 
     def run(fast: bool) -> Any:
-        doc = trafilatura.bare_extraction(html, with_metadata=metadata, include_comments=False,
-                                          include_tables=True, fast=fast)
+        # trafilatura changes the tree it is given: each pass reads a copy
+        doc = trafilatura.bare_extraction(copy.deepcopy(page), with_metadata=metadata,
+                                          include_comments=False, include_tables=True, fast=fast)
         return None if doc is None or isinstance(doc, dict) or doc.body is None else doc
 
     # The fast pass (no readability/justext comparison) is the more precise; the

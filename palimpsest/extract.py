@@ -75,6 +75,9 @@ WALL_PHRASES = re.compile(
     r"|checking (?:if the site connection is secure|your browser)|enable javascript and cookies"
     r" to continue|we value your privacy|before you continue to|access denied",
     re.IGNORECASE)
+PARSER = lxml.html.HTMLParser(collect_ids=False, remove_comments=True, remove_pis=True)
+UTF8_PARSER = lxml.html.HTMLParser(collect_ids=False, remove_comments=True, remove_pis=True,
+                                   encoding="utf-8")
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: A page this short that speaks of subscribing or proving you are human is a wall.
 WALL_MAX_WORDS = 150
@@ -130,10 +133,11 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     )
     fields["lead_image_caption"] = _caption(tree, data)
     page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
+    pristine = copy.deepcopy(tree)  # for the generic extractor: tree is changed in place
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree)
     # What the generic extractor reads from the page fills what structured data left out.
-    body, found = extract_body(tree, html, metadata=not (fields["authors"] and fields["published"]))
+    body, found = extract_body(tree, pristine, metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
         fields["authors"] = tuple(byline.names([found.author], sites=sites))
     if not fields["authors"]:
@@ -147,14 +151,15 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
 
 
 def _parse(html: str | bytes, url: str | None) -> Any:
+    """The page's tree, parsed as trafilatura parses (no comments, no processing
+    instructions), so that a copy of it can be handed to trafilatura."""
     try:
-        return lxml.html.fromstring(html, base_url=url)
+        return lxml.html.fromstring(html, base_url=url, parser=PARSER)
     except ValueError:
         if not isinstance(html, str):
             raise
         # lxml refuses text that starts with an XML declaration naming an encoding.
-        parser = lxml.html.HTMLParser(encoding="utf-8")
-        return lxml.html.fromstring(html.encode("utf-8"), base_url=url, parser=parser)
+        return lxml.html.fromstring(html.encode("utf-8"), base_url=url, parser=UTF8_PARSER)
 
 
 def _first(*values: Any) -> Any:

@@ -137,7 +137,8 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree)
     # What the generic extractor reads from the page fills what structured data left out.
-    body, found = extract_body(tree, pristine, metadata=not (fields["authors"] and fields["published"]))
+    body, found = extract_body(tree, pristine,
+                               metadata=not (fields["authors"] and fields["published"]))
     if not fields["authors"] and found.author:
         fields["authors"] = tuple(byline.names([found.author], sites=sites))
     if not fields["authors"]:

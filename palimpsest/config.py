@@ -12,12 +12,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ConfigError
+
 DEFAULT_HOME = Path("~/.palimpsest")
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if not number > 0:  # NaN too
+        raise ConfigError(f"{name} must be a positive number, not {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,11 @@ class Settings:
             storage_url=env.get("PALIMPSEST_STORAGE_URL") or str(home / "warcs"),
             chromium=env.get("PALIMPSEST_CHROMIUM") or None,
             allow_private=_flag(env.get("PALIMPSEST_ALLOW_PRIVATE")),
-            page_timeout=float(env.get("PALIMPSEST_PAGE_TIMEOUT") or 30.0),
-            max_requests=int(env.get("PALIMPSEST_MAX_REQUESTS") or 1000),
-            max_response_bytes=int(env.get("PALIMPSEST_MAX_RESPONSE_BYTES") or 50 * 2**20),
-            max_snapshot_bytes=int(env.get("PALIMPSEST_MAX_SNAPSHOT_BYTES") or 200 * 2**20),
+            page_timeout=_number(env, "PALIMPSEST_PAGE_TIMEOUT", 30.0),
+            settle_timeout=_number(env, "PALIMPSEST_SETTLE_TIMEOUT", 2.0),
+            max_requests=int(_number(env, "PALIMPSEST_MAX_REQUESTS", 1000)),
+            max_response_bytes=int(_number(env, "PALIMPSEST_MAX_RESPONSE_BYTES", 50 * 2**20)),
+            max_snapshot_bytes=int(_number(env, "PALIMPSEST_MAX_SNAPSHOT_BYTES", 200 * 2**20)),
             user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
             api_token=env.get("PALIMPSEST_TOKEN") or None,
             prefect_api_url=env.get("PREFECT_API_URL") or None,

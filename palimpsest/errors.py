@@ -26,6 +26,10 @@ class PalimpsestError(Exception):
     transient: bool = False
 
 
+class ConfigError(PalimpsestError):
+    """A setting (an environment variable) has a value that cannot be used."""
+
+
 class InvalidURL(PalimpsestError):
     """The URL is malformed or uses a scheme other than http(s)."""
 

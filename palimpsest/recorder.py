@@ -9,8 +9,9 @@ response headers arrive (where the body is taken, error pages included).
 in the server's order, duplicates kept; ``requestWillBeSentExtraInfo`` the
 request headers as sent, cookies included.
 
-Chromium does not expose the body of a redirect response; such a hop is
-recorded with its exact head and an empty, truncated payload.
+Chromium does not expose the body of a redirect response (neither
+``Fetch.getResponseBody`` nor ``takeResponseBodyAsStream`` accept one); such
+a hop is recorded with its exact head and an empty, truncated payload.
 """
 
 from __future__ import annotations
@@ -194,8 +195,15 @@ def _exchange(hop: _Hop, sent: dict[str, str], head: dict[str, Any], *,
     status, reason, headers = hop.status or 0, hop.reason, hop.response_headers
     protocol = "HTTP/1.1"
     # The raw head is trusted only when it is this hop's (same status code).
-    if head.get("headersText") and head.get("statusCode") == status:
-        protocol, reason, headers = _parse_head(head["headersText"])
+    if head.get("statusCode") == status:
+        if head.get("headersText"):
+            protocol, reason, headers = _parse_head(head["headersText"])
+        elif head.get("headers"):
+            # HTTP/2 and 3 have no head as text; the network stack's headers
+            # still hold every Set-Cookie (Fetch's list drops them), repeated
+            # headers joined by newlines.
+            headers = [(name, value) for name, values in head["headers"].items()
+                       for value in values.split("\n")]
     return Exchange(
         url=hop.url, method=hop.method, request_headers=tuple(sent.items()),
         request_body=hop.post, status=status, reason=reason,

@@ -169,3 +169,19 @@ def test_contexts_open_no_hidden_browser_ui(browser: Browser) -> None:
     assert [t["url"] for t in targets if t["type"] not in ("page", "tab")] == []
     [features] = [a for a in CHROMIUM_ARGS if a.startswith("--disable-features=")]
     assert "HttpsUpgrades" in features and "AvoidCorsURLLoaderRestartOnRedirect" in features
+
+
+def test_heads_without_text_keep_every_header() -> None:
+    # HTTP/2 responses have no raw head; the network stack's headers (with
+    # cookies, repeats joined by newlines) are kept over Fetch's list.
+    hop = recorder._Hop(url="https://h2.example/", method="GET", headers={}, post=None,
+                        status=200, reason="", response_headers=[("content-type", "text/html")])
+    head = {"statusCode": 200, "headers": {"content-type": "text/html",
+                                           "set-cookie": "a=1; Path=/\nb=2; Path=/"}}
+    exchange = recorder._exchange(hop, {}, head, redirect=False)
+    assert exchange.response_headers == (("content-type", "text/html"),
+                                         ("set-cookie", "a=1; Path=/"),
+                                         ("set-cookie", "b=2; Path=/"))
+    # another hop's head (a different status) is not used
+    other = recorder._exchange(hop, {}, {**head, "statusCode": 301}, redirect=False)
+    assert other.response_headers == (("content-type", "text/html"),)

@@ -95,6 +95,19 @@ def test_private_address_is_refused_without_the_opt_in(
     nothing_recorded(settings)
 
 
+@pytest.mark.parametrize("value", ["soon", "-1", "0", "nan"])
+def test_unusable_setting_fails_with_its_name(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, value: str,
+) -> None:
+    monkeypatch.setenv("PALIMPSEST_SETTLE_TIMEOUT", value)
+    code, output = run("snapshot", "http://127.0.0.1:9/story")
+    assert code == 1
+    assert output == f"Error: PALIMPSEST_SETTLE_TIMEOUT must be a positive number, not '{value}'\n"
+    nothing_recorded(settings)
+    monkeypatch.setenv("PALIMPSEST_SETTLE_TIMEOUT", "0.5")
+    assert Settings.from_env().settle_timeout == 0.5
+
+
 def test_extract_html_files_and_stdin(settings: Settings) -> None:
     code, output = run("extract", "--json", str(DATA / "german-jsonld-graph-two-authors.html"),
                        str(DATA / "intl-news-drupal-no-structured-data.html"))

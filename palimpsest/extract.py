@@ -64,6 +64,8 @@ TAG_COUNT = re.compile(r"\s*\(\d[\d,.]*(?: \w+)?\)$")
 CORRECTION_LINE = re.compile(
     r"^(?:correction|clarification|editor[\u2019']?s note|corrige|berichtigung|korrektur"
     r"|fe de errores|rectificaci[oó]n)\b\s*[:.\u2014\u2013-]", re.IGNORECASE)
+#: The words CORRECTION_XPATH looks for in classes and ids
+CORRECTION_MARKS = ("correction", "editors-note", "editor-note")
 CORRECTION_XPATH = (
     '//*[contains(@class, "correction") or contains(@id, "correction")'
     ' or contains(@class, "editors-note") or contains(@class, "editor-note")]'
@@ -132,10 +134,10 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         language=_first(_text_of(data.get("inLanguage")), _attr(tree, "/html/@lang")),
     )
     fields["lead_image_caption"] = _caption(tree, data)
-    page_text = clean(" ".join(tree.xpath(VISIBLE_TEXT)))
-    pristine = copy.deepcopy(tree)  # for the generic extractor: tree is changed in place
+    # the page as parsed, for the generic extractor and the wall check
+    pristine = copy.deepcopy(tree)
     # Last: these strip the notices and the noise from the tree in place.
-    corrections = _correction_notices(tree)
+    corrections = _correction_notices(tree, html)
     # What the generic extractor reads from the page fills what structured data left out.
     body, found = extract_body(tree, pristine,
                                metadata=not (fields["authors"] and fields["published"]))
@@ -148,7 +150,7 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
-                   wall=_is_wall(page_text, body), **fields)
+                   wall=_is_wall(pristine, body), **fields)
 
 
 def _parse(html: str | bytes, url: str | None) -> Any:
@@ -324,16 +326,18 @@ def _byline_texts(tree: Any) -> list[str]:
 
 
 def _first_byline(tree: Any, xpath: str) -> list[str]:
-    nodes = [(n, " ".join(n.itertext())) for n in tree.xpath(xpath)
-             if not COMMENTS.search(" ".join(a.get("class", "") + " " + a.get("id", "")
-                                             for a in (n, *n.iterancestors())))]
-    nodes = [(n, text) for n, text in nodes if len(text) < 300]
+    nodes = [(n, text) for n in tree.xpath(xpath) if len(text := " ".join(n.itertext())) < 300]
     for node, text in nodes:
-        if byline.names([text]):
+        if byline.names([text]) and not _in_comments(node):
             parent = node.getparent()
-            return [t for n, t in nodes
-                    if n is node or (n.getparent() is parent and n.tag == node.tag)]
+            return [t for n, t in nodes if n is node or (
+                n.getparent() is parent and n.tag == node.tag and not _in_comments(n))]
     return []
+
+
+def _in_comments(node: Any) -> bool:
+    return bool(COMMENTS.search(" ".join(a.get("class", "") + " " + a.get("id", "")
+                                         for a in (node, *node.iterancestors()))))
 
 
 def _agency_credit(body: list[str]) -> tuple[str, ...]:
@@ -402,8 +406,11 @@ def _image(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _correction_notices(tree: Any) -> list[str]:
+def _correction_notices(tree: Any, html: str | bytes) -> list[str]:
     """Correction and editor's notes marked as such; removed from the tree."""
+    text = html if isinstance(html, str) else html.decode("latin-1")  # (ASCII marks)
+    if not any(mark in text for mark in CORRECTION_MARKS):
+        return []  # no class or id can hold them: spare the scan of every element
     notices = []
     nodes = tree.xpath(CORRECTION_XPATH)
     for node in nodes:
@@ -426,10 +433,10 @@ def _caption(tree: Any, data: dict[str, Any]) -> str:
     return clean(found[0].text_content()) if found else ""
 
 
-def _is_wall(page_text: str, body: list[str]) -> bool:
+def _is_wall(page: Any, body: list[str]) -> bool:
     """A paywall, consent or bot-check page rather than the article."""
     if sum(len(p.split()) for p in body) > WALL_MAX_WORDS:
         return False
-    return bool(WALL_PHRASES.search(page_text))
+    return bool(WALL_PHRASES.search(clean(" ".join(page.xpath(VISIBLE_TEXT)))))
 
 

@@ -8,6 +8,7 @@ snapshots, in order, through the same recorder that recorded them.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import threading
@@ -35,6 +36,8 @@ from .warc import locate, read_record
 
 #: Articles whose snapshots are extracted together (keeps every worker busy)
 BATCH_ARTICLES = 200
+#: What extraction imports, loaded before the workers start
+EXTRACTOR_MODULES = ("palimpsest.extract", "trafilatura", "htmldate", "dateutil.parser")
 
 
 @dataclass
@@ -110,10 +113,12 @@ def _extractor_pool(store: BlobStore, workers: int) -> Iterator[Callable[..., It
     # that has imported it once hands out the workers.
     context: BaseContext
     if threading.active_count() == 1:
+        for module in EXTRACTOR_MODULES:  # imported lazily elsewhere: once, here
+            importlib.import_module(module)
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver")
-        multiprocessing.set_forkserver_preload(["palimpsest.extract", "trafilatura", "htmldate"])
+        multiprocessing.set_forkserver_preload(list(EXTRACTOR_MODULES))
     with ProcessPoolExecutor(workers, mp_context=context,
                              initializer=_use_store, initargs=(store,)) as pool:
         yield lambda fn, jobs: pool.map(fn, jobs, chunksize=4)

@@ -97,6 +97,12 @@ def parse(value: str | None) -> str | None:
     return moment.isoformat() if timed else moment.date().isoformat()
 
 
+def _century(year: int) -> str:
+    """A two-digit year as the latest year it can be that is not in the future."""
+    full = datetime.now().year // 100 * 100 + year
+    return str(full if full <= datetime.now().year else full - 100)
+
+
 def _day(iso: str) -> datetime:
     return datetime.fromisoformat(iso[:10])
 
@@ -172,7 +178,7 @@ def _shown(tree: Any, xpath: str) -> str | None:
         if written := WRITTEN_DATE.search(text):
             day, month, year = written.group("d", "m", "y")
             if day:  # dd.mm.yyyy
-                year = year if len(year) == 4 else f"20{year}"
+                year = year if len(year) == 4 else _century(int(year))
                 return f"{year}-{int(month):02d}-{int(day):02d}" + (
                     f"T{written.group('t')}" if written.group("t") else "")
             return written.group(0).replace(" ", "T")

@@ -55,8 +55,7 @@ class NetworkRecorder:
     """Attach to a page before it navigates; read :meth:`exchanges` when it is done."""
 
     def __init__(self, context: BrowserContext, page: Page, settings: Settings) -> None:
-        self.allow_private = settings.allow_private
-        self.limits = settings
+        self.settings = settings
         self.blocked: list[str] = []
         self.refused: list[str] = []  # over the request limit
         self._hops: dict[str, list[_Hop]] = defaultdict(list)
@@ -113,15 +112,12 @@ class NetworkRecorder:
         if parts.scheme in ("data", "blob"):  # made by the page itself: nothing to fetch
             self.cdp.send("Fetch.continueRequest", {"requestId": fetch_id})
             return
-        if parts.scheme not in ("http", "https") or (
-                not self.allow_private and host_blocked(parts.hostname or "")):
-            self.blocked.append(url)
-            self.cdp.send("Fetch.failRequest", {"requestId": fetch_id,
-                                                 "errorReason": "BlockedByClient"})
-            return
-        self._requests += 1
-        if self._requests > self.limits.max_requests:
-            self.refused.append(url)
+        blocked = parts.scheme not in ("http", "https") or (
+            not self.settings.allow_private and host_blocked(parts.hostname or ""))
+        if not blocked:
+            self._requests += 1
+        if blocked or self._requests > self.settings.max_requests:
+            (self.blocked if blocked else self.refused).append(url)
             self.cdp.send("Fetch.failRequest", {"requestId": fetch_id,
                                                  "errorReason": "BlockedByClient"})
             return
@@ -147,7 +143,8 @@ class NetworkRecorder:
         from playwright.sync_api import Error
 
         declared = _content_length(hop.response_headers)
-        room = min(self.limits.max_response_bytes, self.limits.max_snapshot_bytes - self._stored)
+        room = min(self.settings.max_response_bytes,
+                   self.settings.max_snapshot_bytes - self._stored)
         if 300 <= (hop.status or 0) < 400 and _has(hop.response_headers, "location"):
             hop.truncated = "unspecified" if declared != 0 else None
             return

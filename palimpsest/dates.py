@@ -44,8 +44,8 @@ def published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | 
                       _first_attr(tree, MICRODATA_PUBLISHED), meta.get("datepublished"),
                       meta.get("dc.date.issued"), meta.get("dcterms.created"),
                       data.get("dateCreated"))
-    shown = parse(_shown(tree, SHOWN_XPATH))
     if declared:
+        shown = parse(_shown(tree, SHOWN_XPATH))
         updated = _dated(data.get("dateModified"), meta.get("article:modified_time"))
         for candidate in declared + updated:
             if shown and candidate[:10] == shown[:10]:
@@ -58,7 +58,8 @@ def published(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | 
             return marked
         return _local(declared[0], tree, url)
     # A <time> the page shows, then a bare <meta name=date>, then a "date" element.
-    shown = parse(_shown(tree, "//time")) or parse(meta.get("date")) or shown
+    shown = (parse(_shown(tree, "//time")) or parse(meta.get("date"))
+             or parse(_shown(tree, SHOWN_XPATH)))
     if shown:
         return shown
     from htmldate import find_date

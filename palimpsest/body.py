@@ -64,6 +64,10 @@ BOILERPLATE_LINE = re.compile(
     re.IGNORECASE)
 
 BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
+#: What trafilatura discards unread, but only after scanning it on every pass:
+#: dropped first, a page's megabyte of inline scripts costs nothing (JSON-LD stays,
+#: for its metadata fallback)
+INERT_XPATH = '//script[not(@type="application/ld+json")] | //style | //svg'
 
 
 class Found(NamedTuple):
@@ -165,6 +169,9 @@ def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
     it is often the lead, which stays.
     """
     import trafilatura
+
+    for node in page.xpath(INERT_XPATH):
+        node.drop_tree()
 
     def run(fast: bool) -> Any:
         # trafilatura changes the tree it is given: each pass reads a copy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from .text import clean, is_link_line, without_relative_times
 
@@ -70,28 +70,21 @@ BLOCKS = ("p", "h2", "h3", "h4", "blockquote", "li")
 INERT_XPATH = '//script[not(@type="application/ld+json")] | //style | //svg'
 
 
-class Found(NamedTuple):
-    """Metadata the generic extractor read from the page, as fallbacks."""
-
-    author: str | None = None
-    date: str | None = None
-
-
-def extract_body(tree: Any, pristine: Any, *, metadata: bool) -> tuple[list[str], Found]:
+def extract_body(tree: Any, pristine: Any, *, author: bool) -> tuple[list[str], str | None]:
     """The body by the matching site profile; by the generic extractor when no
     profile matches or the profile's container holds no text (a false match).
 
     The generic extractor reads ``pristine``, the page as parsed (``tree`` may
-    have lost notices already), and author and date only when ``metadata`` is
-    asked for.
+    have lost notices already), and when ``author`` is asked for, the author
+    it finds too (its metadata pass costs as much as the body's).
     """
     container = _container(tree)
     if container is not None:
         paragraphs = _profile_body(container)
         if paragraphs:
-            return paragraphs, Found()
+            return paragraphs, None
     deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')
-    return _generic_body(pristine, _titles(tree), {clean(d).casefold() for d in deks}, metadata)
+    return _generic_body(pristine, _titles(tree), {clean(d).casefold() for d in deks}, author)
 
 
 def _profile_body(container: Any) -> list[str]:
@@ -160,8 +153,8 @@ def _blocks(node: Any) -> Iterator[tuple[str, str]]:
             yield "p", child.tail
 
 
-def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
-                  ) -> tuple[list[str], Found]:
+def _generic_body(page: Any, titles: set[str], deks: set[str], author: bool
+                  ) -> tuple[list[str], str | None]:
     """The body by trafilatura, without the title and page furniture it lets through.
 
     ``deks`` (the page's descriptions) are dropped when shown as a subheading
@@ -175,7 +168,7 @@ def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
 
     def run(fast: bool) -> Any:
         # trafilatura changes the tree it is given: each pass reads a copy
-        doc = trafilatura.bare_extraction(copy.deepcopy(page), with_metadata=metadata,
+        doc = trafilatura.bare_extraction(copy.deepcopy(page), with_metadata=author,
                                           include_comments=False, include_tables=True, fast=fast)
         return None if doc is None or isinstance(doc, dict) or doc.body is None else doc
 
@@ -185,7 +178,7 @@ def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
     if doc is None or len(" ".join(doc.body.itertext()).split()) < BACKUP_BELOW_WORDS:
         doc = run(fast=False) or doc
     if doc is None:
-        return [], Found()
+        return [], None
     for line_break in doc.body.iter("lb"):
         line_break.tail = "\n" + (line_break.tail or "")
     body = []
@@ -195,7 +188,7 @@ def _generic_body(page: Any, titles: set[str], deks: set[str], metadata: bool
                 or is_link_line(text) or (tag == "head" and text.casefold() in deks)):
             continue
         body.append(f"## {text}" if tag == "head" else text)
-    return _without_teasers(body), Found(author=doc.author, date=doc.date)
+    return _without_teasers(body), doc.author
 
 
 def _without_teasers(body: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from .models import Article
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -77,9 +77,22 @@ WALL_PHRASES = re.compile(
     r"|checking (?:if the site connection is secure|your browser)|enable javascript and cookies"
     r" to continue|we value your privacy|before you continue to|access denied",
     re.IGNORECASE)
-PARSER = lxml.html.HTMLParser(collect_ids=False, remove_comments=True, remove_pis=True)
-UTF8_PARSER = lxml.html.HTMLParser(collect_ids=False, remove_comments=True, remove_pis=True,
-                                   encoding="utf-8")
+
+
+def _parser(**options: Any) -> lxml.html.HTMLParser:
+    """A parser as trafilatura's (no comments, no processing instructions) whose
+    elements are all plain ``HtmlElement``: lxml.html's own class lookup runs
+    Python for every element touched, to find form classes nothing here uses."""
+    parser = lxml.html.HTMLParser(collect_ids=False, remove_comments=True, remove_pis=True,
+                                  **options)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+    return parser
+
+
+PARSER = _parser()
+UTF8_PARSER = _parser(encoding="utf-8")
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
 #: A page this short that speaks of subscribing or proving you are human is a wall.
 WALL_MAX_WORDS = 150
@@ -138,15 +151,12 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     pristine = copy.deepcopy(tree)
     # Last: these strip the notices and the noise from the tree in place.
     corrections = _correction_notices(tree, html)
-    # What the generic extractor reads from the page fills what structured data left out.
-    body, found = extract_body(tree, pristine,
-                               metadata=not (fields["authors"] and fields["published"]))
-    if not fields["authors"] and found.author:
-        fields["authors"] = tuple(byline.names([found.author], sites=sites))
+    # The author the generic extractor reads fills in for a page that names none.
+    body, author = extract_body(tree, pristine, author=not fields["authors"])
+    if not fields["authors"] and author:
+        fields["authors"] = tuple(byline.names([author], sites=sites))
     if not fields["authors"]:
         fields["authors"] = _agency_credit(body)
-    if not fields["published"] and found.date:
-        fields["published"] = dates.parse(found.date)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),

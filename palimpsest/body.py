@@ -80,7 +80,7 @@ def extract_body(tree: Any, pristine: Any, *, author: bool) -> tuple[list[str], 
     """
     container = _container(tree)
     if container is not None:
-        paragraphs = _profile_body(container)
+        paragraphs = _profile_body(copy.deepcopy(container))  # the page stays whole
         if paragraphs:
             return paragraphs, None
     deks = tree.xpath('//meta[@name="description" or @property="og:description"]/@content')

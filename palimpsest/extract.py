@@ -143,10 +143,12 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
         language=_first(_text_of(data.get("inLanguage")), _attr(tree, "/html/@lang")),
     )
     fields["lead_image_caption"] = _caption(tree, data)
-    # the page as parsed, for the generic extractor and the wall check
-    pristine = copy.deepcopy(tree)
-    # Last: these strip the notices and the noise from the tree in place.
-    corrections = _correction_notices(tree, html)
+    # The page as parsed, for the generic extractor and the wall check: a copy
+    # only for a page whose notices are about to be cut out of the tree.
+    text = html if isinstance(html, str) else html.decode("latin-1")  # (ASCII marks)
+    noted = any(mark in text for mark in CORRECTION_MARKS)
+    pristine = copy.deepcopy(tree) if noted else tree
+    corrections = _correction_notices(tree) if noted else []
     # The author the generic extractor reads fills in for a page that names none.
     body, author = extract_body(tree, pristine, author=not fields["authors"])
     if not fields["authors"] and author:
@@ -425,11 +427,8 @@ def _image(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _correction_notices(tree: Any, html: str | bytes) -> list[str]:
+def _correction_notices(tree: Any) -> list[str]:
     """Correction and editor's notes marked as such; removed from the tree."""
-    text = html if isinstance(html, str) else html.decode("latin-1")  # (ASCII marks)
-    if not any(mark in text for mark in CORRECTION_MARKS):
-        return []  # no class or id can hold them: spare the scan of every element
     notices = []
     nodes = tree.xpath(CORRECTION_XPATH)
     for node in nodes:

@@ -18,8 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from .config import Settings
+from .egress import EgressProxy
 from .errors import (
     BlockedURL,
     CaptureError,
@@ -49,6 +51,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-gpu",
     "--disable-dev-shm-usage",
+    # WebRTC would send UDP around the egress proxy (which carries TCP only)
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     # Chromium takes only the last --disable-features: Playwright's own list
     # (1.65) is repeated here. Added to it: the WebUI omnibox popups that the
     # full Chromium preloads in every new window, whose renderer burns ~0.7 s
@@ -79,19 +83,26 @@ class Browser:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.egress = EgressProxy(allow_private=settings.allow_private,
+                                  connect_timeout=settings.page_timeout)
         self._playwright: Playwright | None = None
         self._browser: PWBrowser | None = None
 
     def __enter__(self) -> Browser:
         from playwright.sync_api import Error, sync_playwright
 
+        self.egress.__enter__()
         self._playwright = sync_playwright().start()
         try:
+            # Every connection goes out through the egress proxy, which checks
+            # the address it dials (Chromium resolves no name itself).
             self._browser = self._playwright.chromium.launch(
-                executable_path=self.settings.chromium_path(), args=CHROMIUM_ARGS
+                executable_path=self.settings.chromium_path(), args=CHROMIUM_ARGS,
+                proxy={"server": self.egress.server},
             )
         except Error as exc:
             self._playwright.stop()
+            self.egress.__exit__(None, None, None)
             raise CaptureError(f"could not start Chromium: {exc.message.splitlines()[0]}") from exc
         return self
 
@@ -103,6 +114,7 @@ class Browser:
             self._browser.close()
         if self._playwright is not None:
             self._playwright.stop()
+        self.egress.__exit__(None, None, None)
 
     @property
     def version(self) -> str:
@@ -127,8 +139,10 @@ class Browser:
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
+        self.egress.refusals.clear()
         with self.context() as context:
-            return _capture_in(context, url, self.settings, self.version, screenshot)
+            return _capture_in(context, url, self.settings, self.version, screenshot,
+                               self.egress.refusals)
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
@@ -152,7 +166,8 @@ def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
 
 
 def _capture_in(
-    context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool
+    context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
+    refusals: dict[str, str],
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
@@ -168,7 +183,7 @@ def _capture_in(
         if recorder.blocked:
             raise BlockedURL(f"{url} led to {recorder.blocked[0]}, which is refused "
                              "(not http(s), or an internal address)") from exc
-        raise _translate(url, exc) from exc
+        raise _translate(url, exc, refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
     content_type = (response.header_value("content-type") or "").split(";")[0].strip().lower()
@@ -227,8 +242,14 @@ def _conditions(settings: Settings) -> dict[str, object]:
     }
 
 
-def _translate(url: str, exc: Exception) -> CaptureError:
+def _translate(url: str, exc: Exception, refusals: dict[str, str]
+               ) -> CaptureError | BlockedURL:
     message = getattr(exc, "message", str(exc)).splitlines()[0]
+    if "ERR_SOCKS" in message and (refused := _refusal(url, refusals)):
+        where, why = refused  # the egress proxy said no, and knows why
+        if why.startswith("internal"):
+            return BlockedURL(f"{url} led to {where}, an {why}, which is refused")
+        message = why
     if "Download is starting" in message:
         return NotHTML(f"{url} is a download, not an HTML page")
     if "ERR_BLOCKED_BY_CLIENT" in message or "ERR_FAILED" in message:
@@ -239,6 +260,16 @@ def _translate(url: str, exc: Exception) -> CaptureError:
     if "ERR_TOO_MANY_REDIRECTS" in message:
         return CaptureError(f"{url} redirects in a loop")
     return CaptureError(f"{url} could not be loaded: {message}")
+
+
+def _refusal(url: str, refusals: dict[str, str]) -> tuple[str, str] | None:
+    """Where and why the egress proxy refused a page: its own host, else the
+    internal address a redirect led to (the browser's own calls go to public hosts)."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    if where in refusals:
+        return where, refusals[where]
+    return next(((w, why) for w, why in refusals.items() if why.startswith("internal")), None)
 
 
 class BrowserPool:

@@ -57,12 +57,18 @@ def check_host(host: str, port: int = 80) -> None:
     except (socket.gaierror, UnicodeError):
         return
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
+        address = str(info[4][0])
+        if internal_address(address):
             raise BlockedURL(
                 f"{host} resolves to the internal address {address}; "
                 "set PALIMPSEST_ALLOW_PRIVATE=1 to capture it anyway"
             )
+
+
+def internal_address(address: str) -> bool:
+    """Whether an IP address is private, loopback, link-local or otherwise not public."""
+    ip = ipaddress.ip_address(address.split("%")[0])  # (an IPv6 zone is no part of it)
+    return not ip.is_global or ip.is_multicast
 
 
 def normalize_url(url: str) -> str:

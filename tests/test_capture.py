@@ -144,7 +144,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
         blocking = settings.with_(allow_private=False)
         with browser.context() as context, pytest.raises(BlockedURL, match="localhost"):
             # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
-            capture_in(context, origin.url("/go"), blocking, "", False)
+            capture_in(context, origin.url("/go"), blocking, "", False, {})
         assert [r.path for r in origin.received] == ["/go"]
     assert target.received == []
 
@@ -152,7 +152,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
 def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
     with RawSite() as site, browser.context() as context:
         capture = capture_in(context, site.url("/page"), settings.with_(max_requests=2), "",
-                             False)
+                             False, {})
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
 

@@ -1,0 +1,177 @@
+"""The only way out of the browser: a SOCKS5 proxy that checks every address.
+
+URLs are checked before a page is loaded and on every request the page
+makes, but those checks resolve a name that Chromium would then resolve
+again: a hostile name can answer a public address to the check and a private
+one to the browser (DNS rebinding). Behind this proxy Chromium resolves
+nothing itself (Playwright maps every name to "not found" for a SOCKS proxy);
+each connection names its host here, the host is resolved here, and only
+addresses that pass the check are dialled: the address checked is the
+address connected to. TLS stays end to end between the browser and the
+site: the proxy relays bytes and reads none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import struct
+import threading
+from types import TracebackType
+
+from .urls import internal_address
+
+#: SOCKS5 replies (RFC 1928)
+SUCCEEDED, FAILURE, NOT_ALLOWED, HOST_UNREACHABLE, REFUSED = 0, 1, 2, 4, 5
+COMMAND_NOT_SUPPORTED, ADDRESS_NOT_SUPPORTED = 7, 8
+CONNECT = 1
+IPV4, DOMAIN, IPV6 = 1, 3, 4
+CHUNK = 1 << 16
+
+
+class EgressProxy:
+    """A SOCKS5 proxy on 127.0.0.1 in a thread of its own, for one browser.
+
+    ``refusals`` maps "host:port" to why a connection was not made (an
+    internal address, a name that does not resolve, a refused connection),
+    so that a failed page can be explained; clear it between pages.
+    """
+
+    def __init__(self, *, allow_private: bool, connect_timeout: float = 30.0) -> None:
+        self.allow_private = allow_private
+        self.connect_timeout = connect_timeout
+        self.refusals: dict[str, str] = {}
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+
+    @property
+    def server(self) -> str:
+        return f"socks5://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> EgressProxy:
+        self._thread.start()
+        self._ready.wait()
+        if self._failed is not None:
+            raise self._failed
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    def _run(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            server = loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        except OSError as exc:
+            self._failed = exc
+            self._ready.set()
+            return
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            host, port = await _handshake(reader, writer)
+            code, opened = await self._open(host, port)
+            writer.write(_reply(code))
+            await writer.drain()
+            if opened is None:
+                return
+            up_reader, upstream = opened
+            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+        except (_Unsupported, asyncio.IncompleteReadError, ValueError, OSError):
+            pass  # a client that went away or spoke something else: nothing to relay
+        finally:
+            for stream in (writer, upstream):
+                if stream is not None:
+                    stream.close()
+
+    async def _open(self, host: str, port: int
+                    ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
+        """Resolve ``host``, check every address, connect to the first that answers."""
+        where = f"{host}:{port}"
+        try:
+            infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            self.refusals[where] = "ERR_NAME_NOT_RESOLVED"
+            return HOST_UNREACHABLE, None
+        addresses = [str(info[4][0]) for info in infos]
+        if not self.allow_private:
+            # One internal answer is enough to refuse: a name that mixes them is probing.
+            blocked = next((a for a in addresses if internal_address(a)), None)
+            if blocked is not None:
+                self.refusals[where] = f"internal address {blocked}"
+                return NOT_ALLOWED, None
+        for address in addresses:
+            try:
+                return SUCCEEDED, await asyncio.wait_for(
+                    asyncio.open_connection(address, port), self.connect_timeout)
+            except OSError:  # (a timeout is one too)
+                continue
+        self.refusals[where] = "ERR_CONNECTION_REFUSED"
+        return REFUSED, None
+
+
+class _Unsupported(Exception):
+    """A SOCKS request this proxy does not serve (answered before raising)."""
+
+
+async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                     ) -> tuple[str, int]:
+    """Read a SOCKS5 greeting and CONNECT request; the host and port asked for."""
+    version, methods = await reader.readexactly(2)
+    offered = await reader.readexactly(methods)
+    if version != 5 or 0 not in offered:  # 0: no authentication
+        writer.write(b"\x05\xff")
+        raise _Unsupported
+    writer.write(b"\x05\x00")
+    version, command, _, kind = await reader.readexactly(4)
+    if kind == IPV4:
+        host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    elif kind == IPV6:
+        host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
+    elif kind == DOMAIN:
+        host = (await reader.readexactly((await reader.readexactly(1))[0])).decode("ascii")
+    else:
+        writer.write(_reply(ADDRESS_NOT_SUPPORTED))
+        raise _Unsupported
+    (port,) = struct.unpack("!H", await reader.readexactly(2))
+    if version != 5 or command != CONNECT:
+        writer.write(_reply(COMMAND_NOT_SUPPORTED))
+        raise _Unsupported
+    return host, port
+
+
+def _reply(code: int) -> bytes:
+    return bytes((5, code, 0, IPV4)) + bytes(4) + bytes(2)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until the reader ends, then pass the end on (the other way may go on)."""
+    try:
+        while chunk := await reader.read(CHUNK):
+            writer.write(chunk)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        with contextlib.suppress(Exception):
+            writer.close()

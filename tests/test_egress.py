@@ -1,0 +1,95 @@
+"""The egress proxy: every connection of the browser is checked where it is dialled."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from palimpsest import capture, recorder
+from palimpsest.capture import Browser
+from palimpsest.egress import EgressProxy
+from palimpsest.errors import BlockedURL
+
+from .rawsite import RawSite
+
+
+def _connect(proxy: EgressProxy, host: str, port: int) -> tuple[socket.socket, int]:
+    """A SOCKS5 CONNECT by name, as Chromium sends it; the socket and the reply code."""
+    client = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    client.sendall(b"\x05\x01\x00")
+    assert client.recv(2) == b"\x05\x00"
+    name = host.encode()
+    client.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack("!H", port))
+    reply = client.recv(10)
+    return client, reply[1]
+
+
+def _receive_all(client: socket.socket) -> bytes:
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
+def test_relays_bytes_unchanged_when_private_addresses_are_allowed() -> None:
+    with RawSite() as site, EgressProxy(allow_private=True) as proxy:
+        client, code = _connect(proxy, "localhost", site.port)
+        with client:
+            client.sendall(b"GET /style.css HTTP/1.1\r\nHost: localhost\r\n"
+                           b"Connection: close\r\n\r\n")
+            received = _receive_all(client)
+    assert code == 0
+    assert received == site.raw("GET", "/style.css")
+    assert [r.path for r in site.received] == ["/style.css"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_refuses_to_dial_an_internal_address(host: str) -> None:
+    with RawSite() as site, EgressProxy(allow_private=False) as proxy:
+        client, code = _connect(proxy, host, site.port)
+        client.close()
+        assert code == 2  # "connection not allowed by ruleset"
+        assert proxy.refusals[f"{host}:{site.port}"].startswith("internal address")
+        assert site.received == []
+
+
+def test_a_name_that_does_not_resolve_is_reported_as_such() -> None:
+    with EgressProxy(allow_private=False) as proxy:
+        client, code = _connect(proxy, "no-such-host.invalid", 80)
+        client.close()
+    assert code == 4  # host unreachable
+    assert proxy.refusals == {"no-such-host.invalid:80": "ERR_NAME_NOT_RESOLVED"}
+
+
+def test_the_browser_cannot_reach_an_internal_address_that_passed_every_earlier_check(
+        browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As after DNS rebinding: the name looked public when the URL and each
+    request were checked, and is internal when dialled. The proxy checks the
+    address it connects to, so nothing reaches the server."""
+    monkeypatch.setattr(capture, "check_url", lambda url, **_: url)
+    monkeypatch.setattr(recorder, "host_blocked", lambda host: False)
+    monkeypatch.setattr(browser.egress, "allow_private", False)
+    with RawSite() as site:
+        with pytest.raises(BlockedURL, match="internal address 127.0.0.1"):
+            browser.capture(site.url("/page"))
+        assert site.received == []
+
+
+def test_every_connection_of_a_capture_goes_through_the_proxy(
+        browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    dialled: list[tuple[str, int]] = []
+    original = EgressProxy._open
+
+    async def spy(self: EgressProxy, host: str, port: int):  # type: ignore[no-untyped-def]
+        dialled.append((host, port))
+        return await original(self, host, port)
+
+    monkeypatch.setattr(EgressProxy, "_open", spy)
+    with RawSite() as site:
+        captured = browser.capture(site.url("/page"))
+    assert captured.exchanges
+    # (Chromium's own calls home go through it too: update.googleapis.com...)
+    # RawSite closes every connection after one response: one dialled per exchange
+    assert dialled.count(("127.0.0.1", site.port)) >= len(captured.exchanges) > 3

@@ -75,8 +75,9 @@ def extract_body(tree: Any, pristine: Any, *, author: bool) -> tuple[list[str], 
     profile matches or the profile's container holds no text (a false match).
 
     The generic extractor reads ``pristine``, the page as parsed (``tree`` may
-    have lost notices already), and when ``author`` is asked for, the author
-    it finds too (its metadata pass costs as much as the body's).
+    have lost notices already; the scripts, styles and SVG it would not read
+    are dropped from it), and when ``author`` is asked for, the author it finds
+    too (its metadata pass costs as much as the body's).
     """
     container = _container(tree)
     if container is not None:

@@ -73,6 +73,7 @@ class EgressProxy:
         except OSError as exc:
             self._failed = exc
             self._ready.set()
+            loop.close()
             return
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()

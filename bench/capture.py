@@ -6,7 +6,9 @@
    ``content()``) on the same local pages, one browser each, in one run.
    Target: at least 0.75 of bare. Run at concurrency 1 (the settle window
    and screenshot show in full), 2 and 4 (where the machine's two cores
-   are the limit).
+   are the limit). CPU seconds a page (every process: Chromium's,
+   Playwright's, ours) are printed too: where the cores bind, the ratio
+   tends to bare's CPU over the full capture's.
 2. Bytes a second snapshot of an unchanged page adds (payloads already
    archived become revisit records). Target: at most 10% of the first.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import queue
 import tempfile
 import threading
@@ -51,13 +54,14 @@ def bare(browser: Browser, url: str) -> None:
 
 
 def rate(settings: Settings, job: Callable[[Browser, str], None], urls: list[str],
-         concurrency: int) -> float:
+         concurrency: int) -> tuple[float, float]:
     """Pages per second with ``concurrency`` browsers, each in its own thread
-    (Playwright's sync objects stay in the thread that made them)."""
+    (Playwright's sync objects stay in the thread that made them), and CPU
+    seconds a page, all processes counted (Chromium's, Playwright's, ours)."""
     pending: queue.SimpleQueue[str] = queue.SimpleQueue()
     for url in urls:
         pending.put(url)
-    ready = threading.Barrier(concurrency + 1)
+    ready, finished = threading.Barrier(concurrency + 1), threading.Barrier(concurrency + 1)
 
     def work() -> None:
         with Browser(settings) as browser:
@@ -67,28 +71,51 @@ def rate(settings: Settings, job: Callable[[Browser, str], None], urls: list[str
                 try:
                     job(browser, pending.get_nowait())
                 except queue.Empty:
-                    return
+                    break
+            finished.wait()  # counted while the browsers still run
 
     threads = [threading.Thread(target=work) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     ready.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), tree_cpu()
+    finished.wait()
+    elapsed, cpu = time.perf_counter() - started, tree_cpu() - cpu
     for thread in threads:
         thread.join()
-    return len(urls) / (time.perf_counter() - started)
+    return len(urls) / elapsed, cpu / len(urls)
+
+
+def tree_cpu() -> float:
+    """CPU seconds used by this process and every process under it, ended ones
+    included (a process's ended children are in its own counts)."""
+    parents, times = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    mine = {os.getpid()}
+    while found := {pid for pid, parent in parents.items() if parent in mine} - mine:
+        mine |= found
+    return sum(times[pid] for pid in mine) / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(settings: Settings, pages: int, concurrency: int) -> None:
     with NewsSite(generated_articles(pages)) as site:
         urls = [site.url(slug) for slug in site.articles]
-        bare_rate = rate(settings, bare, urls, concurrency)
-        full_rate = rate(settings, full, urls, concurrency)
+        bare_rate, bare_cpu = rate(settings, bare, urls, concurrency)
+        full_rate, full_cpu = rate(settings, full, urls, concurrency)
     ratio = full_rate / bare_rate
     print(f"concurrency {concurrency}, {pages} pages: bare Playwright (goto + content) "
-          f"{bare_rate:.2f} pages/s; full capture (CDP recording, settle, DOM, PNG, WARC) "
-          f"{full_rate:.2f} pages/s; ratio {ratio:.2f} "
-          f"(target >= {PAGES_TARGET}: {'met' if ratio >= PAGES_TARGET else 'MISSED'})")
+          f"{bare_rate:.2f} pages/s, {bare_cpu:.2f} CPU-s a page; full capture (CDP "
+          f"recording, settle, DOM, PNG, WARC) {full_rate:.2f} pages/s, {full_cpu:.2f} CPU-s "
+          f"a page; ratio {ratio:.2f} (target >= {PAGES_TARGET}: "
+          f"{'met' if ratio >= PAGES_TARGET else 'MISSED'}; where the CPUs bind, at most "
+          f"{bare_cpu / full_cpu:.2f})")
 
 
 def second_snapshot(settings: Settings, home: Path) -> None:

@@ -390,21 +390,28 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 def _tags(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
     """Declared tags first (JSON-LD, ``article:tag``, ``news_keywords``, a site's
-    own ``*:tag``), then the page's tag links, then ``<meta name=keywords>``."""
+    own ``*:tag``), then the page's tag links, then ``<meta name=keywords>``.
+
+    JSON-LD ``keywords`` as a list is the CMS's tag list; as one string it is
+    often an SEO plugin's focus keywords ("2023,Hottest"), and ``article:tag``
+    (one per tag) goes before it."""
     keywords = data.get("keywords")
     site_tags = next((v for k, v in meta.items() if k.endswith(":tag")), None)
     if isinstance(keywords, list):
         found = [str(k) for k in keywords]
+    elif meta.get("article:tag"):
+        found = meta["article:tag"].replace(",", "\n").split("\n")
     elif isinstance(keywords, str) and keywords.strip():
         found = keywords.split(",")
-    elif declared := meta.get("article:tag") or meta.get("news_keywords") or site_tags:
+    elif declared := meta.get("news_keywords") or site_tags:
         found = declared.replace(",", "\n").split("\n")
     else:
         found = [" ".join(a.itertext()) for a in tree.xpath(TAG_LINKS_XPATH)]
         found = found or _tag_link_group(tree)
         if not found and meta.get("keywords"):
             found = meta["keywords"].split(",")
-    tags = (TAG_COUNT.sub("", clean(t)) for t in found)
+    # "# FACC": a hashtag's mark is no part of the tag
+    tags = (TAG_COUNT.sub("", clean(t).lstrip("#").lstrip()) for t in found)
     return tuple(_dedupe(t for t in tags if t and t.strip(".… ") and len(t) <= 80))
 
 
@@ -414,7 +421,10 @@ def _tag_link_group(tree: Any) -> list[str]:
     groups: dict[Any, list[str]] = {}
     for link in tree.xpath(TAG_HREF_XPATH):
         if not any(a.tag in ("nav", "header", "footer") for a in link.iterancestors()):
-            groups.setdefault(link.getparent(), []).append(" ".join(link.itertext()))
+            parent = link.getparent()
+            if parent is not None and parent.tag == "li":  # one tag an item: the list's
+                parent = parent.getparent()
+            groups.setdefault(parent, []).append(" ".join(link.itertext()))
     lists = [texts for texts in groups.values() if len(texts) >= 2]
     return lists[-1] if lists else []
 

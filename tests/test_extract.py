@@ -204,6 +204,28 @@ def test_tags_from_a_tag_cloud_lose_their_counts() -> None:
     assert extract(html).tags == ("2020 Election", "Iowa")
 
 
+def test_tags_listed_one_link_an_item_outside_the_article() -> None:
+    # No "tags" class, no <article>: the list of tag links under the story is
+    # told from the menu (in <nav>) and from single topic links in teasers.
+    html = _page("<title>T</title>",
+                 '<nav><ul><li><a href="/topic/politics">Politics</a></li>'
+                 '<li><a href="/topic/sport">Sport</a></li></ul></nav>'
+                 f'<h1>Salon bans men</h1><div class="story">{PARAGRAPHS}</div>'
+                 '<div><ul><li><a href="/tag/lewdness/">#LEWDNESS</a></li>'
+                 '<li><a href="/tag/caught-on-tape/"># CAUGHT ON TAPE</a></li></ul></div>'
+                 '<aside><a href="/topic/weather">Weather</a></aside>')
+    assert extract(html).tags == ("LEWDNESS", "CAUGHT ON TAPE")
+
+
+def test_article_tags_over_seo_keywords() -> None:
+    html = _page('<script type="application/ld+json">{"@type": "NewsArticle",'
+                 ' "headline": "Hottest year", "keywords": "2023,Hottest"}</script>'
+                 '<meta property="article:tag" content="Climate Change">'
+                 '<meta property="article:tag" content="El Niño">',
+                 f"<h1>Hottest year</h1><article>{PARAGRAPHS}</article>")
+    assert extract(html).tags == ("Climate Change", "El Niño")
+
+
 def test_placeholder_dates_are_no_dates() -> None:
     html = _page('<meta property="article:published_time" content="0001-01-01T00:00:00Z">',
                  f"<h1>Undated story</h1><article>{PARAGRAPHS}</article>")

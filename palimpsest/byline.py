@@ -44,7 +44,9 @@ SPLIT = re.compile(
 #: Trailing words that are not part of a name: roles, affiliations, verbs
 SUFFIX = re.compile(
     r"\s+(?:says|said|writes|wrote|staff(?: writer| reporter)?|contributor|correspondent"
-    r"|editor|for the .*|for .{2,40}|\(.*\)|-+)$|\s*@\w+.*$|[\s,.:-]+$", re.IGNORECASE)
+    r"|editor|for the .*|for .{2,40}|\(.*\)|-+)$|\s*@\w+.*$"
+    # punctuation, but not the full stop of an initial or of "Jr." ("Nicolas Gutierrez C.")
+    r"|(?<!\b\w)(?<!\bjr)(?<!\bsr)[\s,.:-]+$", re.IGNORECASE)
 DEGREES = re.compile(r"^(?:phd|ph\.d\.?|md|m\.d\.|ms|mph|rd|rdn|msc|ma|ba|bsc|jr\.?|sr\.?"
                      r"|dr\.?|prof\.?|cscs|ld|cde)$", re.IGNORECASE)
 NOT_NAMES = re.compile(r"^(?:no author|unknown|admin|redaktion|editorial|staff|agencies"
@@ -76,7 +78,7 @@ def _split(text: str) -> Iterable[str]:
     text = PREFIX.sub("", LATE_PREFIX.sub("", text))
     text = TAIL.sub("", text)
     for part in SPLIT.split(text):
-        part = part.strip()
+        part = part.strip().strip("'\"\u2018\u2019\u201c\u201d")  # "'Luana Patriolino"
         while (trimmed := PREFIX.sub("", SUFFIX.sub("", part)).strip()) != part:
             part = trimmed
         if _is_name(part):

@@ -28,6 +28,10 @@ from palimpsest.byline import names
     ("责任编辑：孔德明", ["孔德明"]),
     ("Loïc Le Clerc", ["Loïc Le Clerc"]),
     ("['Redaktion']", []),
+    ("Por 'Luana Patriolino, Raphael Felice'", ["Luana Patriolino", "Raphael Felice"]),
+    ("By Perry Bacon Jr.", ["Perry Bacon Jr."]),
+    ("Nicolas Gutierrez C. -", ["Nicolas Gutierrez C."]),
+    ("Anna Schmidt.", ["Anna Schmidt"]),
     ("Foto: Ingo Schneider", []),
     ("No Author", []),
 ])

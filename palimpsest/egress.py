@@ -121,13 +121,16 @@ class EgressProxy:
             if blocked is not None:
                 self.refusals[where] = f"internal address {blocked}"
                 return NOT_ALLOWED, None
+        why = "ERR_CONNECTION_REFUSED"
         for address in addresses:
             try:
                 return SUCCEEDED, await asyncio.wait_for(
                     asyncio.open_connection(address, port), self.connect_timeout)
-            except OSError:  # (a timeout is one too)
+            except TimeoutError:
+                why = "ERR_CONNECTION_TIMED_OUT"
+            except OSError:
                 continue
-        self.refusals[where] = "ERR_CONNECTION_REFUSED"
+        self.refusals[where] = why
         return REFUSED, None
 
 

@@ -63,6 +63,16 @@ def test_a_name_that_does_not_resolve_is_reported_as_such() -> None:
     assert proxy.refusals == {"no-such-host.invalid:80": "ERR_NAME_NOT_RESOLVED"}
 
 
+def test_a_closed_port_is_reported_as_refused() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]  # free once closed
+    with EgressProxy(allow_private=True) as proxy:
+        client, code = _connect(proxy, "127.0.0.1", port)
+        client.close()
+    assert code == 5  # connection refused
+    assert proxy.refusals == {f"127.0.0.1:{port}": "ERR_CONNECTION_REFUSED"}
+
+
 def test_the_browser_cannot_reach_an_internal_address_that_passed_every_earlier_check(
         browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     """As after DNS rebinding: the name looked public when the URL and each

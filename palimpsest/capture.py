@@ -95,9 +95,11 @@ class Browser:
         self._playwright = sync_playwright().start()
         try:
             # Every connection goes out through the egress proxy, which checks
-            # the address it dials (Chromium resolves no name itself).
+            # the address it dials (Chromium resolves no name itself) and ends
+            # TLS with a key Chromium is told to accept (tls.py).
+            pinned = f"--ignore-certificate-errors-spki-list={self.egress.tls.pin}"
             self._browser = self._playwright.chromium.launch(
-                executable_path=self.settings.chromium_path(), args=CHROMIUM_ARGS,
+                executable_path=self.settings.chromium_path(), args=[*CHROMIUM_ARGS, pinned],
                 proxy={"server": self.egress.server},
             )
         except Error as exc:
@@ -142,7 +144,7 @@ class Browser:
         self.egress.refusals.clear()
         with self.context() as context:
             return _capture_in(context, url, self.settings, self.version, screenshot,
-                               self.egress.refusals)
+                               self.egress)
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
@@ -167,12 +169,12 @@ def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
 
 def _capture_in(
     context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
-    refusals: dict[str, str],
+    egress: EgressProxy,
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
     page = context.new_page()
-    recorder = NetworkRecorder(context, page, settings)
+    recorder = NetworkRecorder(context, page, settings, egress.redirect_body)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:
@@ -183,7 +185,7 @@ def _capture_in(
         if recorder.blocked:
             raise BlockedURL(f"{url} led to {recorder.blocked[0]}, which is refused "
                              "(not http(s), or an internal address)") from exc
-        raise _translate(url, exc, refusals) from exc
+        raise _translate(url, exc, egress.refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
     content_type = (response.header_value("content-type") or "").split(";")[0].strip().lower()

@@ -17,10 +17,15 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import ssl
 import struct
 import threading
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
+from .tap import Tap
+from .tls import BrowserSide, Interception
 from .urls import internal_address
 
 #: SOCKS5 replies (RFC 1928)
@@ -29,6 +34,7 @@ COMMAND_NOT_SUPPORTED, ADDRESS_NOT_SUPPORTED = 7, 8
 CONNECT = 1
 IPV4, DOMAIN, IPV6 = 1, 3, 4
 CHUNK = 1 << 16
+TLS_HANDSHAKE = b"\x16"  # the first byte of a ClientHello
 
 
 class EgressProxy:
@@ -43,7 +49,9 @@ class EgressProxy:
         self.allow_private = allow_private
         self.connect_timeout = connect_timeout
         self.refusals: dict[str, str] = {}
+        self.tls = Interception()
         self.port = 0
+        self._redirects: defaultdict[tuple[str, str], deque[bytes]] = defaultdict(deque)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
         self._ready = threading.Event()
@@ -97,13 +105,39 @@ class EgressProxy:
             if opened is None:
                 return
             up_reader, upstream = opened
-            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+            first = await reader.read(CHUNK)
+            read: Read
+            write: Write
+            scheme = "https" if first[:1] == TLS_HANDSHAKE else "http"
+            if scheme == "https":  # TLS: ended here, and made anew to the site
+                browser = BrowserSide(reader, writer, self.tls.server, first)
+                await browser.handshake()
+                try:
+                    await upstream.start_tls(self.tls.client, server_hostname=host)
+                except ssl.SSLError as exc:
+                    self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc})"
+                    return
+                read, write, first = browser.read, browser.write, b""
+            else:
+                read, write = _reading(reader), _writing(writer)
+            tap = Tap(_origin(scheme, host, port), self._keep)
+            await asyncio.gather(
+                _pipe(read, _writing(upstream), tap.sent, first, upstream),
+                _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
         except (_Unsupported, asyncio.IncompleteReadError, ValueError, OSError):
             pass  # a client that went away or spoke something else: nothing to relay
         finally:
             for stream in (writer, upstream):
                 if stream is not None:
                     stream.close()
+
+    def _keep(self, method: str, url: str, body: bytes) -> None:
+        self._redirects[method, url].append(body)
+
+    def redirect_body(self, method: str, url: str) -> bytes | None:
+        """The body of the next redirect response relayed for ``method url``, if any."""
+        bodies = self._redirects.get((method, url))
+        return bodies.popleft() if bodies else None
 
     async def _open(self, host: str, port: int
                     ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
@@ -168,14 +202,43 @@ def _reply(code: int) -> bytes:
     return bytes((5, code, 0, IPV4)) + bytes(4) + bytes(2)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until the reader ends, then pass the end on (the other way may go on)."""
+Read = Callable[[], Awaitable[bytes]]
+Write = Callable[[bytes], Awaitable[None]]
+
+
+def _reading(reader: asyncio.StreamReader) -> Read:
+    return lambda: reader.read(CHUNK)
+
+
+def _writing(writer: asyncio.StreamWriter) -> Write:
+    async def write(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+    return write
+
+
+async def _pipe(read: Read, write: Write, seen: Callable[[bytes], None], first: bytes,
+                to: asyncio.StreamWriter, ended: Callable[[], None] = lambda: None) -> None:
+    """Copy until the reader ends, showing the tap each chunk; then pass the end
+    on (on a plain connection the other way may go on)."""
     try:
-        while chunk := await reader.read(CHUNK):
-            writer.write(chunk)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
+        chunk = first or await read()
+        while chunk:
+            seen(chunk)
+            await write(chunk)
+            chunk = await read()
+        ended()
+        if to.can_write_eof() and to.get_extra_info("sslcontext") is None:
+            to.write_eof()
+        else:
+            to.close()
     except (ConnectionError, OSError):
         with contextlib.suppress(Exception):
-            writer.close()
+            to.close()
+
+
+def _origin(scheme: str, host: str, port: int) -> str:
+    """How the browser writes the start of the URLs of a connection."""
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host.lower()}" + ("" if port == default else f":{port}")

@@ -10,8 +10,9 @@ in the server's order, duplicates kept; ``requestWillBeSentExtraInfo`` the
 request headers as sent, cookies included.
 
 Chromium does not expose the body of a redirect response (neither
-``Fetch.getResponseBody`` nor ``takeResponseBodyAsStream`` accept one); such
-a hop is recorded with its exact head and an empty, truncated payload.
+``Fetch.getResponseBody`` nor ``takeResponseBodyAsStream`` accept one): that
+body is read off the egress proxy's relay (``tap.py``); a hop whose body the
+relay did not see whole keeps its exact head and an empty, truncated payload.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -54,8 +56,10 @@ class _Hop:
 class NetworkRecorder:
     """Attach to a page before it navigates; read :meth:`exchanges` when it is done."""
 
-    def __init__(self, context: BrowserContext, page: Page, settings: Settings) -> None:
+    def __init__(self, context: BrowserContext, page: Page, settings: Settings,
+                 redirect_body: Callable[[str, str], bytes | None] = lambda m, u: None) -> None:
         self.settings = settings
+        self._redirect_body = redirect_body  # (method, URL) -> the body the relay saw
         self.blocked: list[str] = []
         self.refused: list[str] = []  # over the request limit
         self._hops: dict[str, list[_Hop]] = defaultdict(list)
@@ -172,8 +176,11 @@ class NetworkRecorder:
                     failed.append(hop.url)
                     continue
                 head = heads[n] if n < len(heads) else {}
+                redirect = n < len(hops) - 1
+                if redirect and (body := self._redirect_body(hop.method, hop.url)) is not None:
+                    hop.body, hop.truncated = body, None
                 exchanges.append(_exchange(hop, sent[n] if n < len(sent) else hop.headers,
-                                           head, redirect=n < len(hops) - 1))
+                                           head, redirect=redirect))
         return tuple(exchanges), tuple(failed)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ APP_JS = (
 )
 MISSING_JS = b"/* not found */ console.log('the 404 page of a script, with a body');\n"
 REDIRECT = b'<a href="/page">see /page</a>\n'
+MOVED = b'<p>Moved Permanently: <a href="/images/new.png">/images/new.png</a></p>\n'
 IMAGE = tiny_png((200, 30, 30), size=16)
 
 
@@ -70,8 +72,9 @@ def responses() -> dict[tuple[str, str], tuple[bytes, bytes]]:
             ("Content-Type", "application/javascript"), ("Transfer-Encoding", "chunked"),
             ("Connection", "close")], _chunked(APP_JS)), APP_JS),
         ("GET", "/old-image.png"): (_response("301 Moved Permanently", [
-            ("Location", "/images/new.png"), ("Content-Length", "0"), ("Connection", "close")]),
-            b""),
+            ("Location", "/images/new.png"), ("Content-Type", "text/html"),
+            ("Transfer-Encoding", "chunked"), ("Connection", "close")], _chunked(MOVED, 10)),
+            MOVED),
         ("GET", "/images/new.png"): (_response("200 OK", [
             ("Content-Type", "image/png"), ("Content-Length", str(len(IMAGE))),
             ("Connection", "close")], IMAGE), IMAGE),
@@ -98,6 +101,7 @@ class RawSite:
 
     table: dict[tuple[str, str], tuple[bytes, bytes]] = field(default_factory=responses)
     received: list[Received] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
 
     def __enter__(self) -> RawSite:
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -109,7 +113,7 @@ class RawSite:
         self._sock.close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def raw(self, method: str, path: str) -> bytes:
         return ECHO if (method, path) == ("POST", "/api/echo") else self.table[method, path][0]
@@ -123,6 +127,12 @@ class RawSite:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                return
         with conn:
             data = b""
             while b"\r\n\r\n" not in data:

@@ -20,7 +20,7 @@ from palimpsest.models import Capture
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
 
 from .helpers import warcio_check
-from .rawsite import RawSite
+from .rawsite import REDIRECT, RawSite
 
 RENAMED = ("content-encoding", "transfer-encoding")
 
@@ -60,7 +60,8 @@ def _as_stored(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, s
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/page"), ("GET", "/style.css"), ("GET", "/missing.js"), ("GET", "/app.js"),
+    ("GET", "/start"), ("GET", "/page"), ("GET", "/style.css"), ("GET", "/missing.js"),
+    ("GET", "/app.js"),
     ("GET", "/old-image.png"), ("GET", "/images/new.png"), ("POST", "/api/echo"),
 ])
 def test_response_record_is_what_was_sent(captured: tuple[RawSite, Capture, Path],
@@ -83,9 +84,9 @@ def test_redirect_hops_are_response_records_with_their_exact_head(
                      if kind == "response" and uri == site.url("/start")]
     status_line, headers = _head(site.raw("GET", "/start"))
     assert f"{http.protocol} {http.statusline}" == status_line == "HTTP/1.1 302 Found"
-    # Chromium never hands out a redirect's body; the record says it is missing.
-    assert http.headers == _as_stored(headers, b"")
-    assert rec.get_header("WARC-Truncated") == "unspecified"
+    # Chromium never hands out a redirect's body: the egress proxy's relay has it.
+    assert http.headers == _as_stored(headers, REDIRECT)
+    assert rec.get_header("WARC-Truncated") is None
     assert capture.redirect_chain == (site.url("/start"),)
     assert capture.final_url == site.url("/page")
 
@@ -144,7 +145,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
         blocking = settings.with_(allow_private=False)
         with browser.context() as context, pytest.raises(BlockedURL, match="localhost"):
             # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
-            capture_in(context, origin.url("/go"), blocking, "", False, {})
+            capture_in(context, origin.url("/go"), blocking, "", False, browser.egress)
         assert [r.path for r in origin.received] == ["/go"]
     assert target.received == []
 
@@ -152,7 +153,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
 def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
     with RawSite() as site, browser.context() as context:
         capture = capture_in(context, site.url("/page"), settings.with_(max_requests=2), "",
-                             False, {})
+                             False, browser.egress)
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
 

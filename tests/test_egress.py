@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,8 @@ from palimpsest.capture import Browser
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL
 
-from .rawsite import RawSite
+from .helpers import https_context
+from .rawsite import MOVED, REDIRECT, RawSite
 
 
 def _connect(proxy: EgressProxy, host: str, port: int) -> tuple[socket.socket, int]:
@@ -103,3 +106,55 @@ def test_every_connection_of_a_capture_goes_through_the_proxy(
     # (Chromium's own calls home go through it too: update.googleapis.com...)
     # RawSite closes every connection after one response: one dialled per exchange
     assert dialled.count(("127.0.0.1", site.port)) >= len(captured.exchanges) > 3
+
+
+def _tls_to(proxy: EgressProxy, host: str, port: int) -> ssl.SSLSocket:
+    """A TLS client through the proxy that accepts the proxy's key, as Chromium is told to."""
+    client, code = _connect(proxy, host, port)
+    assert code == 0
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    tls = context.wrap_socket(client, server_hostname=host)
+    spki = ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True) or b"")
+    assert "BEGIN CERTIFICATE" in spki  # the proxy's own certificate, not the site's
+    return tls
+
+
+def test_https_is_ended_at_the_proxy_and_redirect_bodies_are_kept(tmp_path: Path) -> None:
+    context, cert = https_context(tmp_path)
+    with RawSite(tls=context) as site, EgressProxy(allow_private=True) as proxy:
+        proxy.tls.trust(str(cert))
+        with _tls_to(proxy, "127.0.0.1", site.port) as tls:
+            tls.sendall(b"GET /start HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            received = _receive_all(tls)
+        with _tls_to(proxy, "127.0.0.1", site.port) as tls:
+            tls.sendall(b"GET /old-image.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _receive_all(tls) == site.raw("GET", "/old-image.png")  # (chunked)
+    assert received == site.raw("GET", "/start")
+    origin = f"https://127.0.0.1:{site.port}"
+    assert proxy.redirect_body("GET", f"{origin}/start") == REDIRECT
+    assert proxy.redirect_body("GET", f"{origin}/old-image.png") == MOVED
+    assert proxy.redirect_body("GET", f"{origin}/start") is None  # each body handed out once
+
+
+def test_a_site_whose_certificate_does_not_verify_is_refused(tmp_path: Path) -> None:
+    context, _ = https_context(tmp_path)  # not trusted by the proxy
+    with RawSite(tls=context) as site, EgressProxy(allow_private=True) as proxy:
+        with _tls_to(proxy, "127.0.0.1", site.port) as tls:
+            tls.sendall(b"GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _receive_all(tls) == b""
+        assert proxy.refusals[f"127.0.0.1:{site.port}"].startswith("ERR_CERT_INVALID")
+    assert site.received == []
+
+
+def test_an_https_capture_keeps_its_redirect_bodies(browser: Browser, tmp_path: Path) -> None:
+    context, cert = https_context(tmp_path)
+    browser.egress.tls.trust(str(cert))
+    with RawSite(tls=context) as site:
+        captured = browser.capture(site.url("/start"))
+    assert captured.final_url == site.url("/page") and "Exact bytes" in captured.dom
+    hops = {e.url: e for e in captured.exchanges}
+    assert hops[site.url("/start")].body == REDIRECT
+    assert hops[site.url("/start")].truncated is None
+    assert hops[site.url("/old-image.png")].body == MOVED
+    assert hops[site.url("/images/new.png")].body == site.table["GET", "/images/new.png"][1]

@@ -240,6 +240,8 @@ def _conditions(settings: Settings) -> dict[str, object]:
         "max_response_bytes": settings.max_response_bytes,
         "max_snapshot_bytes": settings.max_snapshot_bytes,
         "javascript": True, "service_workers": "blocked",
+        "transport": "HTTP/1.1 through the egress proxy (TLS ended there; the site's "
+                     "certificate verified by the proxy against the system's authorities)",
         "screenshot": f"full page, png, at most {MAX_SCREENSHOT_HEIGHT} px high",
     }
 

@@ -141,7 +141,7 @@ class Browser:
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
-        self.egress.refusals.clear()
+        self.egress.new_page()
         with self.context() as context:
             return _capture_in(context, url, self.settings, self.version, screenshot,
                                self.egress)

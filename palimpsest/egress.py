@@ -7,8 +7,11 @@ one to the browser (DNS rebinding). Behind this proxy Chromium resolves
 nothing itself (Playwright maps every name to "not found" for a SOCKS proxy);
 each connection names its host here, the host is resolved here, and only
 addresses that pass the check are dialled: the address checked is the
-address connected to. TLS stays end to end between the browser and the
-site: the proxy relays bytes and reads none of them.
+address connected to.
+
+The proxy also ends TLS (``tls.py``) and reads the HTTP/1.1 it relays
+(``tap.py``), unchanged, for the one thing the browser will not tell: the
+bodies of redirect responses.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ class EgressProxy:
     """A SOCKS5 proxy on 127.0.0.1 in a thread of its own, for one browser.
 
     ``refusals`` maps "host:port" to why a connection was not made (an
-    internal address, a name that does not resolve, a refused connection),
-    so that a failed page can be explained; clear it between pages.
+    internal address, a name that does not resolve, a refused connection, a
+    certificate that does not verify), so that a failed page can be
+    explained; :meth:`redirect_body` hands out what the tap kept. Call
+    :meth:`new_page` between pages.
     """
 
     def __init__(self, *, allow_private: bool, connect_timeout: float = 30.0) -> None:
@@ -102,34 +107,44 @@ class EgressProxy:
             code, opened = await self._open(host, port)
             writer.write(_reply(code))
             await writer.drain()
-            if opened is None:
-                return
-            up_reader, upstream = opened
-            first = await reader.read(CHUNK)
-            read: Read
-            write: Write
-            scheme = "https" if first[:1] == TLS_HANDSHAKE else "http"
-            if scheme == "https":  # TLS: ended here, and made anew to the site
-                browser = BrowserSide(reader, writer, self.tls.server, first)
-                await browser.handshake()
-                try:
-                    await upstream.start_tls(self.tls.client, server_hostname=host)
-                except ssl.SSLError as exc:
-                    self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc})"
-                    return
-                read, write, first = browser.read, browser.write, b""
-            else:
-                read, write = _reading(reader), _writing(writer)
-            tap = Tap(_origin(scheme, host, port), self._keep)
-            await asyncio.gather(
-                _pipe(read, _writing(upstream), tap.sent, first, upstream),
-                _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
+            if opened is not None:
+                upstream = opened[1]
+                await self._relay(reader, writer, *opened, host, port)
         except (_Unsupported, asyncio.IncompleteReadError, ValueError, OSError):
             pass  # a client that went away or spoke something else: nothing to relay
         finally:
             for stream in (writer, upstream):
                 if stream is not None:
                     stream.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     up_reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,
+                     host: str, port: int) -> None:
+        """Copy both ways, the tap reading along; TLS is ended here and made anew."""
+        first = await reader.read(CHUNK)
+        read: Read
+        write: Write
+        scheme = "https" if first[:1] == TLS_HANDSHAKE else "http"
+        if scheme == "https":
+            browser = BrowserSide(reader, writer, self.tls.server, first)
+            await browser.handshake()
+            try:
+                await upstream.start_tls(self.tls.client, server_hostname=host)
+            except ssl.SSLError as exc:
+                self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc})"
+                return
+            read, write, first = browser.read, browser.write, b""
+        else:
+            read, write = _reading(reader), _writing(writer)
+        tap = Tap(_origin(scheme, host, port), self._keep)
+        await asyncio.gather(
+            _pipe(read, _writing(upstream), tap.sent, first, upstream),
+            _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
+
+    def new_page(self) -> None:
+        """Forget what earlier pages left (refusals, redirect bodies never asked for)."""
+        self.refusals.clear()
+        self._redirects.clear()
 
     def _keep(self, method: str, url: str, body: bytes) -> None:
         self._redirects[method, url].append(body)

@@ -16,7 +16,7 @@ import hashlib
 import os
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -33,14 +33,7 @@ class Interception:
     """The proxy's key and certificate, and the contexts of both legs."""
 
     def __init__(self) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Palimpsest capture proxy")])
-        now = datetime.now(UTC)
-        certificate = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-            .sign(key, hashes.SHA256()))
+        key, certificate = self_signed("Palimpsest capture proxy")
         spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
         #: What Chromium is told to accept (base64 SHA-256 of the public key)
@@ -50,10 +43,7 @@ class Interception:
         with tempfile.TemporaryDirectory() as folder:  # ssl loads keys from files only
             path = os.path.join(folder, "proxy.pem")
             with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
-                out.write(key.private_bytes(serialization.Encoding.PEM,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
-                out.write(certificate.public_bytes(serialization.Encoding.PEM))
+                out.write(pem(key, certificate))
             self.server.load_cert_chain(path)
         self.client = ssl.create_default_context()
         self.client.set_alpn_protocols(["http/1.1"])
@@ -61,6 +51,28 @@ class Interception:
     def trust(self, cafile: str) -> None:
         """Also trust this authority for sites (a test's own, a company's)."""
         self.client.load_verify_locations(cafile)
+
+
+def self_signed(name: str, names: Sequence[x509.GeneralName] = (), days: int = 30
+                ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A new key and a certificate it signs itself, for ``names`` (any, if none)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - timedelta(days=1))
+               .not_valid_after(now + timedelta(days=days)))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def pem(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> bytes:
+    """The key and its certificate as one PEM file (what ``load_cert_chain`` reads)."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()) + \
+        certificate.public_bytes(serialization.Encoding.PEM)
 
 
 class BrowserSide:

@@ -29,7 +29,6 @@ class Tap:
         self._asked: deque[tuple[str, str]] = deque()  # (method, URL) awaiting a response
         self._requests = _Messages(self._request_head)
         self._responses = _Messages(self._response_head)
-        self._answering: tuple[str, str, str] | None = None  # method, URL, encoding
 
     def sent(self, data: bytes) -> None:
         self._requests.feed(data)
@@ -53,8 +52,9 @@ class Tap:
         if 100 <= status < 200:
             return NO_BODY  # an interim response; the final one follows
         method, url = self._asked.popleft()
-        redirect = 300 <= status < 400 and "location" in headers
-        self._answering = (method, url, headers.get("content-encoding", "")) if redirect else None
+        if 300 <= status < 400 and "location" in headers:
+            encoding = headers.get("content-encoding", "").strip().lower()
+            self._responses.on_body = lambda body: self._redirected(method, url, encoding, body)
         framing: _Framing
         if method == "HEAD" or status in (204, 304):
             framing = NO_BODY
@@ -64,16 +64,10 @@ class Tap:
             framing = int(headers["content-length"])
         else:
             framing = TO_CLOSE
-        if redirect:
-            self._responses.on_body = self._redirect_body
         return framing
 
-    def _redirect_body(self, body: bytes) -> None:
-        if self._answering is None:
-            return
-        method, url, encoding = self._answering
-        self._answering = None
-        decoded = _decoded(body, encoding.strip().lower())
+    def _redirected(self, method: str, url: str, encoding: str, body: bytes) -> None:
+        decoded = _decoded(body, encoding)
         if decoded is not None:
             self._keep(method, url, decoded)
 

@@ -249,10 +249,13 @@ def _conditions(settings: Settings) -> dict[str, object]:
 def _translate(url: str, exc: Exception, refusals: dict[str, str]
                ) -> CaptureError | BlockedURL:
     message = getattr(exc, "message", str(exc)).splitlines()[0]
-    if "ERR_SOCKS" in message and (refused := _refusal(url, refusals)):
+    if refused := _refusal(url, refusals, message):
         where, why = refused  # the egress proxy said no, and knows why
         if why.startswith("internal"):
             return BlockedURL(f"{url} led to {where}, an {why}, which is refused")
+        if why.startswith("ERR_CERT"):
+            return NetworkError(f"{url} could not be reached: its certificate does not "
+                                f"verify {why.removeprefix('ERR_CERT_INVALID ')}")
         message = why
     if "Download is starting" in message:
         return NotHTML(f"{url} is a download, not an HTML page")
@@ -266,13 +269,16 @@ def _translate(url: str, exc: Exception, refusals: dict[str, str]
     return CaptureError(f"{url} could not be loaded: {message}")
 
 
-def _refusal(url: str, refusals: dict[str, str]) -> tuple[str, str] | None:
-    """Where and why the egress proxy refused a page: its own host, else the
-    internal address a redirect led to (the browser's own calls go to public hosts)."""
+def _refusal(url: str, refusals: dict[str, str], message: str) -> tuple[str, str] | None:
+    """Where and why the egress proxy refused a page: its own host, else, when
+    the proxy refused a connection, the internal address a redirect led to
+    (the browser's own calls home go to public hosts)."""
     parts = urlsplit(url)
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     if where in refusals:
         return where, refusals[where]
+    if "ERR_SOCKS" not in message:
+        return None
     return next(((w, why) for w, why in refusals.items() if why.startswith("internal")), None)
 
 

@@ -12,7 +12,7 @@ import pytest
 from palimpsest import capture, recorder
 from palimpsest.capture import Browser
 from palimpsest.egress import EgressProxy
-from palimpsest.errors import BlockedURL
+from palimpsest.errors import BlockedURL, NetworkError
 
 from .helpers import https_context
 from .rawsite import MOVED, REDIRECT, RawSite
@@ -158,3 +158,12 @@ def test_an_https_capture_keeps_its_redirect_bodies(browser: Browser, tmp_path: 
     assert hops[site.url("/start")].truncated is None
     assert hops[site.url("/old-image.png")].body == MOVED
     assert hops[site.url("/images/new.png")].body == site.table["GET", "/images/new.png"][1]
+
+
+def test_an_https_page_whose_certificate_does_not_verify_is_not_captured(
+        browser: Browser, tmp_path: Path) -> None:
+    context, _ = https_context(tmp_path)  # a certificate no one trusts
+    with RawSite(tls=context) as site:
+        with pytest.raises(NetworkError, match="certificate does not verify"):
+            browser.capture(site.url("/page"))
+        assert site.received == []

@@ -59,9 +59,44 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        if sqlite:
+            # SQLite alters a table by rebuilding it (copy, drop, rename), and
+            # enforced foreign keys refuse to drop a table others refer to: they
+            # are off while migrating (this cannot change inside a transaction)
+            # and checked, whole, before the upgrade commits. And pysqlite runs
+            # DDL outside its transactions: BEGIN is said here, so that a failed
+            # upgrade leaves the database as it was.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+            raw.isolation_level = None
+        try:
+            with conn.begin():
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN")
+                    _drop_scratch_tables(conn)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise HistoryError(f"the upgraded database breaks foreign keys: {broken[:3]}")
+        finally:
+            if sqlite:
+                raw.isolation_level = ""  # pysqlite's own transactions again
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
+def _drop_scratch_tables(conn: Any) -> None:
+    """Drop the copies an upgrade interrupted before this release left behind
+    (``_alembic_tmp_articles``): the table they were copied from is intact,
+    and they would stop every later upgrade."""
+    names = set(conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+    for name in names:
+        if name.startswith("_alembic_tmp_") and name.removeprefix("_alembic_tmp_") in names:
+            conn.exec_driver_sql(f'DROP TABLE "{name}"')
 
 
 def to_db_time(moment: datetime) -> datetime:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -94,3 +96,73 @@ def test_migrations_build_exactly_the_declared_schema(db: HistoryStore) -> None:
     with db.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert differences == []
+
+
+def test_a_database_made_by_the_first_release_is_upgraded_with_its_history(
+        tmp_path: Path) -> None:
+    """Upgrading rebuilds tables other tables refer to (SQLite's batch mode),
+    which enforced foreign keys would refuse."""
+    from sqlalchemy import text
+
+    from palimpsest.database import SCHEMA_REVISION
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = _first_release(url)
+    with old.begin() as conn:
+        conn.execute(text("INSERT INTO articles VALUES ('a1', 'https://news.example/a', 'live',"
+                          " '2026-01-01', '2026-01-02', NULL)"))
+        conn.execute(text("INSERT INTO article_urls VALUES ('https://news.example/a', 'a1',"
+                          " '2026-01-01')"))
+        # what an upgrade interrupted by an earlier release left behind
+        conn.execute(text("CREATE TABLE _alembic_tmp_articles (id VARCHAR(16))"))
+    old.dispose()
+    store = HistoryStore(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == \
+            SCHEMA_REVISION
+        assert conn.execute(text("SELECT url, watched FROM articles")).all() == [
+            ("https://news.example/a", False)]
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # enforced again
+        assert "_alembic_tmp_articles" not in conn.execute(
+            text("SELECT name FROM sqlite_master")).scalars().all()
+    store.close()
+
+
+def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """A snapshot whose article is gone (written with foreign keys off) makes
+    the upgraded database fail its check: nothing of the upgrade may stay."""
+    from sqlalchemy import create_engine, inspect, text
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = _first_release(url)
+    with old.begin() as conn:
+        conn.execute(text("INSERT INTO snapshots (article_id, requested_url, final_url,"
+                          " fetched_at, http_status, settled, warc_key, warc_size, warc_sha256,"
+                          " records, outcome) VALUES ('gone', 'u', 'u', '2026-01-01', 200, 1,"
+                          " 'k', 1, 's', '{}', 'new')"))
+    tables = set(inspect(old).get_table_names())
+    old.dispose()
+    with pytest.raises(HistoryError, match="breaks foreign keys"):
+        HistoryStore(url)
+    after = create_engine(url)
+    assert set(inspect(after).get_table_names()) == tables  # no _alembic_tmp_, no feeds
+    with after.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    after.dispose()
+
+
+def _first_release(url: str) -> Any:
+    """An engine on a new database with the schema of the first release (0001)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from palimpsest.database import MIGRATIONS
+
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    return engine

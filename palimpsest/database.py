@@ -68,14 +68,15 @@ def migrate(engine: Engine) -> None:
             # are off while migrating (this cannot change inside a transaction)
             # and checked, whole, before the upgrade commits. And pysqlite runs
             # DDL outside its transactions: BEGIN is said here, so that a failed
-            # upgrade leaves the database as it was.
+            # upgrade leaves the database as it was (IMMEDIATE: a second process
+            # upgrading at once waits, then finds nothing left to do).
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.commit()
             raw.isolation_level = None
         try:
             with conn.begin():
                 if sqlite:
-                    conn.exec_driver_sql("BEGIN")
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
                     _drop_scratch_tables(conn)
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")

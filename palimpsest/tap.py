@@ -43,7 +43,7 @@ class Tap:
     def _request_head(self, line: str, headers: dict[str, str]) -> _Framing:
         method, target, _ = line.split(" ", 2)
         self._asked.append((method, self.origin + target))
-        return _request_framing(headers)
+        return _framing(headers, otherwise=NO_BODY)
 
     def _response_head(self, line: str, headers: dict[str, str]) -> _Framing:
         status = int(line.split(" ", 2)[1])
@@ -55,16 +55,9 @@ class Tap:
         if 300 <= status < 400 and "location" in headers:
             encoding = headers.get("content-encoding", "").strip().lower()
             self._responses.on_body = lambda body: self._redirected(method, url, encoding, body)
-        framing: _Framing
         if method == "HEAD" or status in (204, 304):
-            framing = NO_BODY
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
-            framing = CHUNKED
-        elif headers.get("content-length", "").strip().isdigit():
-            framing = int(headers["content-length"])
-        else:
-            framing = TO_CLOSE
-        return framing
+            return NO_BODY
+        return _framing(headers, otherwise=TO_CLOSE)
 
     def _redirected(self, method: str, url: str, encoding: str, body: bytes) -> None:
         decoded = _decoded(body, encoding)
@@ -77,11 +70,13 @@ _Framing = int | str
 CHUNKED, TO_CLOSE, NO_BODY, STOP = "chunked", "close", 0, "stop"
 
 
-def _request_framing(headers: dict[str, str]) -> _Framing:
+def _framing(headers: dict[str, str], *, otherwise: _Framing) -> _Framing:
+    """Chunked, or a declared length, or ``otherwise`` (a request: no body; a
+    response: to the close)."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return CHUNKED
-    length = headers.get("content-length", "0").strip()
-    return int(length) if length.isdigit() else NO_BODY
+    length = headers.get("content-length", "").strip()
+    return int(length) if length.isdigit() else otherwise
 
 
 class _Messages:

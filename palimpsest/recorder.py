@@ -249,26 +249,45 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return None
 
 
+#: Scroll down a viewport a frame from ``from`` (where the last pass ended) to
+#: the end of the page or ``steps`` viewports; back to the top. Returns
+#: [where the pass ended, viewports scrolled].
+SCROLL = """async ([from, steps]) => {
+    const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+    scrollTo(0, Math.max(0, from - innerHeight));
+    let taken = 0;
+    while (taken < steps && innerHeight + scrollY < document.documentElement.scrollHeight) {
+        scrollBy(0, innerHeight);
+        taken++;
+        await frame();
+    }
+    const reached = scrollY + innerHeight;
+    scrollTo(0, 0);
+    await frame();
+    return [reached, taken];
+}"""
+
+
 def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = 0.25,
            scroll_steps: int = 12) -> bool:
-    """Wait for the network to go quiet, scroll to wake lazy content, wait again.
+    """Scroll through the page to wake lazy content and wait for the network to
+    go quiet; again over whatever the page grew meanwhile.
 
-    Bounded by ``budget`` seconds in all; False if the page never went quiet.
+    Scrolling starts at once, while the last loads may still run, so a page
+    costs one quiet window, not one before the scroll and one after. Bounded
+    by ``budget`` seconds and ``scroll_steps`` viewports in all; False if the
+    page never went quiet.
     """
     deadline = time.monotonic() + budget
-    if not _quiet(page, recorder, deadline, quiet):
-        return False
-    page.evaluate("""async (steps) => {
-        const frame = () => new Promise(r => requestAnimationFrame(() => r()));
-        for (let i = 0; i < steps; i++) {
-            if (innerHeight + scrollY >= document.documentElement.scrollHeight) break;
-            scrollBy(0, innerHeight);
-            await frame();
-        }
-        scrollTo(0, 0);
-        await frame();
-    }""", scroll_steps)
-    return _quiet(page, recorder, deadline, quiet)
+    reached, steps, grew = 0, scroll_steps, True
+    while grew:
+        reached, taken = page.evaluate(SCROLL, [reached, steps])
+        if not _quiet(page, recorder, deadline, quiet):
+            return False
+        steps -= taken
+        grew = steps > 0 and page.evaluate(
+            "document.documentElement.scrollHeight") > reached
+    return True
 
 
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float) -> bool:

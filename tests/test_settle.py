@@ -1,0 +1,90 @@
+"""Settling: lazy content below the fold is loaded, content a page adds after
+its load is scrolled through too, and a page that never goes quiet is still
+archived, flagged as not settled."""
+
+from __future__ import annotations
+
+from palimpsest.capture import Browser
+from palimpsest.demo_site import tiny_png
+
+from .rawsite import RawSite, _response
+
+# An image fetched only when it scrolls into view, as lazy-loading scripts do
+# (an IntersectionObserver, not the browser's own loading=lazy).
+LAZY_IMAGE = b"""<div style="height: %dpx">%s</div>
+<img id="lazy" data-src="%s" alt="lazy" width="16" height="16">
+<script>
+new IntersectionObserver((seen, observer) => seen.forEach(e => {
+    if (e.isIntersecting) { e.target.src = e.target.dataset.src; observer.disconnect(); }
+})).observe(document.getElementById('lazy'));
+</script>"""
+LONG_PAGE = b"""<!doctype html><html><head><title>Long read</title></head><body>
+<h1>Long read</h1>""" + LAZY_IMAGE % (5000, b"<p>Far above the image.</p>", b"/below.png") + \
+    b"</body></html>"
+# Short at load; a moment later it fetches more text, and a lazy image with it.
+GROWING_PAGE = b"""<!doctype html><html><head><title>Live</title></head><body>
+<h1>Live updates</h1><div id="more"></div>
+<script>
+addEventListener('load', () => setTimeout(async () => {
+    const more = document.getElementById('more');
+    more.innerHTML = await (await fetch('/more')).text();
+    more.querySelectorAll('script').forEach(s => eval(s.textContent));
+}, 100));
+</script></body></html>"""
+MORE = LAZY_IMAGE % (4000, b"<p>Added after the load.</p>", b"/late.png")
+# Asks the server something every 100 ms, for ever.
+BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
+<h1>Ticker</h1><p id="tick">0</p>
+<script>setInterval(() => fetch('/tick', {cache: 'no-store'}).then(r => r.text())
+    .then(t => { document.getElementById('tick').textContent = t; }), 100);</script>
+</body></html>"""
+
+
+def _ok(content_type: str, body: bytes) -> tuple[bytes, bytes]:
+    raw = _response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store"),
+                               ("Content-Length", str(len(body))), ("Connection", "close")], body)
+    return raw, body
+
+
+def _site() -> RawSite:
+    png = tiny_png((30, 30, 200), size=16)
+    return RawSite(table={
+        ("GET", "/long"): _ok("text/html", LONG_PAGE),
+        ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
+        ("GET", "/more"): _ok("text/html", MORE),
+        ("GET", "/busy"): _ok("text/html", BUSY_PAGE),
+        ("GET", "/tick"): _ok("text/plain", b"tick"),
+        ("GET", "/below.png"): _ok("image/png", png),
+        ("GET", "/late.png"): _ok("image/png", png),
+    })
+
+
+def _paths(site: RawSite) -> list[str]:
+    return [r.path for r in site.received]
+
+
+def test_lazy_content_below_the_fold_is_loaded_and_archived(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/long"), screenshot=False)
+    assert "/below.png" in _paths(site)
+    assert site.url("/below.png") in [e.url for e in capture.exchanges]
+    assert capture.settled
+
+
+def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/growing"), screenshot=False)
+    paths = _paths(site)
+    assert "/late.png" in paths and paths.index("/more") < paths.index("/late.png")
+    assert "Added after the load." in capture.dom
+    assert capture.settled
+
+
+def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/busy"), screenshot=False)
+    assert not capture.settled
+    # archived with what loaded: the page and the ticks answered so far
+    assert capture.exchanges[0].url == site.url("/busy")
+    assert sum(e.url == site.url("/tick") for e in capture.exchanges) >= 3
+    assert 'id="tick">tick<' in capture.dom

@@ -8,11 +8,13 @@
    and screenshot show in full), 2 and 4 (where the machine's two cores
    are the limit). CPU seconds a page (every process: Chromium's,
    Playwright's, ours) are printed too: where the cores bind, the ratio
-   tends to bare's CPU over the full capture's.
+   tends to bare's CPU over the full capture's. The two legs run in
+   alternating rounds, so that this VM's drift in speed (up to 2x over
+   minutes) falls on both.
 2. Bytes a second snapshot of an unchanged page adds (payloads already
    archived become revisit records). Target: at most 10% of the first.
 
-    uv run python bench/capture.py [--pages 40] [--concurrency 1 2 4]
+    uv run python bench/capture.py [--pages 40] [--concurrency 1 2 4] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -53,37 +55,69 @@ def bare(browser: Browser, url: str) -> None:
     context.close()
 
 
-def rate(settings: Settings, job: Callable[[Browser, str], None], urls: list[str],
-         concurrency: int) -> tuple[float, float]:
-    """Pages per second with ``concurrency`` browsers, each in its own thread
-    (Playwright's sync objects stay in the thread that made them), and CPU
-    seconds a page, all processes counted (Chromium's, Playwright's, ours)."""
-    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for url in urls:
-        pending.put(url)
-    ready, finished = threading.Barrier(concurrency + 1), threading.Barrier(concurrency + 1)
+class Leg:
+    """One job (bare or full) run by ``concurrency`` browsers, each in a thread
+    of its own (Playwright's sync objects stay in the thread that made them),
+    round by round; adds up wall time and CPU seconds of every process
+    (Chromium's, Playwright's, ours) over its rounds."""
 
-    def work() -> None:
-        with Browser(settings) as browser:
-            job(browser, urls[0])  # warm up
-            ready.wait()
-            while True:
-                try:
-                    job(browser, pending.get_nowait())
-                except queue.Empty:
-                    break
-            finished.wait()  # counted while the browsers still run
+    def __init__(self, settings: Settings, job: Callable[[Browser, str], None],
+                 concurrency: int, warm_up: str) -> None:
+        self.pages, self.elapsed, self.cpu = 0, 0.0, 0.0
+        self._pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._go, self._done = (threading.Barrier(concurrency + 1) for _ in range(2))
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._work, args=(settings, job, warm_up))
+                         for _ in range(concurrency)]
 
-    threads = [threading.Thread(target=work) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started, cpu = time.perf_counter(), tree_cpu()
-    finished.wait()
-    elapsed, cpu = time.perf_counter() - started, tree_cpu() - cpu
-    for thread in threads:
-        thread.join()
-    return len(urls) / elapsed, cpu / len(urls)
+    def __enter__(self) -> Leg:
+        for thread in self._threads:
+            thread.start()
+        self._done.wait()  # every browser started and warmed up
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping = True
+        self._go.wait()
+        for thread in self._threads:
+            thread.join()
+
+    def run(self, urls: list[str]) -> None:
+        for url in urls:
+            self._pending.put(url)
+        started, cpu = time.perf_counter(), tree_cpu()
+        self._go.wait()
+        self._done.wait()  # counted while the browsers still run
+        self.elapsed += time.perf_counter() - started
+        self.cpu += tree_cpu() - cpu
+        self.pages += len(urls)
+
+    def _work(self, settings: Settings, job: Callable[[Browser, str], None],
+              warm_up: str) -> None:
+        try:
+            with Browser(settings) as browser:
+                job(browser, warm_up)
+                self._done.wait()
+                while True:
+                    self._go.wait()
+                    if self._stopping:
+                        return
+                    while (url := _next(self._pending)) is not None:
+                        job(browser, url)
+                    self._done.wait()
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException:
+            self._go.abort()  # the bench stops, not hangs
+            self._done.abort()
+            raise
+
+
+def _next(pending: queue.SimpleQueue[str]) -> str | None:
+    try:
+        return pending.get_nowait()
+    except queue.Empty:
+        return None
 
 
 def tree_cpu() -> float:
@@ -104,16 +138,24 @@ def tree_cpu() -> float:
     return sum(times[pid] for pid in mine) / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(settings: Settings, pages: int, concurrency: int) -> None:
+def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) -> None:
+    """Both legs, in alternating rounds (bare, full, full, bare, ...): this
+    VM's speed drifts over minutes, and the drift then falls on both."""
     with NewsSite(generated_articles(pages)) as site:
         urls = [site.url(slug) for slug in site.articles]
-        bare_rate, bare_cpu = rate(settings, bare, urls, concurrency)
-        full_rate, full_cpu = rate(settings, full, urls, concurrency)
+        with Leg(settings, bare, concurrency, urls[0]) as bare_leg, \
+                Leg(settings, full, concurrency, urls[0]) as full_leg:
+            for n in range(rounds):
+                batch = urls[n * pages // rounds:(n + 1) * pages // rounds]
+                for leg in (bare_leg, full_leg)[::1 if n % 2 == 0 else -1]:
+                    leg.run(batch)
+    bare_rate, full_rate = (leg.pages / leg.elapsed for leg in (bare_leg, full_leg))
+    bare_cpu, full_cpu = (leg.cpu / leg.pages for leg in (bare_leg, full_leg))
     ratio = full_rate / bare_rate
-    print(f"concurrency {concurrency}, {pages} pages: bare Playwright (goto + content) "
-          f"{bare_rate:.2f} pages/s, {bare_cpu:.2f} CPU-s a page; full capture (CDP "
-          f"recording, settle, DOM, PNG, WARC) {full_rate:.2f} pages/s, {full_cpu:.2f} CPU-s "
-          f"a page; ratio {ratio:.2f} (target >= {PAGES_TARGET}: "
+    print(f"concurrency {concurrency}, {pages} pages in {rounds} rounds: bare Playwright "
+          f"(goto + content) {bare_rate:.2f} pages/s, {bare_cpu:.2f} CPU-s a page; full "
+          f"capture (CDP recording, settle, DOM, PNG, WARC) {full_rate:.2f} pages/s, "
+          f"{full_cpu:.2f} CPU-s a page; ratio {ratio:.2f} (target >= {PAGES_TARGET}: "
           f"{'met' if ratio >= PAGES_TARGET else 'MISSED'}; where the CPUs bind, at most "
           f"{bare_cpu / full_cpu:.2f})")
 
@@ -138,12 +180,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.from_env({"PALIMPSEST_HOME": home, "PALIMPSEST_ALLOW_PRIVATE": "1"})
         second_snapshot(settings, Path(home))
         for concurrency in args.concurrency:
-            throughput(settings, args.pages, concurrency)
+            throughput(settings, args.pages, concurrency, args.rounds)
 
 
 if __name__ == "__main__":

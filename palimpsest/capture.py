@@ -31,6 +31,7 @@ from .errors import (
 )
 from .models import Capture
 from .recorder import NetworkRecorder, settle
+from .tap import Limits
 from .urls import check_url
 
 if TYPE_CHECKING:
@@ -141,7 +142,6 @@ class Browser:
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
-        self.egress.new_page()
         with self.context() as context:
             return _capture_in(context, url, self.settings, self.version, screenshot,
                                self.egress)
@@ -173,8 +173,11 @@ def _capture_in(
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
+    egress.new_page(Limits(requests=settings.max_requests,
+                           response_bytes=settings.max_response_bytes,
+                           page_bytes=settings.max_snapshot_bytes))
     page = context.new_page()
-    recorder = NetworkRecorder(context, page, settings, egress.redirect_body)
+    recorder = NetworkRecorder(context, page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:
@@ -182,9 +185,6 @@ def _capture_in(
     except TimeoutError as exc:
         raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
     except Error as exc:
-        if recorder.blocked:
-            raise BlockedURL(f"{url} led to {recorder.blocked[0]}, which is refused "
-                             "(not http(s), or an internal address)") from exc
         raise _translate(url, exc, egress.refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
@@ -200,7 +200,7 @@ def _capture_in(
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
-    exchanges, failed = recorder.exchanges()
+    exchanges, failed = recorder.exchanges(egress.recorded())
     chain: list[str] = []
     hop = response.request.redirected_from
     while hop is not None:

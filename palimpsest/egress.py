@@ -9,9 +9,8 @@ each connection names its host here, the host is resolved here, and only
 addresses that pass the check are dialled: the address checked is the
 address connected to.
 
-The proxy also ends TLS (``tls.py``) and reads the HTTP/1.1 it relays
-(``tap.py``), unchanged, for the one thing the browser will not tell: the
-bodies of redirect responses.
+The proxy also ends TLS (``tls.py``) and records the HTTP/1.1 it relays
+(``tap.py``), unchanged: every exchange of the page, as the wire carried it.
 """
 
 from __future__ import annotations
@@ -23,11 +22,12 @@ import socket
 import ssl
 import struct
 import threading
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
-from .tap import Tap
+from .models import Exchange
+from .tap import Limits, Recording, Tap
 from .tls import BrowserSide, Interception
 from .urls import internal_address
 
@@ -37,6 +37,7 @@ COMMAND_NOT_SUPPORTED, ADDRESS_NOT_SUPPORTED = 7, 8
 CONNECT = 1
 IPV4, DOMAIN, IPV6 = 1, 3, 4
 CHUNK = 1 << 16
+T = TypeVar("T")
 TLS_HANDSHAKE = b"\x16"  # the first byte of a ClientHello
 
 
@@ -46,8 +47,8 @@ class EgressProxy:
     ``refusals`` maps "host:port" to why a connection was not made (an
     internal address, a name that does not resolve, a refused connection, a
     certificate that does not verify), so that a failed page can be
-    explained; :meth:`redirect_body` hands out what the tap kept. Call
-    :meth:`new_page` between pages.
+    explained. Call :meth:`new_page` before each page and :meth:`recorded`
+    after it.
     """
 
     def __init__(self, *, allow_private: bool, connect_timeout: float = 30.0) -> None:
@@ -56,7 +57,7 @@ class EgressProxy:
         self.refusals: dict[str, str] = {}
         self.tls = Interception()
         self.port = 0
-        self._redirects: defaultdict[tuple[str, str], deque[bytes]] = defaultdict(deque)
+        self.recording = Recording(Limits())
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
         self._ready = threading.Event()
@@ -137,23 +138,29 @@ class EgressProxy:
             read, write, first = browser.read, browser.write, b""
         else:
             read, write = _reading(reader), _writing(writer)
-        tap = Tap(_origin(scheme, host, port), self._keep)
+        tap = Tap(_origin(scheme, host, port), self.recording)
         await asyncio.gather(
             _pipe(read, _writing(upstream), tap.sent, first, upstream),
             _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
 
-    def new_page(self) -> None:
-        """Forget what earlier pages left (refusals, redirect bodies never asked for)."""
+    def new_page(self, limits: Limits) -> None:
+        """Record from here on for a new page (connections of the last one, if
+        any linger, go on recording into its own recording)."""
+        self._call(self._new_page, limits)
+
+    def _new_page(self, limits: Limits) -> None:
         self.refusals.clear()
-        self._redirects.clear()
+        self.recording = Recording(limits)
 
-    def _keep(self, method: str, url: str, body: bytes) -> None:
-        self._redirects[method, url].append(body)
+    def recorded(self) -> list[Exchange]:
+        """The exchanges relayed since :meth:`new_page`, in request order."""
+        return self._call(self.recording.exchanges)
 
-    def redirect_body(self, method: str, url: str) -> bytes | None:
-        """The body of the next redirect response relayed for ``method url``, if any."""
-        bodies = self._redirects.get((method, url))
-        return bodies.popleft() if bodies else None
+    def _call(self, function: Callable[..., T], *args: object) -> T:
+        """Run ``function`` in the proxy's thread, where the taps write."""
+        async def call() -> T:
+            return function(*args)
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
 
     async def _open(self, host: str, port: int
                     ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
@@ -233,14 +240,17 @@ def _writing(writer: asyncio.StreamWriter) -> Write:
     return write
 
 
-async def _pipe(read: Read, write: Write, seen: Callable[[bytes], None], first: bytes,
+async def _pipe(read: Read, write: Write, seen: Callable[[bytes], bool | None], first: bytes,
                 to: asyncio.StreamWriter, ended: Callable[[], None] = lambda: None) -> None:
-    """Copy until the reader ends, showing the tap each chunk; then pass the end
-    on (on a plain connection the other way may go on)."""
+    """Copy until the reader ends, showing the tap each chunk first (it may
+    refuse one: a request over the page's limit ends the connection); then
+    pass the end on (on a plain connection the other way may go on)."""
     try:
         chunk = first or await read()
         while chunk:
-            seen(chunk)
+            if seen(chunk) is False:
+                to.close()
+                return
             await write(chunk)
             chunk = await read()
         ended()

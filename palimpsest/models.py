@@ -30,6 +30,10 @@ class Exchange:
     protocol: str = "HTTP/1.1"
     #: why ``body`` is incomplete (a WARC-Truncated reason), None when whole
     truncated: str | None = None
+    #: ``body`` is stored as served, still content-encoded (a coding the
+    #: recorder does not decode, or a body that would not): the head keeps
+    #: its Content-Encoding
+    encoded: bool = False
 
     def header(self, name: str) -> str | None:
         """The first response header called ``name`` (case-insensitive)."""

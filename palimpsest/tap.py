@@ -1,12 +1,18 @@
-"""HTTP/1.1 read off the egress proxy's relay, for what the browser will not tell.
+"""The recording half of the egress proxy: every exchange read off the relay.
 
-Chromium hands out no body of a redirect response (the DevTools protocol
-refuses it at every stage), yet a 301 or 302 often carries one: a "Moved"
-page, a notice, tracking. The proxy relays every byte of every connection;
-a :class:`Tap` follows the messages on one connection, both ways, without
-changing a byte, and hands each redirect's body on. Anything it cannot
-follow (an upgrade to WebSocket, a malformed message) ends the tapping of
-that connection, never the relay.
+Each connection a page opens crosses the egress proxy, which relays its bytes
+unchanged. A :class:`Tap` follows the HTTP/1.1 messages of one connection,
+both ways, and writes each exchange down as the wire carried it: the request
+line, headers (cookies included) and body as sent; the status line and the
+headers in the server's order, case and duplicates kept; the whole body,
+error pages and redirects included. This is the warcprox design: nothing the
+browser reports is needed, and no request waits on the recorder.
+
+Bodies are stored dechunked and decoded (gzip, deflate, br, zstd: the head
+keeps the original encodings under ``X-Archive-Orig-``, see ``warc.py``); a
+body in another coding, or one that does not decode, is stored as served. Anything the tap cannot
+follow (an upgrade to WebSocket, a malformed message) ends the tapping of that
+connection, never the relay.
 """
 
 from __future__ import annotations
@@ -14,24 +20,99 @@ from __future__ import annotations
 import zlib
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-#: Redirect bodies are short; a longer one is not kept (the relay goes on)
-MAX_BODY = 1 << 20
+import brotli
+import zstandard
+
+from .models import Exchange
+
+#: How a message's body ends: a length, chunked, at the close, no body, or stop reading
+_Framing = int | str
+CHUNKED, TO_CLOSE, NO_BODY, STOP = "chunked", "close", 0, "stop"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one page may ask for and store."""
+
+    requests: int = 1000
+    response_bytes: int = 50 << 20
+    page_bytes: int = 200 << 20
+
+
+@dataclass
+class _Taken:
+    """One exchange as it is read: the request first, the response as it comes."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytearray = field(default_factory=bytearray)
+    protocol: str = ""
+    status: int | None = None
+    reason: str = ""
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    truncated: str | None = None
+    done: bool = False
+
+    def exchange(self, limit: int) -> Exchange:
+        """As the archive stores it: decoded (to at most ``limit`` bytes); a
+        response still coming is marked truncated."""
+        body, truncated = bytes(self.body), self.truncated or (None if self.done else "unspecified")
+        encoding = _header(self.response_headers, "content-encoding").strip().lower()
+        encoded = encoding not in ("", "identity")
+        if encoding in DECODERS and (decoded := _decoded(body, encoding, limit,
+                                                         truncated is None)):
+            (body, cut), encoded = decoded, False
+            truncated = truncated or cut
+        return Exchange(
+            url=self.url, method=self.method, request_headers=tuple(self.request_headers),
+            request_body=bytes(self.request_body) or None, status=self.status or 0,
+            reason=self.reason, response_headers=tuple(self.response_headers), body=body,
+            redirect=(self.status or 0) // 100 == 3 and bool(
+                _header(self.response_headers, "location")),
+            protocol=self.protocol, truncated=truncated, encoded=encoded,
+        )
+
+
+class Recording:
+    """What one page's connections carried, in the order the requests were sent."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.taken: list[_Taken] = []
+        self.stored = 0
+
+    def exchanges(self) -> list[Exchange]:
+        """Every exchange that got a response (a response still coming included)."""
+        limit = self.limits.response_bytes
+        return [t.exchange(limit) for t in self.taken if t.status is not None]
+
+    def room(self) -> int:
+        return max(0, min(self.limits.response_bytes, self.limits.page_bytes - self.stored))
 
 
 class Tap:
     """Follows one connection's requests (:meth:`sent`) and responses
-    (:meth:`received`); calls ``keep(method, url, body)`` for each redirect."""
+    (:meth:`received`) into ``recording``."""
 
-    def __init__(self, origin: str, keep: Callable[[str, str, bytes], None]) -> None:
+    def __init__(self, origin: str, recording: Recording) -> None:
         self.origin = origin  # "https://example.com", "http://127.0.0.1:8080"
-        self._keep = keep
-        self._asked: deque[tuple[str, str]] = deque()  # (method, URL) awaiting a response
-        self._requests = _Messages(self._request_head)
-        self._responses = _Messages(self._response_head)
+        self.recording = recording
+        self._asked: deque[_Taken] = deque()  # awaiting a response
+        self._request: _Taken | None = None  # whose body is being read
+        self._response: _Taken | None = None
+        self._requests = _Messages(self._request_head, self._request_body)
+        self._responses = _Messages(self._response_head, self._response_body)
+        self.refused = False
 
-    def sent(self, data: bytes) -> None:
+    def sent(self, data: bytes) -> bool:
+        """Read what the browser sends; False when it must not be sent on (a
+        request over the page's limit)."""
         self._requests.feed(data)
+        return not self.refused
 
     def received(self, data: bytes) -> None:
         self._responses.feed(data)
@@ -40,59 +121,78 @@ class Tap:
         """The server ended the connection: a body read to the close is whole."""
         self._responses.end()
 
-    def _request_head(self, line: str, headers: dict[str, str]) -> _Framing:
+    def _request_head(self, line: str, headers: list[tuple[str, str]]) -> _Framing:
         method, target, _ = line.split(" ", 2)
-        self._asked.append((method, self.origin + target))
+        taken = _Taken(url=self.origin + target, method=method, request_headers=headers)
+        recording = self.recording
+        if len(recording.taken) >= recording.limits.requests:
+            self.refused = True  # not sent on: the connection ends here
+            return STOP
+        recording.taken.append(taken)
+        self._asked.append(taken)
+        self._request = taken
         return _framing(headers, otherwise=NO_BODY)
 
-    def _response_head(self, line: str, headers: dict[str, str]) -> _Framing:
-        status = int(line.split(" ", 2)[1])
-        if status == 101:
+    def _request_body(self, data: bytes | None) -> None:
+        taken = self._request
+        if taken is not None and data is not None:
+            taken.request_body += data[:self.recording.limits.response_bytes
+                                       - len(taken.request_body)]
+
+    def _response_head(self, line: str, headers: list[tuple[str, str]]) -> _Framing:
+        protocol, status, reason = (line.split(" ", 2) + [""])[:3]
+        if status == "101":
             return STOP  # another protocol from here on
-        if 100 <= status < 200:
+        if status.startswith("1"):
             return NO_BODY  # an interim response; the final one follows
-        method, url = self._asked.popleft()
-        if 300 <= status < 400 and "location" in headers:
-            encoding = headers.get("content-encoding", "").strip().lower()
-            self._responses.on_body = lambda body: self._redirected(method, url, encoding, body)
-        if method == "HEAD" or status in (204, 304):
+        taken = self._response = self._asked.popleft()
+        taken.protocol, taken.status, taken.reason = protocol, int(status), reason
+        taken.response_headers = headers
+        if taken.method == "HEAD" or taken.status in (204, 304):
             return NO_BODY
         return _framing(headers, otherwise=TO_CLOSE)
 
-    def _redirected(self, method: str, url: str, encoding: str, body: bytes) -> None:
-        decoded = _decoded(body, encoding)
-        if decoded is not None:
-            self._keep(method, url, decoded)
+    def _response_body(self, data: bytes | None) -> None:
+        taken = self._response
+        if taken is None:
+            return
+        if data is None:  # the end of the message
+            taken.done = True
+        elif taken.truncated is None:
+            room = self.recording.room()
+            if len(data) > room:
+                data, taken.truncated = data[:room], "length"
+            taken.body += data
+            self.recording.stored += len(data)
 
 
-#: How a message's body ends: a length, chunked, at the close, no body, or stop reading
-_Framing = int | str
-CHUNKED, TO_CLOSE, NO_BODY, STOP = "chunked", "close", 0, "stop"
-
-
-def _framing(headers: dict[str, str], *, otherwise: _Framing) -> _Framing:
+def _framing(headers: list[tuple[str, str]], *, otherwise: _Framing) -> _Framing:
     """Chunked, or a declared length, or ``otherwise`` (a request: no body; a
     response: to the close)."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if "chunked" in _header(headers, "transfer-encoding").lower():
         return CHUNKED
-    length = headers.get("content-length", "").strip()
+    length = _header(headers, "content-length").strip()
     return int(length) if length.isdigit() else otherwise
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str:
+    return next((v for k, v in headers if k.lower() == name), "")
 
 
 class _Messages:
     """Consecutive HTTP/1.1 messages in one direction, read as they arrive.
 
-    ``on_head`` is told each message's start line and headers and says how
-    its body is framed; ``on_body``, when set for a message, gets its body.
+    ``on_head`` is told each message's start line and headers (in order) and
+    says how its body is framed; ``on_body`` gets the body in pieces, then
+    None at the end of the message.
     """
 
-    def __init__(self, on_head: Callable[[str, dict[str, str]], _Framing]) -> None:
-        self._on_head = on_head
-        self.on_body: Callable[[bytes], None] | None = None
+    def __init__(self, on_head: Callable[[str, list[tuple[str, str]]], _Framing],
+                 on_body: Callable[[bytes | None], None]) -> None:
+        self._on_head, self._on_body = on_head, on_body
         self._buffer = bytearray()
-        self._body = bytearray()
         self._framing: _Framing | None = None  # None: reading a head
-        self._left = 0  # bytes of the body (or of the current chunk) still to come
+        self._left = 0  # bytes of the body (or of the current chunk, CRLF included) to come
         self._stopped = False
 
     def feed(self, data: bytes) -> None:
@@ -110,7 +210,7 @@ class _Messages:
             self._done()
 
     def _stop(self) -> None:
-        self._stopped, self._buffer, self._body = True, bytearray(), bytearray()
+        self._stopped, self._buffer = True, bytearray()
 
     def _step(self) -> bool:
         """Read what the buffer holds of the message; whether to go on."""
@@ -121,9 +221,7 @@ class _Messages:
             return False
         if self._framing == CHUNKED:
             return self._chunk()
-        assert isinstance(self._framing, int)
-        taken = self._take(min(self._left, len(self._buffer)))
-        self._left -= taken
+        self._left -= self._take(min(self._left, len(self._buffer)))
         if self._left == 0:
             self._done()
             return True
@@ -137,10 +235,12 @@ class _Messages:
             return False
         lines = self._buffer[:end].decode("latin-1").split("\r\n")
         del self._buffer[:end + 4]
-        headers: dict[str, str] = {}
+        headers = []
         for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError(f"not a header: {line!r}")
+            headers.append((name, value.strip()))
         framing = self._on_head(lines[0], headers)
         if framing == STOP:
             self._stop()
@@ -165,34 +265,67 @@ class _Messages:
                 return True
             del self._buffer[:end + 2]
             self._left = size + 2  # the chunk and its CRLF
-        taken = self._take(min(self._left, len(self._buffer)))
-        self._left -= taken
-        if self._left == 0:
-            del self._body[len(self._body) - 2:]  # the chunk's CRLF
-        return self._left == 0
+        data = min(self._left - 2, len(self._buffer))  # of the chunk, not its CRLF
+        if data > 0:
+            self._left -= self._take(data)
+        if self._left == 2 and len(self._buffer) >= 2:
+            if self._buffer[:2] != b"\r\n":
+                raise ValueError("a chunk without its CRLF")
+            del self._buffer[:2]
+            self._left = 0
+            return True
+        return False
 
     def _take(self, count: int) -> int:
-        if self.on_body is not None:
-            if len(self._body) + count > MAX_BODY + 2:  # (+2: a chunk's CRLF)
-                self.on_body = None  # too long to keep; read on
-            else:
-                self._body += self._buffer[:count]
-        del self._buffer[:count]
+        if count:
+            self._on_body(bytes(self._buffer[:count]))
+            del self._buffer[:count]
         return count
 
     def _done(self) -> None:
-        if self.on_body is not None:
-            self.on_body(bytes(self._body))
-        self.on_body, self._body, self._framing, self._left = None, bytearray(), None, 0
+        self._on_body(None)
+        self._framing, self._left = None, 0
 
 
-def _decoded(body: bytes, encoding: str) -> bytes | None:
-    """The body as the archive stores bodies (decoded), or None when it cannot be."""
-    if encoding in ("", "identity"):
-        return body
-    if encoding in ("gzip", "x-gzip", "deflate"):
+def _decoded(body: bytes, encoding: str, limit: int, whole: bool
+             ) -> tuple[bytes, str | None] | None:
+    """``body`` decoded to at most ``limit`` bytes (a truncated one as far as it
+    goes), and "length" if it was cut there; None when it does not decode. The
+    limit keeps a small hostile body from inflating without end."""
+    try:
+        decoded, finished = DECODERS[encoding](body, limit + 1)
+    except (zlib.error, brotli.error, zstandard.ZstdError):
+        return None
+    if len(decoded) > limit:
+        return decoded[:limit], "length"
+    return (decoded, None) if finished or not whole else None
+
+
+def _inflate(body: bytes, most: int) -> tuple[bytes, bool]:
+    for wbits in (47, -15):  # gzip or zlib, told by the header; else raw deflate
+        inflate = zlib.decompressobj(wbits=wbits)
         try:
-            return zlib.decompress(body, wbits=47)  # (gzip or zlib, told by the header)
+            return inflate.decompress(body, most), inflate.eof
         except zlib.error:
-            return None
-    return None
+            continue
+    raise zlib.error("neither gzip, zlib nor raw deflate")
+
+
+def _unbrotli(body: bytes, most: int) -> tuple[bytes, bool]:
+    decompressor = brotli.Decompressor()
+    return decompressor.process(body, output_buffer_limit=most), decompressor.is_finished()
+
+
+def _unzstd(body: bytes, most: int) -> tuple[bytes, bool]:
+    # A frame may declare its size, and is then decoded whole in one go: a
+    # declared size over the limit is not decoded at all.
+    declared = zstandard.frame_content_size(body)
+    if declared > most:
+        raise zstandard.ZstdError(f"declares {declared} bytes")
+    return zstandard.ZstdDecompressor().decompress(body, max_output_size=most), True
+
+
+#: Content codings stored decoded; any other is stored as served
+DECODERS: dict[str, Callable[[bytes, int], tuple[bytes, bool]]] = {
+    "gzip": _inflate, "x-gzip": _inflate, "deflate": _inflate, "br": _unbrotli, "zstd": _unzstd,
+}

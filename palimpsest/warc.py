@@ -217,11 +217,13 @@ def _response_head(exchange: Exchange) -> StatusAndHeaders:
     """The HTTP head as served, adjusted to the body as stored (decoded, dechunked)."""
     stored = exchange.body
     headers, length_kept = [], False
+    # (a body stored still content-encoded keeps its Content-Encoding)
+    renamed = [h for h in ENCODING_HEADERS if not (exchange.encoded and h == "content-encoding")]
     for name, value in exchange.response_headers:
         lowered = name.lower()
         if lowered == "content-length" and value.strip() == str(len(stored)):
             length_kept = True
-        elif lowered in ENCODING_HEADERS:
+        elif lowered in renamed:
             name = ORIG_PREFIX + name
         headers.append((name, value))
     if not length_kept:

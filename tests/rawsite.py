@@ -102,9 +102,10 @@ class RawSite:
     table: dict[tuple[str, str], tuple[bytes, bytes]] = field(default_factory=responses)
     received: list[Received] = field(default_factory=list)
     tls: ssl.SSLContext | None = None  # serve HTTPS with this context
+    host: str = "127.0.0.1"  # (all of 127.0.0.0/8 is loopback)
 
     def __enter__(self) -> RawSite:
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock = socket.create_server((self.host, 0))
         self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
         return self
@@ -113,7 +114,7 @@ class RawSite:
         self._sock.close()
 
     def url(self, path: str) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{path}"
 
     def raw(self, method: str, path: str) -> bytes:
         return ECHO if (method, path) == ("POST", "/api/echo") else self.table[method, path][0]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from palimpsest import capture, recorder
+from palimpsest import capture
 from palimpsest.capture import Browser
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL, NetworkError
+from palimpsest.tap import Limits
 
 from .helpers import https_context
 from .rawsite import MOVED, REDIRECT, RawSite
@@ -82,7 +83,6 @@ def test_the_browser_cannot_reach_an_internal_address_that_passed_every_earlier_
     request were checked, and is internal when dialled. The proxy checks the
     address it connects to, so nothing reaches the server."""
     monkeypatch.setattr(capture, "check_url", lambda url, **_: url)
-    monkeypatch.setattr(recorder, "host_blocked", lambda host: False)
     monkeypatch.setattr(browser.egress, "allow_private", False)
     with RawSite() as site:
         with pytest.raises(BlockedURL, match="internal address 127.0.0.1"):
@@ -120,21 +120,23 @@ def _tls_to(proxy: EgressProxy, host: str, port: int) -> ssl.SSLSocket:
     return tls
 
 
-def test_https_is_ended_at_the_proxy_and_redirect_bodies_are_kept(tmp_path: Path) -> None:
+def test_https_is_ended_at_the_proxy_and_every_exchange_is_recorded(tmp_path: Path) -> None:
     context, cert = https_context(tmp_path)
     with RawSite(tls=context) as site, EgressProxy(allow_private=True) as proxy:
         proxy.tls.trust(str(cert))
+        proxy.new_page(Limits())
         with _tls_to(proxy, "127.0.0.1", site.port) as tls:
             tls.sendall(b"GET /start HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             received = _receive_all(tls)
         with _tls_to(proxy, "127.0.0.1", site.port) as tls:
             tls.sendall(b"GET /old-image.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _receive_all(tls) == site.raw("GET", "/old-image.png")  # (chunked)
+        recorded = proxy.recorded()
     assert received == site.raw("GET", "/start")
     origin = f"https://127.0.0.1:{site.port}"
-    assert proxy.redirect_body("GET", f"{origin}/start") == REDIRECT
-    assert proxy.redirect_body("GET", f"{origin}/old-image.png") == MOVED
-    assert proxy.redirect_body("GET", f"{origin}/start") is None  # each body handed out once
+    assert [(e.url, e.status, e.body) for e in recorded] == [
+        (f"{origin}/start", 302, REDIRECT), (f"{origin}/old-image.png", 301, MOVED)]
+    assert recorded[0].request_headers == (("Host", "127.0.0.1"), ("Connection", "close"))
 
 
 def test_a_site_whose_certificate_does_not_verify_is_refused(tmp_path: Path) -> None:

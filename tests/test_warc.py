@@ -92,6 +92,22 @@ def test_decoded_body_does_not_claim_its_old_encoding() -> None:
     assert page.content_stream().read() == PAGE
 
 
+def test_a_body_stored_as_served_keeps_its_content_encoding() -> None:
+    # a coding the tap does not decode: only the dechunking is undone
+    body = b"\x1f\x9d\x90<h"
+    served = Exchange("http://news.test/app.js", "GET", (), None, 200, "OK", (
+        ("Content-Encoding", "compress"), ("Transfer-Encoding", "chunked")), body, encoded=True)
+    capture = make_capture()
+    data, _ = write(replace(capture, exchanges=(*capture.exchanges, served)))
+    [(headers, payload)] = [(r.http_headers.headers, r.raw_stream.read())
+                            for r in iter_records(io.BytesIO(data)) if r.rec_type == "response"
+                            and r.rec_headers.get_header("WARC-Target-URI") == served.url]
+    assert headers == [
+        ("Content-Encoding", "compress"), ("X-Archive-Orig-Transfer-Encoding", "chunked"),
+        ("Content-Length", str(len(body)))]
+    assert payload == body
+
+
 def test_post_body_is_kept_in_the_request_record() -> None:
     data, _ = write(make_capture())
     request = next(r for r in iter_records(io.BytesIO(data))

@@ -177,7 +177,7 @@ def _capture_in(
                            response_bytes=settings.max_response_bytes,
                            page_bytes=settings.max_snapshot_bytes))
     page = context.new_page()
-    recorder = NetworkRecorder(context, page)
+    recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:
@@ -195,7 +195,7 @@ def _capture_in(
     try:
         settled = settle(page, recorder, budget=settings.settle_timeout)
         dom = page.content()
-        shot = _screenshot(recorder.cdp) if screenshot else None
+        shot = _screenshot(context.new_cdp_session(page)) if screenshot else None
     except Error as exc:
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
     if len(dom.encode()) > settings.max_page_bytes:

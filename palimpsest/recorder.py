@@ -1,61 +1,56 @@
-"""Follow a page's network through the DevTools protocol, for what the wire cannot tell.
+"""Follow a page's network through Playwright, for what the wire cannot tell.
 
 The exchanges themselves are recorded by the egress proxy (``tap.py``),
 exactly as the wire carried them. The browser tells the rest: when the page
-has gone quiet (no request in flight), which requests it made (the proxy also
-relays the browser's own calls home, which are not the page's), and which got
-no response and why. Nothing is paused: the page loads at full speed.
+has gone quiet (no request in flight), which requests were the page's (the
+proxy also relays the browser's own calls home), and which got no response.
+Playwright's page events are used rather than a DevTools session of our own:
+they cover frames from other sites too, which Chromium renders in processes
+of their own (site isolation). Nothing is paused: the page loads at full speed.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .models import Exchange
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, CDPSession, Page
+    from playwright.sync_api import Page, Request
 
 
 class NetworkRecorder:
     """Attach to a page before it navigates; read :meth:`exchanges` when it is done."""
 
-    def __init__(self, context: BrowserContext, page: Page) -> None:
+    def __init__(self, page: Page) -> None:
         self._asked: set[tuple[str, str]] = set()  # (method, URL) the page requested
-        self._urls: dict[str, str] = {}  # request id -> URL of its latest hop
         self._failed: list[str] = []
-        self._in_flight: set[str] = set()
+        self._in_flight: set[Request] = set()
         self.last_activity = time.monotonic()
-        self.cdp: CDPSession = context.new_cdp_session(page)
-        self.cdp.on("Network.requestWillBeSent", self._started)
-        self.cdp.on("Network.loadingFinished", self._finished)
-        self.cdp.on("Network.loadingFailed", self._failed_to_load)
-        # no bodies kept in the browser: the proxy has them
-        self.cdp.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0})
+        page.on("request", self._started)
+        page.on("requestfinished", self._finished)  # (a redirect hop too)
+        page.on("requestfailed", self._failed_to_load)
 
     @property
     def quiet(self) -> bool:
         """No request in flight."""
         return not self._in_flight
 
-    def _started(self, event: dict[str, Any]) -> None:
-        request = event["request"]
-        self._asked.add((request["method"], request["url"]))
-        self._urls[event["requestId"]] = request["url"]
-        self._in_flight.add(event["requestId"])
+    def _started(self, request: Request) -> None:
+        self._asked.add((request.method, request.url))
+        self._in_flight.add(request)
         self.last_activity = time.monotonic()
 
-    def _finished(self, event: dict[str, Any]) -> None:
-        self._in_flight.discard(event["requestId"])
+    def _finished(self, request: Request) -> None:
+        self._in_flight.discard(request)
         self.last_activity = time.monotonic()
 
-    def _failed_to_load(self, event: dict[str, Any]) -> None:
-        url = self._urls.get(event["requestId"], "")
-        if urlsplit(url).scheme in ("http", "https"):
-            self._failed.append(url)
-        self._finished(event)
+    def _failed_to_load(self, request: Request) -> None:
+        if urlsplit(request.url).scheme in ("http", "https"):
+            self._failed.append(request.url)
+        self._finished(request)
 
     def exchanges(self, recorded: list[Exchange]) -> tuple[tuple[Exchange, ...], tuple[str, ...]]:
         """The page's own exchanges among those the proxy ``recorded``, and the

@@ -88,3 +88,17 @@ def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) 
     assert capture.exchanges[0].url == site.url("/busy")
     assert sum(e.url == site.url("/tick") for e in capture.exchanges) >= 3
     assert 'id="tick">tick<' in capture.dom
+
+
+def test_a_cross_site_frame_and_what_it_loads_are_recorded(browser: Browser) -> None:
+    # Chromium renders a frame from another site in a process of its own
+    # (site isolation); its requests are the page's all the same.
+    with RawSite(host="127.0.0.2", table={
+            ("GET", "/embed"): _ok("text/html", b'<!doctype html><img src="/embed.png">'),
+            ("GET", "/embed.png"): _ok("image/png", tiny_png((0, 128, 0), size=8))}) as other, \
+            RawSite(table={("GET", "/story"): _ok("text/html", b'<!doctype html><h1>Story</h1>'
+                                                b'<iframe src="%s"></iframe>'
+                                                % other.url("/embed").encode())}) as site:
+        capture = browser.capture(site.url("/story"), screenshot=False)
+    urls = [e.url for e in capture.exchanges]
+    assert other.url("/embed") in urls and other.url("/embed.png") in urls

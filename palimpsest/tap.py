@@ -10,9 +10,9 @@ browser reports is needed, and no request waits on the recorder.
 
 Bodies are stored dechunked and decoded (gzip, deflate, br, zstd: the head
 keeps the original encodings under ``X-Archive-Orig-``, see ``warc.py``); a
-body in another coding, or one that does not decode, is stored as served. Anything the tap cannot
-follow (an upgrade to WebSocket, a malformed message) ends the tapping of that
-connection, never the relay.
+body in another coding, or one that does not decode, is stored as served.
+Anything the tap cannot follow (an upgrade to WebSocket, a malformed
+message) ends the tapping of that connection, never the relay.
 """
 
 from __future__ import annotations
@@ -60,20 +60,22 @@ class _Taken:
     def exchange(self, limit: int) -> Exchange:
         """As the archive stores it: decoded (to at most ``limit`` bytes); a
         response still coming is marked truncated."""
-        body, truncated = bytes(self.body), self.truncated or (None if self.done else "unspecified")
-        encoding = _header(self.response_headers, "content-encoding").strip().lower()
-        encoded = encoding not in ("", "identity")
-        if encoding in DECODERS and (decoded := _decoded(body, encoding, limit,
-                                                         truncated is None)):
-            (body, cut), encoded = decoded, False
+        body, truncated = bytes(self.body), self.truncated
+        if not self.done:
+            truncated = truncated or "unspecified"
+        coding = _header(self.response_headers, "content-encoding").strip().lower()
+        decoded = _decoded(body, coding, limit, whole=truncated is None)
+        if decoded is not None:
+            body, cut = decoded
             truncated = truncated or cut
+        status = self.status or 0
         return Exchange(
             url=self.url, method=self.method, request_headers=tuple(self.request_headers),
-            request_body=bytes(self.request_body) or None, status=self.status or 0,
-            reason=self.reason, response_headers=tuple(self.response_headers), body=body,
-            redirect=(self.status or 0) // 100 == 3 and bool(
-                _header(self.response_headers, "location")),
-            protocol=self.protocol, truncated=truncated, encoded=encoded,
+            request_body=bytes(self.request_body) or None, status=status, reason=self.reason,
+            response_headers=tuple(self.response_headers), body=body,
+            redirect=status // 100 == 3 and bool(_header(self.response_headers, "location")),
+            protocol=self.protocol, truncated=truncated,
+            encoded=coding not in ("", "identity") and decoded is None,
         )
 
 
@@ -90,8 +92,10 @@ class Recording:
         limit = self.limits.response_bytes
         return [t.exchange(limit) for t in self.taken if t.status is not None]
 
-    def room(self) -> int:
-        return max(0, min(self.limits.response_bytes, self.limits.page_bytes - self.stored))
+    def room(self, taken: _Taken) -> int:
+        """How many more bytes of ``taken``'s body may be stored."""
+        return max(0, min(self.limits.response_bytes - len(taken.body),
+                          self.limits.page_bytes - self.stored))
 
 
 class Tap:
@@ -135,7 +139,7 @@ class Tap:
 
     def _request_body(self, data: bytes | None) -> None:
         taken = self._request
-        if taken is not None and data is not None:
+        if taken is not None and data is not None:  # (held to the response limit too)
             taken.request_body += data[:self.recording.limits.response_bytes
                                        - len(taken.request_body)]
 
@@ -159,7 +163,7 @@ class Tap:
         if data is None:  # the end of the message
             taken.done = True
         elif taken.truncated is None:
-            room = self.recording.room()
+            room = self.recording.room(taken)
             if len(data) > room:
                 data, taken.truncated = data[:room], "length"
             taken.body += data
@@ -287,13 +291,16 @@ class _Messages:
         self._framing, self._left = None, 0
 
 
-def _decoded(body: bytes, encoding: str, limit: int, whole: bool
+def _decoded(body: bytes, coding: str, limit: int, *, whole: bool
              ) -> tuple[bytes, str | None] | None:
     """``body`` decoded to at most ``limit`` bytes (a truncated one as far as it
-    goes), and "length" if it was cut there; None when it does not decode. The
-    limit keeps a small hostile body from inflating without end."""
+    goes), and "length" if it was cut there; None when it is in no coding
+    decoded here, or does not decode. The limit keeps a small hostile body
+    from inflating without end."""
+    if coding not in DECODERS or not body:
+        return None if body else (body, None)
     try:
-        decoded, finished = DECODERS[encoding](body, limit + 1)
+        decoded, finished = DECODERS[coding](body, limit + 1)
     except (zlib.error, brotli.error, zstandard.ZstdError):
         return None
     if len(decoded) > limit:

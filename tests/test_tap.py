@@ -84,11 +84,12 @@ def test_a_request_over_the_page_limit_is_not_sent_on() -> None:
     assert not Tap("http://a.example", recording).sent(b"GET /4 HTTP/1.1\r\n\r\n")
 
 
-def test_bodies_over_the_limits_are_cut_and_marked() -> None:
+@pytest.mark.parametrize("step", [1, 7, 1 << 16])
+def test_bodies_over_the_limits_are_cut_and_marked(step: int) -> None:
     requests = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
     responses = b"".join(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + bytes([n]) * 100
                          for n in (1, 2))
-    a, b = _tapped(requests, responses, limits=Limits(response_bytes=60, page_bytes=100))
+    a, b = _tapped(requests, responses, step, Limits(response_bytes=60, page_bytes=100))
     assert (a.body, a.truncated) == (b"\x01" * 60, "length")  # the response limit
     assert (b.body, b.truncated) == (b"\x02" * 40, "length")  # what the page had left
 

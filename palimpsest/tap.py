@@ -145,8 +145,9 @@ class Tap:
 
     def _response_head(self, line: str, headers: list[tuple[str, str]]) -> _Framing:
         protocol, status, reason = (line.split(" ", 2) + [""])[:3]
-        if status == "101":
-            return STOP  # another protocol from here on
+        if status == "101":  # another protocol from here on, both ways
+            self._requests.stop()
+            return STOP
         if status.startswith("1"):
             return NO_BODY  # an interim response; the final one follows
         taken = self._response = self._asked.popleft()
@@ -207,13 +208,13 @@ class _Messages:
             while self._step():
                 pass
         except (ValueError, IndexError, KeyError):
-            self._stop()  # not HTTP/1.1 as we know it: stop reading, the relay goes on
+            self.stop()  # not HTTP/1.1 as we know it: stop reading, the relay goes on
 
     def end(self) -> None:
         if not self._stopped and self._framing == TO_CLOSE:
             self._done()
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         self._stopped, self._buffer = True, bytearray()
 
     def _step(self) -> bool:
@@ -247,7 +248,7 @@ class _Messages:
             headers.append((name, value.strip()))
         framing = self._on_head(lines[0], headers)
         if framing == STOP:
-            self._stop()
+            self.stop()
             return False
         self._framing, self._left = framing, framing if isinstance(framing, int) else 0
         if framing == NO_BODY:

@@ -64,6 +64,14 @@ def test_nothing_is_read_after_an_upgrade() -> None:
     assert _tapped(requests, responses) == []
 
 
+def test_after_an_upgrade_what_the_browser_sends_is_not_read_as_requests() -> None:
+    recording = Recording(Limits(requests=1))
+    tap = Tap("http://a.example", recording)
+    assert tap.sent(b"GET /live HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+    tap.received(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+    assert tap.sent(b"GET /x HTTP/1.1\r\n\r\n")  # a frame: neither counted nor refused
+
+
 def test_a_malformed_response_ends_the_tapping_not_the_connection() -> None:
     recording = Recording(Limits())
     tap = Tap("http://a.example", recording)

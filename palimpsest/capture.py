@@ -12,7 +12,7 @@ import base64
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -80,14 +80,22 @@ class Capturer(Protocol):
 
 
 class Browser:
-    """A running Chromium, launched on entry and closed on exit."""
+    """A running Chromium, launched on entry and closed on exit.
 
-    def __init__(self, settings: Settings) -> None:
+    Each capture gets a fresh context. A browser that will serve more than one
+    page (``reused``) opens the next page's context while the current page
+    waits for the network to stay quiet: that costs the page nothing, and
+    saves the next one the ~130 ms a new context and page take.
+    """
+
+    def __init__(self, settings: Settings, *, reused: bool = True) -> None:
         self.settings = settings
+        self.reused = reused
         self.egress = EgressProxy(allow_private=settings.allow_private,
                                   connect_timeout=settings.page_timeout)
         self._playwright: Playwright | None = None
         self._browser: PWBrowser | None = None
+        self._spare: BrowserContext | None = None
 
     def __enter__(self) -> Browser:
         from playwright.sync_api import Error, sync_playwright
@@ -125,26 +133,40 @@ class Browser:
 
     @contextmanager
     def context(self) -> Iterator[BrowserContext]:
-        """A fresh browser context (empty cache and cookies), closed afterwards."""
+        """A fresh browser context (empty cache and cookies) with one blank page,
+        closed afterwards."""
         if self._browser is None:
             raise CaptureError("the browser is not running; use it in a with block")
+        context, self._spare = self._spare or self._new_context(), None
+        try:
+            yield context
+        finally:
+            context.close()
+
+    def _new_context(self) -> BrowserContext:
+        assert self._browser is not None
         context = self._browser.new_context(
             viewport=VIEWPORT,  # type: ignore[arg-type]
             user_agent=self.settings.user_agent,
             service_workers="block",
             accept_downloads=False,
         )
-        try:
-            yield context
-        finally:
-            context.close()
+        context.new_page()
+        return context
+
+    def _prepare(self) -> bool:
+        """Open the next page's context now, unless it is open; whether it was opened."""
+        if not self.reused or self._spare is not None or self._browser is None:
+            return False
+        self._spare = self._new_context()
+        return True
 
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
         with self.context() as context:
             return _capture_in(context, url, self.settings, self.version, screenshot,
-                               self.egress)
+                               self.egress, self._prepare)
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
@@ -163,20 +185,20 @@ def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture
 
 
 def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
-    with Browser(settings) as browser:
+    with Browser(settings, reused=False) as browser:
         return browser.capture(url, screenshot=screenshot)
 
 
 def _capture_in(
     context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
-    egress: EgressProxy,
+    egress: EgressProxy, meanwhile: Callable[[], bool] = lambda: False,
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
     egress.new_page(Limits(requests=settings.max_requests,
                            response_bytes=settings.max_response_bytes,
                            page_bytes=settings.max_snapshot_bytes))
-    page = context.new_page()
+    [page] = context.pages
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
@@ -193,7 +215,7 @@ def _capture_in(
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
     loaded = time.monotonic()
     try:
-        settled = settle(page, recorder, budget=settings.settle_timeout)
+        settled = settle(page, recorder, budget=settings.settle_timeout, meanwhile=meanwhile)
         dom = page.content()
         shot = _screenshot(context.new_cdp_session(page)) if screenshot else None
     except Error as exc:

@@ -12,6 +12,7 @@ of their own (site isolation). Nothing is paused: the page loads at full speed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -80,20 +81,21 @@ SCROLL = """async ([from, steps]) => {
 
 
 def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = 0.25,
-           scroll_steps: int = 12) -> bool:
+           scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
     go quiet; again over whatever the page grew meanwhile.
 
     Scrolling starts at once, while the last loads may still run, so a page
-    costs one quiet window, not one before the scroll and one after. Bounded
-    by ``budget`` seconds and ``scroll_steps`` viewports in all; False if the
-    page never went quiet.
+    costs one quiet window, not one before the scroll and one after. While
+    the network is idle, ``meanwhile`` may do work of its own (it says
+    whether it did). Bounded by ``budget`` seconds and ``scroll_steps``
+    viewports in all; False if the page never went quiet.
     """
     deadline = time.monotonic() + budget
     reached, steps, grew = 0, scroll_steps, True
     while grew:
         reached, taken = page.evaluate(SCROLL, [reached, steps])
-        if not _quiet(page, recorder, deadline, quiet):
+        if not _quiet(page, recorder, deadline, quiet, meanwhile):
             return False
         steps -= taken
         grew = steps > 0 and page.evaluate(
@@ -101,10 +103,13 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
     return True
 
 
-def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float) -> bool:
+def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,
+           meanwhile: Callable[[], bool]) -> bool:
     while (now := time.monotonic()) < deadline:
         if recorder.quiet and now - recorder.last_activity >= quiet:
             return True
+        if recorder.quiet and meanwhile():
+            continue  # (that took a while: look again)
         # Sleep until the window could close (events are handled meanwhile):
         # each wake-up is a round trip through Playwright's driver.
         left = quiet - (now - recorder.last_activity) if recorder.quiet else 0

@@ -166,8 +166,21 @@ def test_contexts_open_no_hidden_browser_ui(browser: Browser) -> None:
     assert browser._browser is not None
     session = browser._browser.new_browser_cdp_session()
     with browser.context() as context:
-        context.new_page()
+        assert len(context.pages) == 1
         targets = session.send("Target.getTargets")["targetInfos"]
     assert [t["url"] for t in targets if t["type"] not in ("page", "tab")] == []
     [features] = [a for a in CHROMIUM_ARGS if a.startswith("--disable-features=")]
     assert "HttpsUpgrades" in features and "AvoidCorsURLLoaderRestartOnRedirect" in features
+
+
+def test_a_context_opened_in_advance_is_as_fresh_as_any(browser: Browser) -> None:
+    # The next page's context is opened while a page waits for quiet; it must
+    # share nothing with the page being captured (here: its cookies).
+    with RawSite() as site:
+        browser.capture(site.url("/page"), screenshot=False)  # the server sets two cookies
+        assert browser._spare is not None  # opened meanwhile
+        browser.capture(site.url("/page"), screenshot=False)
+    first, second = [r for r in site.received if r.path == "/page"]
+    [echoed] = [r for r in site.received if r.path == "/api/echo"][:1]
+    assert ("Cookie", "session=abc123; theme=dark") in echoed.headers  # (set, and sent)
+    assert not [k for k, _ in first.headers + second.headers if k.lower() == "cookie"]

@@ -105,7 +105,7 @@ def test_pywb_replays_the_article_offline(pywb: str, exported: tuple[Path, list[
                                           browser: Browser) -> None:
     _, (url, first, second) = exported
     with browser.context() as context:
-        page = context.new_page()
+        [page] = context.pages
         requested: list[str] = []
         page.on("request", lambda r: requested.append(r.url))
         for stamp in (first, second):  # the second is mostly revisits

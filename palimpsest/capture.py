@@ -8,7 +8,6 @@ from one page into the next and every subresource is fetched and recorded.
 from __future__ import annotations
 
 import asyncio
-import base64
 import queue
 import threading
 import time
@@ -31,17 +30,16 @@ from .errors import (
 )
 from .models import Capture
 from .recorder import NetworkRecorder, settle
+from .render import MAX_SCREENSHOT_HEIGHT, Rendering
 from .tap import Limits
 from .urls import check_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import BrowserContext, CDPSession, Playwright
+    from playwright.sync_api import BrowserContext, Playwright
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}
-#: CSS pixels; a screenshot of an endless page stops here
-MAX_SCREENSHOT_HEIGHT = 16384
 # Chromium phones home at start-up; on a closed network those connections fail
 # noisily and slow the launch, so they are switched off.
 CHROMIUM_ARGS = [
@@ -214,12 +212,15 @@ def _capture_in(
     if content_type not in HTML_TYPES:
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
     loaded = time.monotonic()
+    rendering = Rendering(page, recorder, screenshot=screenshot)
     try:
-        settled = settle(page, recorder, budget=settings.settle_timeout, meanwhile=meanwhile)
-        dom = page.content()
-        shot = _screenshot(context.new_cdp_session(page)) if screenshot else None
+        # While the network is idle: the rendering, then the next page's context.
+        settled = settle(page, recorder, budget=settings.settle_timeout,
+                         meanwhile=lambda: rendering.take() or meanwhile())
+        rendering.take()  # (unless what was taken is still current)
     except Error as exc:
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
+    dom = rendering.dom
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
     exchanges, failed = recorder.exchanges(egress.recorded())
@@ -230,28 +231,12 @@ def _capture_in(
         hop = hop.redirected_from
     return Capture(
         url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
-        exchanges=exchanges, dom=dom, screenshot=shot, settled=settled,
+        exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled,
         browser_version=version, failed=failed, redirect_chain=tuple(chain),
         conditions=_conditions(settings),
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )
-
-
-def _screenshot(cdp: CDPSession) -> bytes:
-    """A full-page PNG, straight from the DevTools protocol.
-
-    Playwright's ``full_page`` screenshot resizes the page and waits for
-    fonts; asking Chromium directly, with its fast PNG encoder, costs half as
-    much. Very long pages are cut at ``MAX_SCREENSHOT_HEIGHT``.
-    """
-    size = cdp.send("Page.getLayoutMetrics")["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": max(1, size["width"]), "scale": 1,
-            "height": max(1, min(size["height"], MAX_SCREENSHOT_HEIGHT))}
-    shot = cdp.send("Page.captureScreenshot", {
-        "format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True,
-    })
-    return base64.b64decode(shot["data"])
 
 
 def _conditions(settings: Settings) -> dict[str, object]:

@@ -34,6 +34,10 @@ class NetworkRecorder:
         page.on("requestfinished", self._finished)  # (a redirect hop too)
         page.on("requestfailed", self._failed_to_load)
 
+    def touch(self) -> None:
+        """Something happened on the page (a scroll): the quiet window starts again."""
+        self.last_activity = time.monotonic()
+
     @property
     def quiet(self) -> bool:
         """No request in flight."""
@@ -95,6 +99,7 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
     reached, steps, grew = 0, scroll_steps, True
     while grew:
         reached, taken = page.evaluate(SCROLL, [reached, steps])
+        recorder.touch()  # (what the scroll woke may take a moment to ask)
         if not _quiet(page, recorder, deadline, quiet, meanwhile):
             return False
         steps -= taken

@@ -1,11 +1,14 @@
 """Settling: lazy content below the fold is loaded, content a page adds after
-its load is scrolled through too, and a page that never goes quiet is still
+its load is scrolled through too, the DOM and screenshot are of the page
+once it stopped changing, and a page that never goes quiet is still
 archived, flagged as not settled."""
 
 from __future__ import annotations
 
 from palimpsest.capture import Browser
 from palimpsest.demo_site import tiny_png
+from palimpsest.recorder import NetworkRecorder
+from palimpsest.render import Rendering
 
 from .rawsite import RawSite, _response
 
@@ -32,6 +35,12 @@ addEventListener('load', () => setTimeout(async () => {
 }, 100));
 </script></body></html>"""
 MORE = LAZY_IMAGE % (4000, b"<p>Added after the load.</p>", b"/late.png")
+# Changes its text a moment after the load, with no request.
+TIMED_PAGE = b"""<!doctype html><html><head><title>Timed</title></head><body>
+<h1>Timed</h1><p id="late">as loaded</p>
+<script>addEventListener('load', () => setTimeout(() => {
+    document.getElementById('late').textContent = 'changed after the load';
+}, 220));</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -53,6 +62,7 @@ def _site() -> RawSite:
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
         ("GET", "/more"): _ok("text/html", MORE),
         ("GET", "/busy"): _ok("text/html", BUSY_PAGE),
+        ("GET", "/timed"): _ok("text/html", TIMED_PAGE),
         ("GET", "/tick"): _ok("text/plain", b"tick"),
         ("GET", "/below.png"): _ok("image/png", png),
         ("GET", "/late.png"): _ok("image/png", png),
@@ -80,6 +90,16 @@ def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) 
     assert capture.settled
 
 
+def test_the_dom_and_screenshot_are_of_the_page_once_it_stopped_changing(
+        browser: Browser) -> None:
+    # They are taken while the quiet window runs out, and again if the DOM
+    # changed meanwhile, even with no request.
+    with _site() as site:
+        capture = browser.capture(site.url("/timed"))
+    assert "changed after the load" in capture.dom
+    assert capture.screenshot and capture.screenshot.startswith(b"\x89PNG")
+
+
 def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) -> None:
     with _site() as site:
         capture = browser.capture(site.url("/busy"), screenshot=False)
@@ -102,3 +122,19 @@ def test_a_cross_site_frame_and_what_it_loads_are_recorded(browser: Browser) -> 
         capture = browser.capture(site.url("/story"), screenshot=False)
     urls = [e.url for e in capture.exchanges]
     assert other.url("/embed") in urls and other.url("/embed.png") in urls
+
+
+def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
+        browser: Browser) -> None:
+    with browser.context() as context:
+        [page] = context.pages
+        recorder = NetworkRecorder(page)
+        page.set_content('<p id="x">first</p>')
+        rendering = Rendering(page, recorder, screenshot=True)
+        assert rendering.take() and "first" in rendering.dom and rendering.png
+        assert rendering.current() and not rendering.take()  # nothing happened since
+        page.evaluate("document.getElementById('x').textContent = 'second'")
+        assert not rendering.current() and rendering.take() and "second" in rendering.dom
+        assert rendering.current()
+        recorder.touch()  # a scroll, or a request
+        assert not rendering.current()

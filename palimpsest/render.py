@@ -1,0 +1,78 @@
+"""What a settled page looked like: its rendered DOM and a full-page screenshot.
+
+Both are taken as soon as the network is idle, while the quiet window that
+settling waits for runs out (work that would otherwise follow the wait), and
+taken again at the end if anything happened since: a request, a scroll, a
+change to the DOM. What is kept is therefore what the page showed once it
+stopped changing, as if taken after the wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import TYPE_CHECKING
+
+from .recorder import NetworkRecorder
+
+if TYPE_CHECKING:
+    from playwright.sync_api import CDPSession, Page
+
+#: CSS pixels; a screenshot of an endless page stops here
+MAX_SCREENSHOT_HEIGHT = 16384
+#: From now on, note any change to the DOM (the observer is made once a page).
+WATCH = """() => {
+    const changed = Symbol.for("palimpsest.changed");
+    if (!(changed in window)) {
+        new MutationObserver(() => { window[changed] = true; }).observe(document, {
+            subtree: true, childList: true, attributes: true, characterData: true});
+    }
+    window[changed] = false;
+}"""
+CHANGED = """() => window[Symbol.for("palimpsest.changed")] !== false"""
+
+
+class Rendering:
+    """The DOM and (if asked for) the screenshot of a page that is settling."""
+
+    def __init__(self, page: Page, recorder: NetworkRecorder, *, screenshot: bool) -> None:
+        self.page, self.recorder, self.screenshot = page, recorder, screenshot
+        self.dom = ""
+        self.png: bytes | None = None
+        self._taken_at: float | None = None  # when the last taking began
+        self._cdp: CDPSession | None = None
+
+    def take(self) -> bool:
+        """Take them, unless those taken are still current; whether they were taken."""
+        if self.current():
+            return False
+        self._taken_at = time.monotonic()
+        self.dom = self.page.content()
+        if self.screenshot:
+            self._cdp = self._cdp or self.page.context.new_cdp_session(self.page)
+            self.png = screenshot(self._cdp)
+        # Watched from here: the screenshot resizes the page for a moment, and
+        # what that changes was never in the DOM taken before it.
+        self.page.evaluate(WATCH)
+        return True
+
+    def current(self) -> bool:
+        """Nothing happened since they were taken: no request, no scroll, no change."""
+        return (self._taken_at is not None and self._taken_at > self.recorder.last_activity
+                and not self.page.evaluate(CHANGED))
+
+
+def screenshot(cdp: CDPSession) -> bytes:
+    """A full-page PNG, straight from the DevTools protocol.
+
+    Playwright's ``full_page`` screenshot resizes the page and waits for
+    fonts; asking Chromium directly, with its fast PNG encoder, costs half as
+    much. Very long pages are cut at ``MAX_SCREENSHOT_HEIGHT``.
+    """
+    size = cdp.send("Page.getLayoutMetrics")["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": max(1, size["width"]), "scale": 1,
+            "height": max(1, min(size["height"], MAX_SCREENSHOT_HEIGHT))}
+    shot = cdp.send("Page.captureScreenshot", {
+        "format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True,
+    })
+    return base64.b64decode(shot["data"])

@@ -29,7 +29,7 @@ from .errors import (
     NotHTML,
 )
 from .models import Capture
-from .recorder import NetworkRecorder, settle
+from .recorder import QUIET, NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
 from .tap import Limits
 from .urls import check_url
@@ -243,12 +243,15 @@ def _conditions(settings: Settings) -> dict[str, object]:
     return {
         "viewport": VIEWPORT, "user_agent": settings.user_agent or "chromium default",
         "page_timeout": settings.page_timeout, "settle_budget": settings.settle_timeout,
+        "settle_quiet": QUIET, "rendered": "DOM and screenshot once the page stopped "
+                                          "changing (no request, scroll or DOM change)",
         "max_requests": settings.max_requests,
         "max_response_bytes": settings.max_response_bytes,
         "max_snapshot_bytes": settings.max_snapshot_bytes,
         "javascript": True, "service_workers": "blocked",
-        "transport": "HTTP/1.1 through the egress proxy (TLS ended there; the site's "
-                     "certificate verified by the proxy against the system's authorities)",
+        "transport": "HTTP/1.1 through the egress proxy, which records every exchange "
+                     "(TLS ended there; the site's certificate verified by the proxy "
+                     "against the system's authorities)",
         "screenshot": f"full page, png, at most {MAX_SCREENSHOT_HEIGHT} px high",
     }
 

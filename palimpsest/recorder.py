@@ -65,6 +65,8 @@ class NetworkRecorder:
         return mine, tuple(url for url in self._failed if url not in answered)
 
 
+#: Seconds with no request in flight (and no scroll) for a page to count as settled
+QUIET = 0.25
 #: Scroll down a viewport a frame from ``from`` (where the last pass ended) to
 #: the end of the page or ``steps`` viewports; back to the top. Returns
 #: [where the pass ended, viewports scrolled].
@@ -84,7 +86,7 @@ SCROLL = """async ([from, steps]) => {
 }"""
 
 
-def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = 0.25,
+def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = QUIET,
            scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
     go quiet; again over whatever the page grew meanwhile.

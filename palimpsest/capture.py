@@ -163,8 +163,11 @@ class Browser:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
         with self.context() as context:
-            return _capture_in(context, url, self.settings, self.version, screenshot,
-                               self.egress, self._prepare)
+            try:
+                return _capture_in(context, url, self.settings, self.version, screenshot,
+                                   self.egress, self._prepare)
+            finally:
+                self.egress.end_page()
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:

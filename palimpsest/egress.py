@@ -47,8 +47,8 @@ class EgressProxy:
     ``refusals`` maps "host:port" to why a connection was not made (an
     internal address, a name that does not resolve, a refused connection, a
     certificate that does not verify), so that a failed page can be
-    explained. Call :meth:`new_page` before each page and :meth:`recorded`
-    after it.
+    explained. Call :meth:`new_page` before each page, and :meth:`recorded`
+    and :meth:`end_page` after it: outside a page no connection is made.
     """
 
     def __init__(self, *, allow_private: bool, connect_timeout: float = 30.0) -> None:
@@ -57,7 +57,7 @@ class EgressProxy:
         self.refusals: dict[str, str] = {}
         self.tls = Interception()
         self.port = 0
-        self.recording = Recording(Limits())
+        self.recording: Recording | None = None  # None: no page, no connection
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
         self._ready = threading.Event()
@@ -106,12 +106,15 @@ class EgressProxy:
         upstream: asyncio.StreamWriter | None = None
         try:
             host, port = await _handshake(reader, writer)
-            code, opened = await self._open(host, port)
+            # Outside a page only the browser itself calls out (home): refused.
+            recording = self.recording
+            code, opened = (NOT_ALLOWED, None) if recording is None else \
+                await self._open(host, port)
             writer.write(_reply(code))
             await writer.drain()
-            if opened is not None:
+            if opened is not None and recording is not None:
                 upstream = opened[1]
-                await self._relay(reader, writer, *opened, host, port)
+                await self._relay(reader, writer, *opened, host, port, recording)
         except (_Unsupported, asyncio.IncompleteReadError, ValueError, OSError):
             pass  # a client that went away or spoke something else: nothing to relay
         finally:
@@ -121,7 +124,7 @@ class EgressProxy:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      up_reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,
-                     host: str, port: int) -> None:
+                     host: str, port: int, recording: Recording) -> None:
         """Copy both ways, the tap reading along; TLS is ended here and made anew."""
         first = await reader.read(CHUNK)
         read: Read
@@ -138,14 +141,14 @@ class EgressProxy:
             read, write, first = browser.read, browser.write, b""
         else:
             read, write = _reading(reader), _writing(writer)
-        tap = Tap(_origin(scheme, host, port), self.recording)
+        tap = Tap(_origin(scheme, host, port), recording)
         await asyncio.gather(
             _pipe(read, _writing(upstream), tap.sent, first, upstream),
             _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
 
     def new_page(self, limits: Limits) -> None:
-        """Record from here on for a new page (connections of the last one, if
-        any linger, go on recording into its own recording)."""
+        """Connect and record from here on, for a new page (connections of the
+        last one, if any linger, go on recording into its own recording)."""
         self._call(self._new_page, limits)
 
     def _new_page(self, limits: Limits) -> None:
@@ -154,7 +157,12 @@ class EgressProxy:
 
     def recorded(self) -> list[Exchange]:
         """The exchanges relayed since :meth:`new_page`, in request order."""
-        return self._call(self.recording.exchanges)
+        recording = self.recording
+        return self._call(recording.exchanges) if recording is not None else []
+
+    def end_page(self) -> None:
+        """No page is being captured: refuse new connections until the next."""
+        self.recording = None
 
     def _call(self, function: Callable[..., T], *args: object) -> T:
         """Run ``function`` in the proxy's thread, where the taps write."""

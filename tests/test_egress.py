@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,14 @@ from palimpsest.tap import Limits
 
 from .helpers import https_context
 from .rawsite import MOVED, REDIRECT, RawSite
+
+
+@contextmanager
+def _page_proxy(*, allow_private: bool) -> Iterator[EgressProxy]:
+    """A proxy with a page open: outside a page it connects nowhere."""
+    with EgressProxy(allow_private=allow_private) as proxy:
+        proxy.new_page(Limits())
+        yield proxy
 
 
 def _connect(proxy: EgressProxy, host: str, port: int) -> tuple[socket.socket, int]:
@@ -38,7 +48,7 @@ def _receive_all(client: socket.socket) -> bytes:
 
 
 def test_relays_bytes_unchanged_when_private_addresses_are_allowed() -> None:
-    with RawSite() as site, EgressProxy(allow_private=True) as proxy:
+    with RawSite() as site, _page_proxy(allow_private=True) as proxy:
         client, code = _connect(proxy, "localhost", site.port)
         with client:
             client.sendall(b"GET /style.css HTTP/1.1\r\nHost: localhost\r\n"
@@ -49,9 +59,22 @@ def test_relays_bytes_unchanged_when_private_addresses_are_allowed() -> None:
     assert [r.path for r in site.received] == ["/style.css"]
 
 
+def test_outside_a_page_nothing_is_dialled() -> None:
+    # (at start-up and between pages only the browser itself calls out, home)
+    with RawSite() as site, EgressProxy(allow_private=True) as proxy:
+        for opened in (False, True):
+            if opened:
+                proxy.new_page(Limits())
+                proxy.end_page()
+            client, code = _connect(proxy, "127.0.0.1", site.port)
+            client.close()
+            assert code == 2  # "connection not allowed by ruleset"
+        assert site.received == []
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_refuses_to_dial_an_internal_address(host: str) -> None:
-    with RawSite() as site, EgressProxy(allow_private=False) as proxy:
+    with RawSite() as site, _page_proxy(allow_private=False) as proxy:
         client, code = _connect(proxy, host, site.port)
         client.close()
         assert code == 2  # "connection not allowed by ruleset"
@@ -60,7 +83,7 @@ def test_refuses_to_dial_an_internal_address(host: str) -> None:
 
 
 def test_a_name_that_does_not_resolve_is_reported_as_such() -> None:
-    with EgressProxy(allow_private=False) as proxy:
+    with _page_proxy(allow_private=False) as proxy:
         client, code = _connect(proxy, "no-such-host.invalid", 80)
         client.close()
     assert code == 4  # host unreachable
@@ -70,7 +93,7 @@ def test_a_name_that_does_not_resolve_is_reported_as_such() -> None:
 def test_a_closed_port_is_reported_as_refused() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]  # free once closed
-    with EgressProxy(allow_private=True) as proxy:
+    with _page_proxy(allow_private=True) as proxy:
         client, code = _connect(proxy, "127.0.0.1", port)
         client.close()
     assert code == 5  # connection refused
@@ -122,9 +145,8 @@ def _tls_to(proxy: EgressProxy, host: str, port: int) -> ssl.SSLSocket:
 
 def test_https_is_ended_at_the_proxy_and_every_exchange_is_recorded(tmp_path: Path) -> None:
     context, cert = https_context(tmp_path)
-    with RawSite(tls=context) as site, EgressProxy(allow_private=True) as proxy:
+    with RawSite(tls=context) as site, _page_proxy(allow_private=True) as proxy:
         proxy.tls.trust(str(cert))
-        proxy.new_page(Limits())
         with _tls_to(proxy, "127.0.0.1", site.port) as tls:
             tls.sendall(b"GET /start HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             received = _receive_all(tls)
@@ -141,7 +163,7 @@ def test_https_is_ended_at_the_proxy_and_every_exchange_is_recorded(tmp_path: Pa
 
 def test_a_site_whose_certificate_does_not_verify_is_refused(tmp_path: Path) -> None:
     context, _ = https_context(tmp_path)  # not trusted by the proxy
-    with RawSite(tls=context) as site, EgressProxy(allow_private=True) as proxy:
+    with RawSite(tls=context) as site, _page_proxy(allow_private=True) as proxy:
         with _tls_to(proxy, "127.0.0.1", site.port) as tls:
             tls.sendall(b"GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _receive_all(tls) == b""

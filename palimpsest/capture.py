@@ -132,13 +132,15 @@ class Browser:
     @contextmanager
     def context(self) -> Iterator[BrowserContext]:
         """A fresh browser context (empty cache and cookies) with one blank page,
-        closed afterwards."""
+        closed afterwards; the egress proxy connects only meanwhile."""
         if self._browser is None:
             raise CaptureError("the browser is not running; use it in a with block")
         context, self._spare = self._spare or self._new_context(), None
+        self.egress.new_page(_limits(self.settings))
         try:
             yield context
         finally:
+            self.egress.end_page()
             context.close()
 
     def _new_context(self) -> BrowserContext:
@@ -163,11 +165,8 @@ class Browser:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
         with self.context() as context:
-            try:
-                return _capture_in(context, url, self.settings, self.version, screenshot,
-                                   self.egress, self._prepare)
-            finally:
-                self.egress.end_page()
+            return _capture_in(context, url, self.settings, self.version, screenshot,
+                               self.egress, self._prepare)
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
@@ -196,9 +195,7 @@ def _capture_in(
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
-    egress.new_page(Limits(requests=settings.max_requests,
-                           response_bytes=settings.max_response_bytes,
-                           page_bytes=settings.max_snapshot_bytes))
+    egress.new_page(_limits(settings))
     [page] = context.pages
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
@@ -240,6 +237,11 @@ def _capture_in(
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(requests=settings.max_requests, response_bytes=settings.max_response_bytes,
+                  page_bytes=settings.max_snapshot_bytes)
 
 
 def _conditions(settings: Settings) -> dict[str, object]:

@@ -92,8 +92,8 @@ def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) 
 
 def test_the_dom_and_screenshot_are_of_the_page_once_it_stopped_changing(
         browser: Browser) -> None:
-    # They are taken while the quiet window runs out, and again if the DOM
-    # changed meanwhile, even with no request.
+    # The page changes a moment after its load, with no request; when exactly
+    # the rendering is taken again is tested below, with no timing involved.
     with _site() as site:
         capture = browser.capture(site.url("/timed"))
     assert "changed after the load" in capture.dom

@@ -130,13 +130,14 @@ class Browser:
         return self._browser.version if self._browser else ""
 
     @contextmanager
-    def context(self) -> Iterator[BrowserContext]:
+    def context(self, settings: Settings | None = None) -> Iterator[BrowserContext]:
         """A fresh browser context (empty cache and cookies) with one blank page,
-        closed afterwards; the egress proxy connects only meanwhile."""
+        closed afterwards; the egress proxy connects and records only meanwhile,
+        within the limits of ``settings`` (the browser's own by default)."""
         if self._browser is None:
             raise CaptureError("the browser is not running; use it in a with block")
         context, self._spare = self._spare or self._new_context(), None
-        self.egress.new_page(_limits(self.settings))
+        self.egress.new_page(_limits(settings or self.settings))
         try:
             yield context
         finally:
@@ -195,7 +196,6 @@ def _capture_in(
 ) -> Capture:
     from playwright.sync_api import Error, TimeoutError
 
-    egress.new_page(_limits(settings))
     [page] = context.pages
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)

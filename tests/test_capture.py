@@ -152,9 +152,9 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
 
 
 def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
-    with RawSite() as site, browser.context() as context:
-        capture = capture_in(context, site.url("/page"), settings.with_(max_requests=2), "",
-                             False, browser.egress)
+    limited = settings.with_(max_requests=2)
+    with RawSite() as site, browser.context(limited) as context:
+        capture = capture_in(context, site.url("/page"), limited, "", False, browser.egress)
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
 

@@ -69,9 +69,11 @@ class NetworkRecorder:
 QUIET = 0.25
 #: Scroll down a viewport a frame from ``from`` (where the last pass ended) to
 #: the end of the page or ``steps`` viewports; back to the top. Returns
-#: [where the pass ended, viewports scrolled].
+#: [where the pass ended, viewports scrolled]. Each position is drawn before
+#: the next: a requestAnimationFrame callback runs before its frame is drawn
+#: (and intersection observers look), so a task queued from it runs after.
 SCROLL = """async ([from, steps]) => {
-    const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+    const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r)));
     scrollTo(0, Math.max(0, from - innerHeight));
     let taken = 0;
     while (taken < steps && innerHeight + scrollY < document.documentElement.scrollHeight) {

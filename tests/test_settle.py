@@ -24,6 +24,10 @@ new IntersectionObserver((seen, observer) => seen.forEach(e => {
 LONG_PAGE = b"""<!doctype html><html><head><title>Long read</title></head><body>
 <h1>Long read</h1>""" + LAZY_IMAGE % (5000, b"<p>Far above the image.</p>", b"/below.png") + \
     b"</body></html>"
+# Just over a viewport high: the image is in view only at the one scroll step.
+SHORT_PAGE = b"""<!doctype html><html><head><title>Short read</title></head>
+<body style="margin: 0">""" + LAZY_IMAGE % (1300, b"<p>Just above the image.</p>",
+                                              b"/bottom.png") + b"</body></html>"
 # Short at load; a moment later it fetches more text, and a lazy image with it.
 GROWING_PAGE = b"""<!doctype html><html><head><title>Live</title></head><body>
 <h1>Live updates</h1><div id="more"></div>
@@ -59,12 +63,14 @@ def _site() -> RawSite:
     png = tiny_png((30, 30, 200), size=16)
     return RawSite(table={
         ("GET", "/long"): _ok("text/html", LONG_PAGE),
+        ("GET", "/short"): _ok("text/html", SHORT_PAGE),
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
         ("GET", "/more"): _ok("text/html", MORE),
         ("GET", "/busy"): _ok("text/html", BUSY_PAGE),
         ("GET", "/timed"): _ok("text/html", TIMED_PAGE),
         ("GET", "/tick"): _ok("text/plain", b"tick"),
         ("GET", "/below.png"): _ok("image/png", png),
+        ("GET", "/bottom.png"): _ok("image/png", png),
         ("GET", "/late.png"): _ok("image/png", png),
     })
 
@@ -79,6 +85,14 @@ def test_lazy_content_below_the_fold_is_loaded_and_archived(browser: Browser) ->
     assert "/below.png" in _paths(site)
     assert site.url("/below.png") in [e.url for e in capture.exchanges]
     assert capture.settled
+
+
+def test_what_is_in_view_only_at_the_last_scroll_step_is_loaded(browser: Browser) -> None:
+    # Each position the page is scrolled to is drawn (and so seen by its
+    # observers) before the next, the last one too.
+    with _site() as site:
+        capture = browser.capture(site.url("/short"), screenshot=False)
+    assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
 
 
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:

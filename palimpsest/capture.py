@@ -216,7 +216,7 @@ def _capture_in(
     try:
         # While the network is idle: the rendering, then the next page's context.
         settled = settle(page, recorder, budget=settings.settle_timeout,
-                         meanwhile=lambda: rendering.take() or meanwhile())
+                         meanwhile=lambda: rendering.take_early() or meanwhile())
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:
         raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc

@@ -46,6 +46,26 @@ class Rendering:
         """Take them, unless those taken are still current; whether they were taken."""
         if self.current():
             return False
+        self._take()
+        return True
+
+    def take_early(self) -> bool:
+        """Take them, unless they were taken since the last request or scroll;
+        whether they were taken. Whether the DOM changed since is left to the
+        last :meth:`take`: asking the page is a round trip."""
+        if self._since_activity():
+            return False
+        self._take()
+        return True
+
+    def current(self) -> bool:
+        """Nothing happened since they were taken: no request, no scroll, no change."""
+        return self._since_activity() and not self.page.evaluate(CHANGED)
+
+    def _since_activity(self) -> bool:
+        return self._taken_at is not None and self._taken_at > self.recorder.last_activity
+
+    def _take(self) -> None:
         self._taken_at = time.monotonic()
         self.dom = self.page.content()
         if self.screenshot:
@@ -54,12 +74,6 @@ class Rendering:
         # Watched from here: the screenshot resizes the page for a moment, and
         # what that changes was never in the DOM taken before it.
         self.page.evaluate(WATCH)
-        return True
-
-    def current(self) -> bool:
-        """Nothing happened since they were taken: no request, no scroll, no change."""
-        return (self._taken_at is not None and self._taken_at > self.recorder.last_activity
-                and not self.page.evaluate(CHANGED))
 
 
 def screenshot(cdp: CDPSession) -> bytes:

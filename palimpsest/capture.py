@@ -208,7 +208,8 @@ def _capture_in(
         raise _translate(url, exc, egress.refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
-    content_type = (response.header_value("content-type") or "").split(";")[0].strip().lower()
+    # (the headers Chromium hands over with the response: no round trip for them)
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in HTML_TYPES:
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
     loaded = time.monotonic()

@@ -36,7 +36,7 @@ from .urls import check_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import BrowserContext, Playwright
+    from playwright.sync_api import BrowserContext, Page, Playwright, Response
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -194,33 +194,28 @@ def _capture_in(
     context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
     egress: EgressProxy, meanwhile: Callable[[], bool] = lambda: False,
 ) -> Capture:
-    from playwright.sync_api import Error, TimeoutError
+    from playwright.sync_api import Error
 
     [page] = context.pages
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
-    try:
-        response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
-    except TimeoutError as exc:
-        raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
-    except Error as exc:
-        raise _translate(url, exc, egress.refusals) from exc
-    if response is None:
-        raise CaptureError(f"{url} gave no response")
-    # (the headers Chromium hands over with the response: no round trip for them)
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in HTML_TYPES:
-        raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
+    response = _load(page, url, settings, egress)
     loaded = time.monotonic()
     rendering = Rendering(page, recorder, screenshot=screenshot)
-    try:
-        # While the network is idle: the rendering, then the next page's context.
-        settled = settle(page, recorder, budget=settings.settle_timeout,
-                         meanwhile=lambda: rendering.take_early() or meanwhile())
-        rendering.take()  # (unless what was taken is still current)
-    except Error as exc:
-        raise CaptureError(f"{url} could not be rendered: {exc.message.splitlines()[0]}") from exc
+    drawing = settings.settle_timeout + settings.page_timeout
+    with _Deadline(context, drawing) as deadline:
+        try:
+            # While the network is idle: the rendering, then the next page's context.
+            settled = settle(page, recorder, budget=settings.settle_timeout,
+                             meanwhile=lambda: rendering.take_early() or meanwhile())
+            rendering.take()  # (unless what was taken is still current)
+        except Error as exc:
+            if deadline.passed:
+                raise CaptureTimeout(f"{url} stopped responding: it could not be settled and "
+                                     f"drawn within {drawing:g}s of its load") from exc
+            raise CaptureError(f"{url} could not be rendered: "
+                               f"{exc.message.splitlines()[0]}") from exc
     dom = rendering.dom
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
@@ -238,6 +233,53 @@ def _capture_in(
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )
+
+
+def _load(page: Page, url: str, settings: Settings, egress: EgressProxy) -> Response:
+    """Go to ``url`` and wait for its load event; the page's response."""
+    from playwright.sync_api import Error, TimeoutError
+
+    try:
+        response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
+    except TimeoutError as exc:
+        raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
+    except Error as exc:
+        raise _translate(url, exc, egress.refusals) from exc
+    if response is None:
+        raise CaptureError(f"{url} gave no response")
+    # (the headers Chromium hands over with the response: no round trip for them)
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in HTML_TYPES:
+        raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
+    return response
+
+
+class _Deadline:
+    """Closes a browser context still open after ``seconds``.
+
+    A page whose script never yields answers no call, and Playwright's
+    ``evaluate``, ``content()`` and DevTools calls take no timeout: they would
+    wait for ever. Once its context is closed they fail at once. The calls
+    block this thread, so the timer is set on the event loop that Playwright's
+    sync API runs them on (its ``_loop``; ``_impl_obj`` is the async context).
+    """
+
+    def __init__(self, context: BrowserContext, seconds: float) -> None:
+        self.context, self.seconds = context, seconds
+        self.passed = False
+
+    def __enter__(self) -> _Deadline:
+        self._timer = self.context._loop.call_later(self.seconds, self._close)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _close(self) -> None:
+        self.passed = True
+        closing = self.context._loop.create_task(
+            self.context._impl_obj.close(f"not drawn within {self.seconds:g}s"))
+        closing.add_done_callback(lambda task: task.exception())  # (seen: not logged)
 
 
 def _limits(settings: Settings) -> Limits:

@@ -72,8 +72,12 @@ QUIET = 0.25
 #: [where the pass ended, viewports scrolled]. Each position is drawn before
 #: the next: a requestAnimationFrame callback runs before its frame is drawn
 #: (and intersection observers look), so a task queued from it runs after.
+#: (At most 100 ms a frame: a page may have replaced requestAnimationFrame.)
 SCROLL = """async ([from, steps]) => {
-    const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r)));
+    const frame = () => new Promise(r => {
+        requestAnimationFrame(() => setTimeout(r));
+        setTimeout(r, 100);
+    });
     scrollTo(0, Math.max(0, from - innerHeight));
     let taken = 0;
     while (taken < steps && innerHeight + scrollY < document.documentElement.scrollHeight) {

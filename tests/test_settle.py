@@ -5,8 +5,15 @@ archived, flagged as not settled."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from palimpsest.capture import Browser
+from palimpsest.capture import _capture_in as capture_in
+from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
+from palimpsest.errors import CaptureTimeout
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 
@@ -28,6 +35,15 @@ LONG_PAGE = b"""<!doctype html><html><head><title>Long read</title></head><body>
 SHORT_PAGE = b"""<!doctype html><html><head><title>Short read</title></head>
 <body style="margin: 0">""" + LAZY_IMAGE % (1300, b"<p>Just above the image.</p>",
                                               b"/bottom.png") + b"</body></html>"
+# The same, on a page that replaced requestAnimationFrame with a function that
+# never calls back (scrolling waits for frames).
+NO_FRAMES_PAGE = SHORT_PAGE.replace(
+    b"<body", b"<script>window.requestAnimationFrame = () => 0;</script><body")
+# Its script never yields once loaded: no call to the page is ever answered.
+STUCK_PAGE = b"""<!doctype html><html><head><title>Stuck</title></head><body>
+<h1>Stuck</h1><script>addEventListener('load', () => setTimeout(() => {
+    for (;;) {}
+}, 10));</script></body></html>"""
 # Short at load; a moment later it fetches more text, and a lazy image with it.
 GROWING_PAGE = b"""<!doctype html><html><head><title>Live</title></head><body>
 <h1>Live updates</h1><div id="more"></div>
@@ -64,6 +80,8 @@ def _site() -> RawSite:
     return RawSite(table={
         ("GET", "/long"): _ok("text/html", LONG_PAGE),
         ("GET", "/short"): _ok("text/html", SHORT_PAGE),
+        ("GET", "/no-frames"): _ok("text/html", NO_FRAMES_PAGE),
+        ("GET", "/stuck"): _ok("text/html", STUCK_PAGE),
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
         ("GET", "/more"): _ok("text/html", MORE),
         ("GET", "/busy"): _ok("text/html", BUSY_PAGE),
@@ -93,6 +111,26 @@ def test_what_is_in_view_only_at_the_last_scroll_step_is_loaded(browser: Browser
     with _site() as site:
         capture = browser.capture(site.url("/short"), screenshot=False)
     assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
+
+
+def test_a_page_that_replaced_request_animation_frame_is_scrolled_all_the_same(
+        browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/no-frames"), screenshot=False)
+    assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
+    assert capture.settled
+
+
+def test_a_page_that_stops_responding_fails_within_its_time(
+        browser: Browser, settings: Settings) -> None:
+    quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)
+    with _site() as site:
+        with browser.context(quick) as context, \
+                pytest.raises(CaptureTimeout, match="stopped responding"):
+            started = time.monotonic()
+            capture_in(context, site.url("/stuck"), quick, "", True, browser.egress)
+        assert time.monotonic() - started < 3.0 + 5.0  # (3 s, and the time to close it)
+        assert browser.capture(site.url("/short"), screenshot=False).settled  # unharmed
 
 
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:

@@ -36,7 +36,7 @@ from .urls import check_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import BrowserContext, Page, Playwright, Response
+    from playwright.sync_api import BrowserContext, Error, Page, Playwright, Response
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -64,6 +64,9 @@ CHROMIUM_ARGS = [
         "WebUIOmniboxPopup", "WebUIOmniboxAimPopup",
     )),
 ]
+#: Redirects made by a script or a <meta http-equiv=refresh> once the page has
+#: loaded (within the settle window), followed at most
+CLIENT_REDIRECTS = 5
 NETWORK_ERRORS = (
     "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET",
     "ERR_CONNECTION_CLOSED", "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED",
@@ -202,14 +205,20 @@ def _capture_in(
     started = time.monotonic()
     response = _load(page, url, settings, egress)
     loaded = time.monotonic()
-    rendering = Rendering(page, recorder, screenshot=screenshot)
     drawing = settings.settle_timeout + settings.page_timeout
     with _Deadline(context, drawing) as deadline:
         try:
-            # While the network is idle: the rendering, then the next page's context.
-            settled = settle(page, recorder, budget=settings.settle_timeout,
-                             meanwhile=lambda: rendering.take_early() or meanwhile())
-            rendering.take()  # (unless what was taken is still current)
+            # A page sent on by a script or a meta refresh: settled again, where it went.
+            for _ in range(CLIENT_REDIRECTS + 1):
+                rendering, settled, failure = _settle(page, recorder, settings, screenshot,
+                                                      meanwhile)
+                if (moved := _moved(page, recorder, response, settings)) is None:
+                    if failure:
+                        raise failure
+                    break
+                response = moved
+            else:
+                raise CaptureError(f"{url} redirects in a loop")
         except Error as exc:
             if deadline.passed:
                 raise CaptureTimeout(f"{url} stopped responding: it could not be settled and "
@@ -220,19 +229,59 @@ def _capture_in(
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
     exchanges, failed = recorder.exchanges(egress.recorded())
-    chain: list[str] = []
-    hop = response.request.redirected_from
-    while hop is not None:
-        chain.insert(0, hop.url)
-        hop = hop.redirected_from
     return Capture(
         url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
         exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled,
-        browser_version=version, failed=failed, redirect_chain=tuple(chain),
+        browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
         conditions=_conditions(settings),
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )
+
+
+def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
+            meanwhile: Callable[[], bool]) -> tuple[Rendering, bool, Error | None]:
+    """The page settled and drawn, whether it settled in time, and the error
+    that stopped it, if one did: the page may have gone on to another
+    document (a redirect by a script or a meta refresh; see :func:`_moved`)."""
+    from playwright.sync_api import Error
+
+    rendering = Rendering(page, recorder, screenshot=screenshot)
+    try:
+        # While the network is idle: the rendering, then the next page's context.
+        settled = settle(page, recorder, budget=settings.settle_timeout,
+                         meanwhile=lambda: rendering.take_early() or meanwhile())
+        rendering.take()  # (unless what was taken is still current)
+    except Error as exc:
+        return rendering, False, exc
+    return rendering, settled, None
+
+
+def _moved(page: Page, recorder: NetworkRecorder, response: Response,
+           settings: Settings) -> Response | None:
+    """If the page asked for another document of its own after ``response``'s,
+    and it replaced the page (not a 204, a download, a refusal): its
+    response, once loaded; else None."""
+    if recorder.documents[-1:] == [response.request]:
+        return None
+    moved = recorder.documents[-1].response()
+    if moved is None or moved.status in (204, 205) or (
+            _content_type(moved) not in HTML_TYPES):
+        return None
+    page.wait_for_load_state("load", timeout=settings.page_timeout * 1000)
+    return moved
+
+
+def _chain(recorder: NetworkRecorder, response: Response) -> tuple[str, ...]:
+    """The URLs of the page's own documents asked for before ``response``'s:
+    its redirect hops, and the pages that sent it on by script or meta refresh."""
+    documents = [request.url for request in recorder.documents]
+    return tuple(documents[:recorder.documents.index(response.request)])
+
+
+def _content_type(response: Response) -> str:
+    # (the headers Chromium hands over with the response: no round trip for them)
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _load(page: Page, url: str, settings: Settings, egress: EgressProxy) -> Response:
@@ -247,9 +296,7 @@ def _load(page: Page, url: str, settings: Settings, egress: EgressProxy) -> Resp
         raise _translate(url, exc, egress.refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
-    # (the headers Chromium hands over with the response: no round trip for them)
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in HTML_TYPES:
+    if (content_type := _content_type(response)) not in HTML_TYPES:
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
     return response
 

@@ -30,6 +30,10 @@ class NetworkRecorder:
         self._failed: list[str] = []
         self._in_flight: set[Request] = set()
         self.last_activity = time.monotonic()
+        #: Requests for the page's own document (each redirect hop, and each
+        #: redirect made by a script or a <meta http-equiv=refresh>)
+        self.documents: list[Request] = []
+        self._main = page.main_frame
         page.on("request", self._started)
         page.on("requestfinished", self._finished)  # (a redirect hop too)
         page.on("requestfailed", self._failed_to_load)
@@ -44,6 +48,8 @@ class NetworkRecorder:
         return not self._in_flight
 
     def _started(self, request: Request) -> None:
+        if request.is_navigation_request() and request.frame == self._main:
+            self.documents.append(request)
         self._asked.add((request.method, request.url))
         self._in_flight.add(request)
         self.last_activity = time.monotonic()

@@ -1,7 +1,8 @@
 """Settling: lazy content below the fold is loaded, content a page adds after
 its load is scrolled through too, the DOM and screenshot are of the page
-once it stopped changing, and a page that never goes quiet is still
-archived, flagged as not settled."""
+once it stopped changing, a page that never goes quiet is still archived,
+flagged as not settled, a redirect by script or meta refresh is followed,
+and a page that stops responding fails in bounded time."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from palimpsest.capture import Browser
 from palimpsest.capture import _capture_in as capture_in
 from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
-from palimpsest.errors import CaptureTimeout
+from palimpsest.errors import CaptureError, CaptureTimeout
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 
@@ -131,6 +132,51 @@ def test_a_page_that_stops_responding_fails_within_its_time(
             capture_in(context, site.url("/stuck"), quick, "", True, browser.egress)
         assert time.monotonic() - started < 3.0 + 5.0  # (3 s, and the time to close it)
         assert browser.capture(site.url("/short"), screenshot=False).settled  # unharmed
+
+
+SECOND = b"<!doctype html><html><head><title>Second</title></head><body><h1>second</h1>"
+
+
+def _sent_on(way: bytes) -> RawSite:
+    return RawSite(table={
+        ("GET", "/first"): _ok("text/html", b"<!doctype html><html><head>%s</head>"
+                                            b"<body><h1>first</h1></body></html>" % way),
+        ("GET", "/second"): _ok("text/html", SECOND),
+        ("GET", "/track"): (_response("204 No Content", [("Connection", "close")]), b""),
+    })
+
+
+@pytest.mark.parametrize("way", [
+    b"<script>addEventListener('load', () => location.replace('/second'));</script>",
+    b"<script>addEventListener('load', () => setTimeout(() => location.href = '/second', 100));"
+    b"</script>",
+    b'<meta http-equiv="refresh" content="0; url=/second">',
+], ids=["script-at-load", "script-after-load", "meta-refresh"])
+def test_a_page_that_sends_the_reader_on_is_followed(browser: Browser, way: bytes) -> None:
+    with _sent_on(way) as site:
+        capture = browser.capture(site.url("/first"))
+    assert capture.final_url == site.url("/second") and "second" in capture.dom
+    assert capture.redirect_chain == (site.url("/first"),)
+    assert [e.url for e in capture.exchanges] == [site.url("/first"), site.url("/second")]
+    assert capture.page.url == site.url("/second") and capture.settled
+
+
+@pytest.mark.parametrize("way", [
+    b'<meta http-equiv="refresh" content="30">',  # (a front page that reloads itself)
+    b"<script>addEventListener('load', () => location.href = '/track');</script>",  # a 204
+], ids=["later-refresh", "no-content"])
+def test_a_page_that_stays_is_kept(browser: Browser, way: bytes) -> None:
+    with _sent_on(way) as site:
+        capture = browser.capture(site.url("/first"), screenshot=False)
+    assert capture.final_url == site.url("/first") and "first" in capture.dom
+    assert capture.redirect_chain == ()
+    assert ("/track" in _paths(site)) == (b"/track" in way)  # (asked for, and stayed)
+
+
+def test_a_page_that_sends_the_reader_round_for_ever_fails(browser: Browser) -> None:
+    with _sent_on(b"<script>addEventListener('load', () => location.replace('/first'));"
+                  b"</script>") as site, pytest.raises(CaptureError, match="in a loop"):
+        browser.capture(site.url("/first"), screenshot=False)
 
 
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:

@@ -203,7 +203,7 @@ def _capture_in(
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
-    response = _load(page, url, settings, egress)
+    response, in_time = _load(page, url, recorder, settings, egress)
     loaded = time.monotonic()
     drawing = settings.settle_timeout + settings.page_timeout
     with _Deadline(context, drawing) as deadline:
@@ -231,7 +231,7 @@ def _capture_in(
     exchanges, failed = recorder.exchanges(egress.recorded())
     return Capture(
         url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
-        exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled,
+        exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled and in_time,
         browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
         conditions=_conditions(settings),
         timings={"load": round(loaded - started, 3),
@@ -284,21 +284,33 @@ def _content_type(response: Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _load(page: Page, url: str, settings: Settings, egress: EgressProxy) -> Response:
-    """Go to ``url`` and wait for its load event; the page's response."""
+def _load(page: Page, url: str, recorder: NetworkRecorder, settings: Settings,
+          egress: EgressProxy) -> tuple[Response, bool]:
+    """Go to ``url`` and wait for its load event: the page's response, and
+    whether the load event came in time. A page that arrived but never
+    finished loading (one of its parts never ends) is kept as it stands."""
     from playwright.sync_api import Error, TimeoutError
 
+    loaded = True
     try:
         response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
     except TimeoutError as exc:
-        raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
+        response, loaded = _arrived(page, recorder), False
+        if response is None:
+            raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
     except Error as exc:
         raise _translate(url, exc, egress.refusals) from exc
     if response is None:
         raise CaptureError(f"{url} gave no response")
     if (content_type := _content_type(response)) not in HTML_TYPES:
         raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
-    return response
+    return response, loaded
+
+
+def _arrived(page: Page, recorder: NetworkRecorder) -> Response | None:
+    """The response of the document the page shows, if one has arrived."""
+    shown = next((r for r in reversed(recorder.documents) if r.url == page.url), None)
+    return shown.response() if shown is not None else None
 
 
 class _Deadline:

@@ -52,7 +52,8 @@ class Capture:
     exchanges: tuple[Exchange, ...]
     dom: str
     screenshot: bytes | None = None
-    #: The page reached network quiet within the settle budget.
+    #: The page loaded (its load event came) within the page timeout, and
+    #: reached network quiet within the settle budget.
     settled: bool = True
     browser_version: str = ""
     #: URLs the page asked for that got no response (blocked, refused, aborted).

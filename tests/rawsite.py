@@ -103,6 +103,10 @@ class RawSite:
     received: list[Received] = field(default_factory=list)
     tls: ssl.SSLContext | None = None  # serve HTTPS with this context
     host: str = "127.0.0.1"  # (all of 127.0.0.0/8 is loopback)
+    #: paths whose response is sent but whose connection is then held open
+    #: until the site closes (with a body short of its length: it never ends)
+    stall: tuple[str, ...] = ()
+    _closing: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> RawSite:
         self._sock = socket.create_server((self.host, 0))
@@ -111,6 +115,7 @@ class RawSite:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._sock.close()
 
     def url(self, path: str) -> str:
@@ -153,6 +158,8 @@ class RawSite:
                 conn.sendall(ECHO)
             elif (method, path) in self.table:
                 conn.sendall(self.table[method, path][0])
+                if path in self.stall:
+                    self._closing.wait()
             else:
                 conn.sendall(_response("404 Not Found", [("Content-Length", "0"),
                                                          ("Connection", "close")]))

@@ -179,6 +179,23 @@ def test_a_page_that_sends_the_reader_round_for_ever_fails(browser: Browser) -> 
         browser.capture(site.url("/first"), screenshot=False)
 
 
+def test_a_page_whose_load_never_ends_is_archived_as_it_stands(
+        browser: Browser, settings: Settings) -> None:
+    # Its image sends its head and a tenth of its body, then nothing, for ever:
+    # the load event never comes.
+    page = b"<!doctype html><html><body><h1>Hanging</h1><img src='/never.png'></body></html>"
+    never = _response("200 OK", [("Content-Type", "image/png"), ("Content-Length", "1000")],
+                      b"\x89PNG\r\n\x1a\n\0\0")
+    quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)
+    with RawSite(table={("GET", "/hanging"): _ok("text/html", page),
+                        ("GET", "/never.png"): (never, b"")}, stall=("/never.png",)) as site, \
+            browser.context(quick) as context:
+        capture = capture_in(context, site.url("/hanging"), quick, "", True, browser.egress)
+    assert "Hanging" in capture.dom and capture.screenshot and not capture.settled
+    image = next(e for e in capture.exchanges if e.url == site.url("/never.png"))
+    assert image.truncated == "unspecified" and image.body.startswith(b"\x89PNG")
+
+
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:
     with _site() as site:
         capture = browser.capture(site.url("/growing"), screenshot=False)

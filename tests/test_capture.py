@@ -13,10 +13,10 @@ import pytest
 
 from palimpsest import egress
 from palimpsest.capture import CHROMIUM_ARGS, Browser
-from palimpsest.capture import _capture_in as capture_in
 from palimpsest.config import Settings
 from palimpsest.errors import BlockedURL
 from palimpsest.models import Capture
+from palimpsest.visit import visit
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
 
 from .helpers import warcio_check
@@ -146,7 +146,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
             b"Content-Length: 0\r\nConnection: close\r\n\r\n" % target.url("/page").encode(), b"")
         with browser.context() as context, pytest.raises(BlockedURL, match="127.0.0.2"):
             # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
-            capture_in(context, origin.url("/go"), settings, "", False, browser.egress)
+            visit(context, origin.url("/go"), settings, "", False, browser.egress)
         assert [r.path for r in origin.received] == ["/go"]
     assert target.received == []
 
@@ -154,7 +154,7 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
 def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
     limited = settings.with_(max_requests=2)
     with RawSite() as site, browser.context(limited) as context:
-        capture = capture_in(context, site.url("/page"), limited, "", False, browser.egress)
+        capture = visit(context, site.url("/page"), limited, "", False, browser.egress)
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
 

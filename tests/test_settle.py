@@ -11,12 +11,12 @@ import time
 import pytest
 
 from palimpsest.capture import Browser
-from palimpsest.capture import _capture_in as capture_in
 from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
 from palimpsest.errors import CaptureError, CaptureTimeout
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
+from palimpsest.visit import visit
 
 from .rawsite import RawSite, _response
 
@@ -129,7 +129,7 @@ def test_a_page_that_stops_responding_fails_within_its_time(
         with browser.context(quick) as context, \
                 pytest.raises(CaptureTimeout, match="stopped responding"):
             started = time.monotonic()
-            capture_in(context, site.url("/stuck"), quick, "", True, browser.egress)
+            visit(context, site.url("/stuck"), quick, "", True, browser.egress)
         assert time.monotonic() - started < 3.0 + 5.0  # (3 s, and the time to close it)
         assert browser.capture(site.url("/short"), screenshot=False).settled  # unharmed
 
@@ -190,7 +190,7 @@ def test_a_page_whose_load_never_ends_is_archived_as_it_stands(
     with RawSite(table={("GET", "/hanging"): _ok("text/html", page),
                         ("GET", "/never.png"): (never, b"")}, stall=("/never.png",)) as site, \
             browser.context(quick) as context:
-        capture = capture_in(context, site.url("/hanging"), quick, "", True, browser.egress)
+        capture = visit(context, site.url("/hanging"), quick, "", True, browser.egress)
     assert "Hanging" in capture.dom and capture.screenshot and not capture.settled
     image = next(e for e in capture.exchanges if e.url == site.url("/never.png"))
     assert image.truncated == "unspecified" and image.body.startswith(b"\x89PNG")

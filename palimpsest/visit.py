@@ -1,0 +1,247 @@
+"""One page, in a fresh browser context: load it, follow it where it sends the
+reader, let it settle, draw it, and gather what it was served.
+
+What the page is served is recorded by the egress proxy (``tap.py``); the
+browser tells when it has settled (``recorder.py``) and draws it
+(``render.py``). Every step is bounded in time: a page that never finishes
+loading is kept as it stands, and one that stops responding fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .config import Settings
+from .egress import EgressProxy
+from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotHTML
+from .models import Capture
+from .recorder import QUIET, NetworkRecorder, settle
+from .render import MAX_SCREENSHOT_HEIGHT, Rendering
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Error, Page, Response
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+#: Redirects made by a script or a <meta http-equiv=refresh> once the page has
+#: loaded (within the settle window), followed at most
+CLIENT_REDIRECTS = 5
+NETWORK_ERRORS = (
+    "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET",
+    "ERR_CONNECTION_CLOSED", "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED",
+    "ERR_CONNECTION_TIMED_OUT", "ERR_EMPTY_RESPONSE", "ERR_NETWORK_CHANGED",
+)
+
+
+def visit(
+    context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
+    egress: EgressProxy, meanwhile: Callable[[], bool] = lambda: False,
+) -> Capture:
+    """Capture ``url`` in ``context`` (fresh, with one blank page), whose
+    exchanges ``egress`` records; while the network is idle, ``meanwhile``
+    may do work of its own (open the next page's context)."""
+    from playwright.sync_api import Error
+
+    [page] = context.pages
+    recorder = NetworkRecorder(page)
+    fetched_at = datetime.now(UTC)
+    started = time.monotonic()
+    response, in_time = _load(page, url, recorder, settings, egress)
+    loaded = time.monotonic()
+    drawing = settings.settle_timeout + settings.page_timeout
+    with _Deadline(context, drawing) as deadline:
+        try:
+            # A page sent on by a script or a meta refresh: settled again, where it went.
+            for _ in range(CLIENT_REDIRECTS + 1):
+                rendering, settled, failure = _settle(page, recorder, settings, screenshot,
+                                                      meanwhile)
+                if (moved := _moved(page, recorder, response, failure)) is None:
+                    if failure:
+                        raise failure
+                    break
+                response = moved
+            else:
+                raise CaptureError(f"{url} redirects in a loop")
+        except Error as exc:
+            if deadline.passed:
+                raise CaptureTimeout(f"{url} stopped responding: it could not be settled and "
+                                     f"drawn within {drawing:g}s of its load") from exc
+            raise CaptureError(f"{url} could not be rendered: "
+                               f"{exc.message.splitlines()[0]}") from exc
+    dom = rendering.dom
+    if len(dom.encode()) > settings.max_page_bytes:
+        raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
+    exchanges, failed = recorder.exchanges(egress.recorded())
+    return Capture(
+        url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
+        exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled and in_time,
+        browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
+        conditions=_conditions(settings, page.viewport_size),
+        timings={"load": round(loaded - started, 3),
+                 "settle_render": round(time.monotonic() - loaded, 3)},
+    )
+
+
+def _load(page: Page, url: str, recorder: NetworkRecorder, settings: Settings,
+          egress: EgressProxy) -> tuple[Response, bool]:
+    """Go to ``url`` and wait for its load event: the page's response, and
+    whether the load event came in time. A page that arrived but never
+    finished loading (one of its parts never ends) is kept as it stands."""
+    from playwright.sync_api import Error, TimeoutError
+
+    loaded = True
+    try:
+        response = page.goto(url, wait_until="load", timeout=settings.page_timeout * 1000)
+    except TimeoutError as exc:
+        response, loaded = _arrived(page, recorder), False
+        if response is None:
+            raise CaptureTimeout(f"{url} did not load within {settings.page_timeout:g}s") from exc
+    except Error as exc:
+        raise _translate(url, exc, egress.refusals) from exc
+    if response is None:
+        raise CaptureError(f"{url} gave no response")
+    if (content_type := _content_type(response)) not in HTML_TYPES:
+        raise NotHTML(f"{url} is not an HTML page (Content-Type: {content_type or 'none'})")
+    return response, loaded
+
+
+def _arrived(page: Page, recorder: NetworkRecorder) -> Response | None:
+    """The response of the document the page shows, if one has arrived."""
+    shown = next((r for r in reversed(recorder.documents) if r.url == page.url), None)
+    return shown.response() if shown is not None else None
+
+
+def _content_type(response: Response) -> str:
+    # (the headers Chromium hands over with the response: no round trip for them)
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
+            meanwhile: Callable[[], bool]) -> tuple[Rendering, bool, Error | None]:
+    """The page settled and drawn, whether it settled in time, and the error
+    that stopped it, if one did: the page may have gone on to another
+    document (a redirect by a script or a meta refresh; see :func:`_moved`)."""
+    from playwright.sync_api import Error
+
+    rendering = Rendering(page, recorder, screenshot=screenshot)
+    try:
+        # While the network is idle: the rendering, then the next page's context.
+        settled = settle(page, recorder, budget=settings.settle_timeout,
+                         meanwhile=lambda: rendering.take_early() or meanwhile())
+        rendering.take()  # (unless what was taken is still current)
+    except Error as exc:
+        return rendering, False, exc
+    return rendering, settled, None
+
+
+def _moved(page: Page, recorder: NetworkRecorder, response: Response,
+           failure: Error | None) -> Response | None:
+    """The response of the document to settle next, if the page went on to
+    another document of its own after ``response``'s (a redirect by a script
+    or a meta refresh), and it replaced the page (not a 204, a download, a
+    refusal); None if the page stayed where it was.
+
+    ``failure`` stopped the last settling: a sign that the page moved on, or
+    that the document followed last was shown only since then."""
+    if failure is not None:
+        page.wait_for_timeout(0)  # (a round trip: the events that came with it are handled)
+    latest = recorder.documents[-1]
+    if latest is response.request:
+        navigated = failure is not None and "navigation" in failure.message
+        return response if navigated else None
+    moved = latest.response()
+    if moved is None or moved.status in (204, 205) or (
+            _content_type(moved) not in HTML_TYPES):
+        return None
+    return moved
+
+
+def _chain(recorder: NetworkRecorder, response: Response) -> tuple[str, ...]:
+    """The URLs of the page's own documents asked for before ``response``'s:
+    its redirect hops, and the pages that sent it on by script or meta refresh."""
+    documents = [request.url for request in recorder.documents]
+    return tuple(documents[:recorder.documents.index(response.request)])
+
+
+class _Deadline:
+    """Closes a browser context still open after ``seconds``.
+
+    A page whose script never yields answers no call, and Playwright's
+    ``evaluate``, ``content()`` and DevTools calls take no timeout: they would
+    wait for ever. Once its context is closed they fail at once. The calls
+    block this thread, so the timer is set on the event loop that Playwright's
+    sync API runs them on (its ``_loop``; ``_impl_obj`` is the async context).
+    """
+
+    def __init__(self, context: BrowserContext, seconds: float) -> None:
+        self.context, self.seconds = context, seconds
+        self.passed = False
+
+    def __enter__(self) -> _Deadline:
+        self._timer = self.context._loop.call_later(self.seconds, self._close)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _close(self) -> None:
+        self.passed = True
+        closing = self.context._loop.create_task(
+            self.context._impl_obj.close(f"not drawn within {self.seconds:g}s"))
+        closing.add_done_callback(lambda task: task.exception())  # (seen: not logged)
+
+
+def _conditions(settings: Settings, viewport: object) -> dict[str, object]:
+    return {
+        "viewport": viewport, "user_agent": settings.user_agent or "chromium default",
+        "page_timeout": settings.page_timeout, "settle_budget": settings.settle_timeout,
+        "settle_quiet": QUIET, "rendered": "DOM and screenshot once the page stopped "
+                                          "changing (no request, scroll or DOM change)",
+        "max_requests": settings.max_requests,
+        "max_response_bytes": settings.max_response_bytes,
+        "max_snapshot_bytes": settings.max_snapshot_bytes,
+        "javascript": True, "service_workers": "blocked",
+        "transport": "HTTP/1.1 through the egress proxy, which records every exchange "
+                     "(TLS ended there; the site's certificate verified by the proxy "
+                     "against the system's authorities)",
+        "screenshot": f"full page, png, at most {MAX_SCREENSHOT_HEIGHT} px high",
+    }
+
+
+def _translate(url: str, exc: Exception, refusals: dict[str, str]
+               ) -> CaptureError | BlockedURL:
+    message = getattr(exc, "message", str(exc)).splitlines()[0]
+    if refused := _refusal(url, refusals, message):
+        where, why = refused  # the egress proxy said no, and knows why
+        if why.startswith("internal"):
+            return BlockedURL(f"{url} led to {where}, an {why}, which is refused")
+        if why.startswith("ERR_CERT"):
+            return NetworkError(f"{url} could not be reached: its certificate does not "
+                                f"verify {why.removeprefix('ERR_CERT_INVALID ')}")
+        message = why
+    if "Download is starting" in message:
+        return NotHTML(f"{url} is a download, not an HTML page")
+    if "ERR_BLOCKED_BY_CLIENT" in message or "ERR_FAILED" in message:
+        return CaptureError(f"{url} could not be loaded (blocked or aborted)")
+    if any(code in message for code in NETWORK_ERRORS):
+        code = next(c for c in NETWORK_ERRORS if c in message)
+        return NetworkError(f"{url} could not be reached ({code})")
+    if "ERR_TOO_MANY_REDIRECTS" in message:
+        return CaptureError(f"{url} redirects in a loop")
+    return CaptureError(f"{url} could not be loaded: {message}")
+
+
+def _refusal(url: str, refusals: dict[str, str], message: str) -> tuple[str, str] | None:
+    """Where and why the egress proxy refused a page: its own host, else, when
+    the proxy refused a connection, the internal address a redirect led to
+    (the browser's own calls home go to public hosts)."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    if where in refusals:
+        return where, refusals[where]
+    if "ERR_SOCKS" not in message:
+        return None
+    return next(((w, why) for w, why in refusals.items() if why.startswith("internal")), None)

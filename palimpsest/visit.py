@@ -58,7 +58,8 @@ def visit(
             for _ in range(CLIENT_REDIRECTS + 1):
                 rendering, settled, failure = _settle(page, recorder, settings, screenshot,
                                                       meanwhile)
-                if (moved := _moved(page, recorder, response, failure)) is None:
+                moved = _moved(page, recorder, response, failure, egress.refusals)
+                if moved is None:
                     if failure:
                         raise failure
                     break
@@ -138,11 +139,12 @@ def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screensho
 
 
 def _moved(page: Page, recorder: NetworkRecorder, response: Response,
-           failure: Error | None) -> Response | None:
+           failure: Error | None, refusals: dict[str, str]) -> Response | None:
     """The response of the document to settle next, if the page went on to
     another document of its own after ``response``'s (a redirect by a script
-    or a meta refresh), and it replaced the page (not a 204, a download, a
-    refusal); None if the page stayed where it was.
+    or a meta refresh), and it replaced the page (not a 204 or a download);
+    None if the page stayed where it was. One that could not be reached
+    (refused, unresolvable) fails the capture: the browser shows its error page.
 
     ``failure`` stopped the last settling: a sign that the page moved on, or
     that the document followed last was shown only since then."""
@@ -153,9 +155,11 @@ def _moved(page: Page, recorder: NetworkRecorder, response: Response,
         navigated = failure is not None and "navigation" in failure.message
         return response if navigated else None
     moved = latest.response()
+    if moved is None and "ERR_ABORTED" not in (latest.failure or "ERR_ABORTED"):
+        raise _translate(latest.url, Exception(latest.failure), refusals)
     if moved is None or moved.status in (204, 205) or (
             _content_type(moved) not in HTML_TYPES):
-        return None
+        return None  # (cancelled, a download, no content: the page stays)
     return moved
 
 

@@ -132,8 +132,14 @@ def test_warcio_check_passes(captured: tuple[RawSite, Capture, Path]) -> None:
     warcio_check(captured[2])
 
 
+@pytest.mark.parametrize("redirect", [
+    b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
+    b"<script>addEventListener('load', () => location.href = '%s');</script>",
+], ids=["302", "script"])
 def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
-        browser: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+        browser: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        redirect: bytes) -> None:
     """Every connection, a redirect's too, is checked by the egress proxy before
     it is dialled. Both servers are on loopback, so the check is told that only
     127.0.0.2 is internal: the origin (127.0.0.1) passes, its redirect target
@@ -141,13 +147,11 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
     monkeypatch.setattr(egress, "internal_address", lambda address: address == "127.0.0.2")
     monkeypatch.setattr(browser.egress, "allow_private", False)
     with RawSite(host="127.0.0.2") as target, RawSite() as origin:
-        origin.table["GET", "/go"] = (
-            b"HTTP/1.1 302 Found\r\nLocation: %s\r\n"
-            b"Content-Length: 0\r\nConnection: close\r\n\r\n" % target.url("/page").encode(), b"")
+        origin.table["GET", "/go"] = (redirect % target.url("/page").encode(), b"")
         with browser.context() as context, pytest.raises(BlockedURL, match="127.0.0.2"):
             # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
             visit(context, origin.url("/go"), settings, "", False, browser.egress)
-        assert [r.path for r in origin.received] == ["/go"]
+        assert origin.received[0].path == "/go"
     assert target.received == []
 
 

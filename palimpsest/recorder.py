@@ -98,8 +98,23 @@ SCROLL = """async ([from, steps]) => {
 }"""
 
 
+#: One step of SCROLL, for a page whose own scripts do not run (a CSP sandbox
+#: without allow-scripts): its timers and frame callbacks never fire, so the
+#: wait for each position to be drawn is made from here. Returns where the
+#: step reached, or null at the end of the page.
+STEP = """([from, first]) => {
+    if (first) scrollTo(0, Math.max(0, from - innerHeight));
+    if (innerHeight + scrollY >= document.documentElement.scrollHeight) return null;
+    scrollBy(0, innerHeight);
+    return scrollY + innerHeight;
+}"""
+#: Seconds given each position to be drawn, when waited for from here
+DRAWN = 0.05
+
+
 def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = QUIET,
-           scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False) -> bool:
+           scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False,
+           scripted: bool = True) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
     go quiet; again over whatever the page grew meanwhile.
 
@@ -107,12 +122,14 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
     costs one quiet window, not one before the scroll and one after. While
     the network is idle, ``meanwhile`` may do work of its own (it says
     whether it did). Bounded by ``budget`` seconds and ``scroll_steps``
-    viewports in all; False if the page never went quiet.
+    viewports in all; False if the page never went quiet. A page whose own
+    scripts do not run (not ``scripted``) is scrolled a step a call.
     """
     deadline = time.monotonic() + budget
     reached, steps, grew = 0, scroll_steps, True
+    scroll = _scroll if scripted else _scroll_by_steps
     while grew:
-        reached, taken = page.evaluate(SCROLL, [reached, steps])
+        reached, taken = scroll(page, reached, steps)
         recorder.touch()  # (what the scroll woke may take a moment to ask)
         if not _quiet(page, recorder, deadline, quiet, meanwhile):
             return False
@@ -120,6 +137,20 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
         grew = steps > 0 and page.evaluate(
             "document.documentElement.scrollHeight") > reached
     return True
+
+
+def _scroll(page: Page, start: int, steps: int) -> tuple[int, int]:
+    reached, taken = page.evaluate(SCROLL, [start, steps])
+    return reached, taken
+
+
+def _scroll_by_steps(page: Page, start: int, steps: int) -> tuple[int, int]:
+    reached, taken = start, 0
+    while taken < steps and (step := page.evaluate(STEP, [start, taken == 0])) is not None:
+        reached, taken = step, taken + 1
+        page.wait_for_timeout(DRAWN * 1000)
+    page.evaluate("scrollTo(0, 0)")
+    return reached, taken
 
 
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,

@@ -57,7 +57,7 @@ def visit(
             # A page sent on by a script or a meta refresh: settled again, where it went.
             for _ in range(CLIENT_REDIRECTS + 1):
                 rendering, settled, failure = _settle(page, recorder, settings, screenshot,
-                                                      meanwhile)
+                                                      _scripts_run(response), meanwhile)
                 moved = _moved(page, recorder, response, failure, egress.refusals)
                 if moved is None:
                     if failure:
@@ -121,7 +121,8 @@ def _content_type(response: Response) -> str:
 
 
 def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
-            meanwhile: Callable[[], bool]) -> tuple[Rendering, bool, Error | None]:
+            scripted: bool, meanwhile: Callable[[], bool],
+            ) -> tuple[Rendering, bool, Error | None]:
     """The page settled and drawn, whether it settled in time, and the error
     that stopped it, if one did: the page may have gone on to another
     document (a redirect by a script or a meta refresh; see :func:`_moved`)."""
@@ -130,12 +131,23 @@ def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screensho
     rendering = Rendering(page, recorder, screenshot=screenshot)
     try:
         # While the network is idle: the rendering, then the next page's context.
-        settled = settle(page, recorder, budget=settings.settle_timeout,
+        settled = settle(page, recorder, budget=settings.settle_timeout, scripted=scripted,
                          meanwhile=lambda: rendering.take_early() or meanwhile())
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:
         return rendering, False, exc
     return rendering, settled, None
+
+
+def _scripts_run(response: Response) -> bool:
+    """Whether the page's own scripts run: not under a Content-Security-Policy
+    ``sandbox`` that leaves out ``allow-scripts`` (the one way a server can
+    switch them off; a <meta> policy cannot sandbox)."""
+    policies = response.headers.get("content-security-policy", "").replace("\n", ",")
+    for directive in (d.lower().split() for p in policies.split(",") for d in p.split(";")):
+        if directive[:1] == ["sandbox"] and "allow-scripts" not in directive:
+            return False
+    return True
 
 
 def _moved(page: Page, recorder: NetworkRecorder, response: Response,

@@ -122,6 +122,24 @@ def test_a_page_that_replaced_request_animation_frame_is_scrolled_all_the_same(
     assert capture.settled
 
 
+def test_a_page_whose_scripts_may_not_run_is_scrolled_all_the_same(browser: Browser) -> None:
+    # Under a CSP sandbox without allow-scripts the page's timers and frame
+    # callbacks never fire; the browser's own lazy loading needs the scroll.
+    body = (b'<!doctype html><html><body><div style="height: 8000px">Far above.</div>'
+            b'<img src="/native.png" loading="lazy" width="16" height="16"></body></html>')
+    png = tiny_png((200, 30, 30), size=16)
+    with RawSite(table={
+            ("GET", "/sandboxed"): (_response("200 OK", [
+                ("Content-Type", "text/html"), ("Content-Security-Policy", "sandbox"),
+                ("Content-Length", str(len(body))), ("Connection", "close")], body), body),
+            ("GET", "/native.png"): _ok("image/png", png)}) as site:
+        started = time.monotonic()
+        capture = browser.capture(site.url("/sandboxed"))
+        assert time.monotonic() - started < 10  # (it waited for no frame for ever)
+    assert site.url("/native.png") in [e.url for e in capture.exchanges]
+    assert capture.settled and "Far above." in capture.dom and capture.screenshot
+
+
 def test_a_page_that_stops_responding_fails_within_its_time(
         browser: Browser, settings: Settings) -> None:
     quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)

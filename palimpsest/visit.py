@@ -178,8 +178,9 @@ def _moved(page: Page, recorder: NetworkRecorder, response: Response,
 def _chain(recorder: NetworkRecorder, response: Response) -> tuple[str, ...]:
     """The URLs of the page's own documents asked for before ``response``'s:
     its redirect hops, and the pages that sent it on by script or meta refresh."""
-    documents = [request.url for request in recorder.documents]
-    return tuple(documents[:recorder.documents.index(response.request)])
+    documents = recorder.documents
+    before = documents.index(response.request) if response.request in documents else 0
+    return tuple(request.url for request in documents[:before])
 
 
 class _Deadline:

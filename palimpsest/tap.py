@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import brotli
 import zstandard
 
+from .config import Settings
 from .models import Exchange
 
 #: How a message's body ends: a length, chunked, at the close, no body, or stop reading
@@ -34,11 +35,11 @@ CHUNKED, TO_CLOSE, NO_BODY, STOP = "chunked", "close", 0, "stop"
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one page may ask for and store."""
+    """How much one page may ask for and store (by default, what :class:`Settings` allow)."""
 
-    requests: int = 1000
-    response_bytes: int = 50 << 20
-    page_bytes: int = 200 << 20
+    requests: int = Settings.max_requests
+    response_bytes: int = Settings.max_response_bytes
+    page_bytes: int = Settings.max_snapshot_bytes
 
 
 @dataclass

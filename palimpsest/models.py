@@ -6,6 +6,7 @@ extracted from it, a :class:`SnapshotResult` what recording it did.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -37,8 +38,13 @@ class Exchange:
 
     def header(self, name: str) -> str | None:
         """The first response header called ``name`` (case-insensitive)."""
-        name = name.lower()
-        return next((v for k, v in self.response_headers if k.lower() == name), None)
+        return first_header(self.response_headers, name)
+
+
+def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The value of the first header called ``name`` (case-insensitive), in order."""
+    name = name.lower()
+    return next((v for k, v in headers if k.lower() == name), None)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import brotli
 import zstandard
 
 from .config import Settings
-from .models import Exchange
+from .models import Exchange, first_header
 
 #: How a message's body ends: a length, chunked, at the close, no body, or stop reading
 _Framing = int | str
@@ -182,7 +182,7 @@ def _framing(headers: list[tuple[str, str]], *, otherwise: _Framing) -> _Framing
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
-    return next((v for k, v in headers if k.lower() == name), "")
+    return first_header(headers, name) or ""
 
 
 class _Messages:

@@ -78,21 +78,24 @@ QUIET = 0.25
 #: [where the pass ended, viewports scrolled]. Each position is drawn before
 #: the next: a requestAnimationFrame callback runs before its frame is drawn
 #: (and intersection observers look), so a task queued from it runs after.
-#: (At most 100 ms a frame: a page may have replaced requestAnimationFrame.)
+#: (At most 100 ms a frame: a page may have replaced requestAnimationFrame.
+#: Each jump is instant: a page's CSS may ask for scrolling to glide
+#: smoothly, over many frames; Bootstrap 5 does.)
 SCROLL = """async ([from, steps]) => {
     const frame = () => new Promise(r => {
         requestAnimationFrame(() => setTimeout(r));
         setTimeout(r, 100);
     });
-    scrollTo(0, Math.max(0, from - innerHeight));
+    const to = top => scrollTo({top, behavior: "instant"});
+    to(Math.max(0, from - innerHeight));
     let taken = 0;
     while (taken < steps && innerHeight + scrollY < document.documentElement.scrollHeight) {
-        scrollBy(0, innerHeight);
+        to(scrollY + innerHeight);
         taken++;
         await frame();
     }
     const reached = scrollY + innerHeight;
-    scrollTo(0, 0);
+    to(0);
     await frame();
     return [reached, taken];
 }"""
@@ -103,9 +106,10 @@ SCROLL = """async ([from, steps]) => {
 #: wait for each position to be drawn is made from here. Returns where the
 #: step reached, or null at the end of the page.
 STEP = """([from, first]) => {
-    if (first) scrollTo(0, Math.max(0, from - innerHeight));
+    const to = top => scrollTo({top, behavior: "instant"});
+    if (first) to(Math.max(0, from - innerHeight));
     if (innerHeight + scrollY >= document.documentElement.scrollHeight) return null;
-    scrollBy(0, innerHeight);
+    to(scrollY + innerHeight);
     return scrollY + innerHeight;
 }"""
 #: Seconds given each position to be drawn, when waited for from here
@@ -149,7 +153,7 @@ def _scroll_by_steps(page: Page, start: int, steps: int) -> tuple[int, int]:
     while taken < steps and (step := page.evaluate(STEP, [start, taken == 0])) is not None:
         reached, taken = step, taken + 1
         page.wait_for_timeout(DRAWN * 1000)
-    page.evaluate("scrollTo(0, 0)")
+    page.evaluate("scrollTo({top: 0, behavior: 'instant'})")
     return reached, taken
 
 

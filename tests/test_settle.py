@@ -36,6 +36,9 @@ LONG_PAGE = b"""<!doctype html><html><head><title>Long read</title></head><body>
 SHORT_PAGE = b"""<!doctype html><html><head><title>Short read</title></head>
 <body style="margin: 0">""" + LAZY_IMAGE % (1300, b"<p>Just above the image.</p>",
                                               b"/bottom.png") + b"</body></html>"
+# Long, and scrolled smoothly (CSS scroll-behavior, as Bootstrap 5 sets it):
+# a scroll by script glides there over many frames unless told otherwise.
+SMOOTH_PAGE = LONG_PAGE.replace(b"<html>", b'<html style="scroll-behavior: smooth">')
 # The same, on a page that replaced requestAnimationFrame with a function that
 # never calls back (scrolling waits for frames).
 NO_FRAMES_PAGE = SHORT_PAGE.replace(
@@ -81,6 +84,7 @@ def _site() -> RawSite:
     return RawSite(table={
         ("GET", "/long"): _ok("text/html", LONG_PAGE),
         ("GET", "/short"): _ok("text/html", SHORT_PAGE),
+        ("GET", "/smooth"): _ok("text/html", SMOOTH_PAGE),
         ("GET", "/no-frames"): _ok("text/html", NO_FRAMES_PAGE),
         ("GET", "/stuck"): _ok("text/html", STUCK_PAGE),
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
@@ -104,6 +108,13 @@ def test_lazy_content_below_the_fold_is_loaded_and_archived(browser: Browser) ->
     assert "/below.png" in _paths(site)
     assert site.url("/below.png") in [e.url for e in capture.exchanges]
     assert capture.settled
+
+
+def test_a_page_that_scrolls_smoothly_is_scrolled_through_all_the_same(
+        browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/smooth"), screenshot=False)
+    assert site.url("/below.png") in [e.url for e in capture.exchanges]
 
 
 def test_what_is_in_view_only_at_the_last_scroll_step_is_loaded(browser: Browser) -> None:

@@ -117,6 +117,9 @@ class EgressProxy:
                 await self._relay(reader, writer, *opened, host, port, recording)
         except (_Unsupported, asyncio.IncompleteReadError, ValueError, OSError):
             pass  # a client that went away or spoke something else: nothing to relay
+        except asyncio.CancelledError:
+            pass  # the proxy is closing, with this connection still open (an event
+            # stream): ended quietly, as Python 3.11's server logs a cancelled one
         finally:
             for stream in (writer, upstream):
                 if stream is not None:

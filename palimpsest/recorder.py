@@ -2,8 +2,9 @@
 
 The exchanges themselves are recorded by the egress proxy (``tap.py``),
 exactly as the wire carried them. The browser tells the rest: when the page
-has gone quiet (no request in flight), which requests were the page's (the
-proxy also relays the browser's own calls home), and which got no response.
+has gone quiet (no request in flight, open event streams aside), which
+requests were the page's (the proxy also relays the browser's own calls
+home), and which got no response.
 Playwright's page events are used rather than a DevTools session of our own:
 they cover frames from other sites too, which Chromium renders in processes
 of their own (site isolation). Nothing is paused: the page loads at full speed.
@@ -51,8 +52,11 @@ class NetworkRecorder:
         if request.is_navigation_request() and request.frame == self._main:
             self.documents.append(request)
         self._asked.add((request.method, request.url))
-        self._in_flight.add(request)
         self.last_activity = time.monotonic()
+        # An event stream (a live blog's updates) stays open as long as the
+        # page does: it is not loading, and the page settles around it.
+        if request.resource_type != "eventsource":
+            self._in_flight.add(request)
 
     def _finished(self, request: Request) -> None:
         self._in_flight.discard(request)

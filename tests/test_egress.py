@@ -59,6 +59,23 @@ def test_relays_bytes_unchanged_when_private_addresses_are_allowed() -> None:
     assert [r.path for r in site.received] == ["/style.css"]
 
 
+def test_closes_quietly_with_a_connection_still_open(caplog: pytest.LogCaptureFixture) -> None:
+    # An event stream is still open when the browser is done: the proxy ends
+    # it, and the stream stops short, with nothing logged as an error.
+    table = {("GET", "/events"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"
+                                  b"\r\n\r\ndata: one\n\n", b"")}
+    with RawSite(table=table, stall=("/events",)) as site:
+        with _page_proxy(allow_private=True) as proxy:
+            client, _ = _connect(proxy, "localhost", site.port)
+            client.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            received = b""
+            while not received.endswith(b"data: one\n\n"):
+                received += client.recv(65536)
+        assert _receive_all(client) == b""
+        client.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_outside_a_page_nothing_is_dialled() -> None:
     # (at start-up and between pages only the browser itself calls out, home)
     with RawSite() as site, EgressProxy(allow_private=True) as proxy:

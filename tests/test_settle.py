@@ -225,6 +225,21 @@ def test_a_page_whose_load_never_ends_is_archived_as_it_stands(
     assert image.truncated == "unspecified" and image.body.startswith(b"\x89PNG")
 
 
+def test_a_live_page_settles_with_its_event_stream_open(browser: Browser) -> None:
+    # A live blog's updates come down an event stream that stays open as long
+    # as the page does: that is not loading, and the page settles around it.
+    page = b"""<!doctype html><html><body><h1>Live</h1><p id="latest">none</p><script>
+new EventSource('/events').onmessage = e => { latest.textContent = e.data; };
+</script></body></html>"""
+    events = _response("200 OK", [("Content-Type", "text/event-stream")], b"data: First post\n\n")
+    with RawSite(table={("GET", "/live"): _ok("text/html", page),
+                        ("GET", "/events"): (events, b"")}, stall=("/events",)) as site:
+        capture = browser.capture(site.url("/live"))
+    assert capture.settled and '<p id="latest">First post</p>' in capture.dom
+    stream = next(e for e in capture.exchanges if e.url == site.url("/events"))
+    assert stream.body == b"data: First post\n\n" and stream.truncated == "unspecified"
+
+
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:
     with _site() as site:
         capture = browser.capture(site.url("/growing"), screenshot=False)

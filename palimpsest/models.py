@@ -40,6 +40,12 @@ class Exchange:
         """The first response header called ``name`` (case-insensitive)."""
         return first_header(self.response_headers, name)
 
+    @property
+    def repeatable(self) -> bool:
+        """``body`` would be stored the same from the same response: whole, or
+        cut at a set length (not wherever the capture happened to end)."""
+        return self.truncated in (None, "length")
+
 
 def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     """The value of the first header called ``name`` (case-insensitive), in order."""

@@ -2,7 +2,7 @@
 
 The exchanges themselves are recorded by the egress proxy (``tap.py``),
 exactly as the wire carried them. The browser tells the rest: when the page
-has gone quiet (no request in flight, open event streams aside), which
+has gone quiet (no request in flight, open streams aside), which
 requests were the page's (the proxy also relays the browser's own calls
 home), and which got no response.
 Playwright's page events are used rather than a DevTools session of our own:
@@ -21,6 +21,12 @@ from .models import Exchange
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
+
+
+#: Requests that stay open for as long as the page may want more: an event
+#: stream (a live blog's updates), a media player's buffering. They are not
+#: loading, and a page settles around them.
+STREAMS = ("eventsource", "media")
 
 
 class NetworkRecorder:
@@ -53,9 +59,7 @@ class NetworkRecorder:
             self.documents.append(request)
         self._asked.add((request.method, request.url))
         self.last_activity = time.monotonic()
-        # An event stream (a live blog's updates) stays open as long as the
-        # page does: it is not loading, and the page settles around it.
-        if request.resource_type != "eventsource":
+        if request.resource_type not in STREAMS:
             self._in_flight.add(request)
 
     def _finished(self, request: Request) -> None:

@@ -33,6 +33,12 @@ _Framing = int | str
 CHUNKED, TO_CLOSE, NO_BODY, STOP = "chunked", "close", 0, "stop"
 
 
+#: Of a media response still coming when the page is done, the bytes kept. A
+#: player buffers as it pleases, so how much came is a matter of timing; the
+#: same first bytes each time let a later snapshot's copy be a revisit.
+MEDIA_KEPT = 2 * 2**20
+
+
 @dataclass(frozen=True)
 class Limits:
     """How much one page may ask for and store (by default, what :class:`Settings` allow)."""
@@ -64,6 +70,8 @@ class _Taken:
         body, truncated = bytes(self.body), self.truncated
         if not self.done:
             truncated = truncated or "unspecified"
+            if _is_media(self.response_headers) and len(body) > MEDIA_KEPT:
+                body, truncated = body[:MEDIA_KEPT], "length"
         coding = _header(self.response_headers, "content-encoding").strip().lower()
         decoded = _decoded(body, coding, limit, whole=truncated is None)
         if decoded is not None:
@@ -183,6 +191,10 @@ def _framing(headers: list[tuple[str, str]], *, otherwise: _Framing) -> _Framing
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
     return first_header(headers, name) or ""
+
+
+def _is_media(headers: list[tuple[str, str]]) -> bool:
+    return _header(headers, "content-type").strip().lower().startswith(("audio/", "video/"))
 
 
 class _Messages:

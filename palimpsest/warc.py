@@ -78,7 +78,7 @@ def payload_digest(data: bytes) -> str:
 
 def payload_digests(capture: Capture) -> set[str]:
     """Digests of the payloads :func:`write_warc` may deduplicate."""
-    bodies = [e.body for e in capture.exchanges if e.truncated is None]
+    bodies = [e.body for e in capture.exchanges if e.repeatable]
     bodies += [capture.dom.encode(), capture.screenshot or b""]
     return {payload_digest(b) for b in bodies if len(b) >= MIN_DEDUP_BYTES}
 
@@ -141,10 +141,11 @@ class _Builder:
     def exchange(self, exchange: Exchange, *, is_page: bool) -> str:
         """Write the response (or its revisit) and then its request; the response's id."""
         http = _response_head(exchange)
+        cut = {"WARC-Truncated": exchange.truncated} if exchange.truncated else {}
         response_id = self.payload(
             exchange.url, exchange.body,
-            lambda headers: _response(self.writer, exchange, http, headers),
-            http=http, name="page" if is_page else None, dedup=exchange.truncated is None)
+            lambda headers: _response(self.writer, exchange, http, headers), http=http,
+            extra=cut, name="page" if is_page else None, dedup=exchange.repeatable)
         self.write(_request(self.writer, exchange, {**self.headers(),
                                                     "WARC-Concurrent-To": response_id}))
         return response_id
@@ -154,21 +155,23 @@ class _Builder:
         uri = prefix + self.capture.final_url
         self.payload(uri, data, lambda headers: self.writer.create_warc_record(
             uri, "resource", payload=io.BytesIO(data), length=len(data),
-            warc_content_type=content_type, warc_headers_dict={**headers, **linked},
-        ), linked=linked, name=name)
+            warc_content_type=content_type, warc_headers_dict=headers,
+        ), extra=linked, name=name)
 
     def payload(self, uri: str, data: bytes, full: Callable[[dict[str, str]], Any], *,
-                http: Any = None, linked: dict[str, str] | None = None,
+                http: Any = None, extra: dict[str, str] | None = None,
                 name: str | None = None, dedup: bool = True) -> str:
-        """Write a record carrying ``data``, or a revisit if it was archived before."""
+        """Write a record carrying ``data``, or a revisit if it was archived
+        before; either way with the ``extra`` headers."""
         digest = payload_digest(data) if dedup and len(data) >= MIN_DEDUP_BYTES else None
         original = self.known.get(digest) if digest else None
+        headers = {**self.headers(), **(extra or {})}
         if original is None:
-            record = full(self.headers())
+            record = full(headers)
         else:
             record = self.writer.create_revisit_record(
                 uri, digest, original.uri, original.date, http_headers=http,
-                warc_headers_dict={**self.headers(), **(linked or {})})
+                warc_headers_dict=headers)
         start, length = self.write(record)
         if original is None and digest:
             self.known[digest] = self.layout.payloads[digest] = Original(
@@ -234,10 +237,9 @@ def _response_head(exchange: Exchange) -> StatusAndHeaders:
 
 def _response(writer: WARCWriter, exchange: Exchange, http: StatusAndHeaders,
               headers: dict[str, str]) -> Any:
-    extra = {"WARC-Truncated": exchange.truncated} if exchange.truncated else {}
     return writer.create_warc_record(
         exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
-        http_headers=http, warc_headers_dict={**headers, **extra},
+        http_headers=http, warc_headers_dict=headers,
     )
 
 

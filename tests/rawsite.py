@@ -157,7 +157,10 @@ class RawSite:
             if (method, path) == ("POST", "/api/echo"):
                 conn.sendall(ECHO)
             elif (method, path) in self.table:
-                conn.sendall(self.table[method, path][0])
+                try:
+                    conn.sendall(self.table[method, path][0])
+                except OSError:
+                    return  # the client went away before the end (a media player may)
                 if path in self.stall:
                     self._closing.wait()
             else:

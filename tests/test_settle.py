@@ -6,6 +6,7 @@ and a page that stops responding fails in bounded time."""
 
 from __future__ import annotations
 
+import struct
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from palimpsest.demo_site import tiny_png
 from palimpsest.errors import CaptureError, CaptureTimeout
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
+from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import visit
 
 from .rawsite import RawSite, _response
@@ -238,6 +240,25 @@ new EventSource('/events').onmessage = e => { latest.textContent = e.data; };
     assert capture.settled and '<p id="latest">First post</p>' in capture.dom
     stream = next(e for e in capture.exchanges if e.url == site.url("/events"))
     assert stream.body == b"data: First post\n\n" and stream.truncated == "unspecified"
+
+
+def test_a_page_with_a_media_player_settles_while_the_player_buffers(
+        browser: Browser) -> None:
+    # A player fetches its media on its own schedule, and keeps the request
+    # open for as long as it may want more: that is not loading either.
+    silence = bytes(30 * 2**20)  # (five minutes of it, more than a player buffers at once)
+    wav = (b"RIFF" + struct.pack("<I", 36 + len(silence)) + b"WAVEfmt "
+           + struct.pack("<IHHIIHH", 16, 1, 2, 44100, 44100 * 4, 4, 16)
+           + b"data" + struct.pack("<I", len(silence)) + silence)
+    page = (b"<!doctype html><html><body><h1>Listen</h1>"
+            b"<audio controls preload=metadata src=/talk.wav></audio></body></html>")
+    with RawSite(table={("GET", "/listen"): _ok("text/html", page),
+                        ("GET", "/talk.wav"): _ok("audio/wav", wav)}) as site:
+        capture = browser.capture(site.url("/listen"), screenshot=False)
+    assert capture.settled
+    # Its buffer is kept to the first bytes, the same in every snapshot.
+    talk = next(e for e in capture.exchanges if e.url == site.url("/talk.wav"))
+    assert talk.body == wav[:MEDIA_KEPT] and talk.truncated == "length"
 
 
 def test_content_added_after_the_load_is_scrolled_through_too(browser: Browser) -> None:

@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from palimpsest.models import Exchange
-from palimpsest.tap import Limits, Recording, Tap
+from palimpsest.tap import MEDIA_KEPT, Limits, Recording, Tap
 
 PAGE = b"<html>" + b"x" * 3000 + b"</html>"
 MOVED = b"<p>Moved to /b</p>"
@@ -81,6 +81,22 @@ def test_a_malformed_response_ends_the_tapping_not_the_connection() -> None:
     # what came before is kept, marked incomplete; nothing after is read
     assert [(e.url, e.body, e.truncated) for e in recording.exchanges()] == [
         ("http://a.example/", b"abc", "unspecified")]
+
+
+@pytest.mark.parametrize(("content_type", "kept", "cut"), [
+    ("video/mp4", MEDIA_KEPT, "length"),  # a player's buffer: its first bytes, the same each time
+    ("text/event-stream", 3 * MEDIA_KEPT, "unspecified"),  # a live stream: all of it
+])
+def test_a_response_still_coming_when_the_page_is_done(
+        content_type: str, kept: int, cut: str) -> None:
+    recording = Recording(Limits())
+    tap = Tap("https://news.example", recording)
+    tap.sent(b"GET /live HTTP/1.1\r\nRange: bytes=0-\r\n\r\n")
+    body = bytes(range(256)) * (3 * MEDIA_KEPT // 256)
+    tap.received(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n" % content_type.encode())
+    tap.received(body)  # (and more to come)
+    [exchange] = recording.exchanges()
+    assert exchange.body == body[:kept] and exchange.truncated == cut
 
 
 def test_a_request_over_the_page_limit_is_not_sent_on() -> None:

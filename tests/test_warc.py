@@ -54,6 +54,26 @@ def write(capture: Capture) -> tuple[bytes, dict[str, tuple[Any, ...]]]:
     return out.getvalue(), layout.records
 
 
+@pytest.mark.parametrize(("cut", "deduplicated"), [("length", True), ("unspecified", False)])
+def test_a_payload_cut_at_a_set_length_is_deduplicated_and_one_cut_anywhere_is_not(
+        cut: str, deduplicated: bool) -> None:
+    # A media response cut at a set length is the same bytes each time;
+    # one cut wherever the capture ended is not (its digest stands for no
+    # stable payload). Either way the record says it was cut.
+    clip = Exchange("http://news.test/clip.mp4", "GET", (), None, 200, "OK",
+                    (("Content-Type", "video/mp4"),), bytes(range(256)) * 64, truncated=cut)
+    capture = replace(make_capture(), exchanges=(*make_capture().exchanges, clip))
+    first = write_warc(capture, io.BytesIO(), key="one.warc.gz")
+    second = io.BytesIO()
+    write_warc(replace(capture, fetched_at=WHEN.replace(hour=13)), second,
+               originals=first.payloads)
+    [record] = [r for r in iter_records(io.BytesIO(second.getvalue()))
+                if r.rec_headers.get_header("WARC-Target-URI") == clip.url
+                and r.rec_type != "request"]
+    assert record.rec_type == ("revisit" if deduplicated else "response")
+    assert record.rec_headers.get_header("WARC-Truncated") == cut
+
+
 def test_same_capture_gives_identical_bytes() -> None:
     assert write(make_capture())[0] == write(make_capture())[0]
 

@@ -91,6 +91,9 @@ class Browser:
                 executable_path=self.settings.chromium_path(), args=[*CHROMIUM_ARGS, pinned],
                 proxy={"server": self.egress.server},
             )
+            # (settled once, for every context and the record of each capture)
+            agent = self.settings.user_agent or _reader_agent(self._browser)
+            self.settings = self.settings.with_(user_agent=agent)
         except Error as exc:
             self._playwright.stop()
             self.egress.__exit__(None, None, None)
@@ -170,6 +173,18 @@ def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture
 def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
     with Browser(settings, reused=False) as browser:
         return browser.capture(url, screenshot=screenshot)
+
+
+def _reader_agent(browser: PWBrowser) -> str:
+    """The User-Agent this Chromium sends when it is a reader's browser, not a
+    headless one: the archive is of what readers are served, and some news
+    sites turn away, or serve another page to, "HeadlessChrome"."""
+    session = browser.new_browser_cdp_session()
+    try:
+        agent: str = session.send("Browser.getVersion")["userAgent"]
+    finally:
+        session.detach()
+    return agent.replace("HeadlessChrome/", "Chrome/")
 
 
 def _limits(settings: Settings) -> Limits:

@@ -6,13 +6,14 @@ lines, header order, case and duplicates, and bodies are known exactly.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from palimpsest import egress
-from palimpsest.capture import CHROMIUM_ARGS, Browser
+from palimpsest.capture import CHROMIUM_ARGS, Browser, capture
 from palimpsest.config import Settings
 from palimpsest.errors import BlockedURL
 from palimpsest.models import Capture
@@ -126,6 +127,25 @@ def test_dom_screenshot_and_metadata_are_linked_to_the_page(
                      capture.browser_version):
         assert expected in facts
     assert "pong" in capture.dom  # the POST answered and the page used it
+
+
+def test_pages_are_asked_for_as_a_reader_s_browser_asks(
+        captured: tuple[RawSite, Capture, Path]) -> None:
+    # The User-Agent of Chromium with a window, not "HeadlessChrome", which
+    # some sites turn away; in the header and to the page's scripts alike.
+    site, capture, _ = captured
+    [agent] = {v for r in site.received for k, v in r.headers if k.lower() == "user-agent"}
+    assert re.search(r" Chrome/\d+\.", agent) and "Headless" not in agent
+    facts = next(body for kind, _, _, body, _ in _records(captured[2]) if kind == "metadata")
+    assert f'"user_agent": "{agent}"' in facts.decode()
+
+
+def test_a_configured_user_agent_is_sent_as_it_is(settings: Settings) -> None:
+    mine = settings.with_(user_agent="Palimpsest-Test/1.0 (+https://example.org/bot)")
+    with RawSite() as site:
+        capture(site.url("/start"), mine, screenshot=False)  # (a browser of its own)
+    assert {v for r in site.received for k, v in r.headers
+            if k.lower() == "user-agent"} == {mine.user_agent}
 
 
 def test_warcio_check_passes(captured: tuple[RawSite, Capture, Path]) -> None:

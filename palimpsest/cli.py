@@ -85,6 +85,8 @@ def snapshot(url: str, as_json: bool) -> None:
         "unpublished": "the article is gone (error page archived)",
         "wall": "a paywall, consent or bot-check page was served; archived, not a version",
         "redirected": "redirected to a different article; archived, not a version",
+        "unavailable": "the server could not answer then (5xx, 429, 408); archived, "
+                       "nothing learned about the article",
     }[result.outcome]
     click.echo(f"{result.url}: {described}\nWARC: {result.warc_key}")
 

@@ -13,7 +13,9 @@ What a snapshot does to an article's history (its ``outcome``):
 - ``ab-flip``: the headline flipped back to one seen within hours: a likely
   A/B test, recorded once as an ``ab_test`` event, not as a stream of edits;
 - ``unpublished`` (404, 410...), ``wall`` (paywall, consent or bot check),
-  ``redirected`` (to a different article): lifecycle events, no version.
+  ``redirected`` (to a different article): lifecycle events, no version;
+- ``unavailable`` (5xx, 429, 408): the server could not answer then, which
+  says nothing about the article: archived, no event, no version.
 """
 
 from __future__ import annotations
@@ -167,6 +169,10 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(snapshots)).scalar() or 0)
 
+#: Statuses below 500 that say the server could not answer then (a request
+#: timeout, rate limiting), like a 5xx, not that the article went
+UNAVAILABLE = (408, 429)
+
 
 class Recorder:
     """Records one snapshot inside one transaction."""
@@ -218,6 +224,8 @@ class Recorder:
 
     def _decide(self, urls: list[str]) -> tuple[Outcome, Row[Any] | None]:
         capture, article = self.capture, self.article
+        if capture.status >= 500 or capture.status in UNAVAILABLE:
+            return "unavailable", None  # (an overloaded site is not an unpublished story)
         if capture.status >= 400 or article is None:
             if self.status == "live":
                 self.events.append(("unpublished", {"http_status": capture.status}))

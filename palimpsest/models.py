@@ -146,7 +146,7 @@ class StoredWarc:
 
 
 Outcome = Literal["new", "changed", "unchanged", "revert", "ab-flip", "unpublished", "wall",
-                  "redirected"]
+                  "redirected", "unavailable"]
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ def _extract_job(job: tuple[str, str, int, int] | None) -> Article | None:
 def _differs(row: Any, article: Article | None) -> bool:
     """Whether the snapshot now extracts to something other than what was recorded."""
     if article is None:
-        return row.outcome not in ("unpublished",)
+        return row.outcome not in ("unpublished", "unavailable")
     if article.wall != (row.outcome == "wall"):
         return True
     if row.content_hash is None:

@@ -58,6 +58,19 @@ def test_error_page_is_a_snapshot_without_version(db: HistoryStore) -> None:
     assert count(db, versions) == 1
 
 
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_server_that_could_not_answer_says_nothing_about_the_article(
+        db: HistoryStore, status: int) -> None:
+    # An overloaded or rate-limiting site has not unpublished the story.
+    db.record(capture(0), ARTICLE, warc(1))
+    result = db.record(capture(5, status=status), None, warc(2))
+    assert (result.outcome, result.version) == ("unavailable", None)
+    assert db.record(capture(10), ARTICLE, warc(3)).outcome == "unchanged"
+    data = db.history(URL)
+    assert data["status"] == "live" and data["events"] == []
+    assert count(db, snapshots) == 3 and count(db, versions) == 1
+
+
 def test_history_json_contract(db: HistoryStore) -> None:
     db.record(capture(0), ARTICLE, warc(1))
     db.record(capture(5), replace(ARTICLE, body=("One.", "Two.", "Three.")), warc(2))

@@ -165,12 +165,17 @@ def _parse(html: str | bytes, url: str | None) -> Any:
     """The page's tree, parsed as trafilatura parses (no comments, no processing
     instructions), so that a copy of it can be handed to trafilatura."""
     try:
-        return lxml.html.fromstring(html, base_url=url, parser=PARSER)
+        tree = lxml.html.fromstring(html, base_url=url, parser=PARSER)
     except ValueError:
         if not isinstance(html, str):
             raise
         # lxml refuses text that starts with an XML declaration naming an encoding.
-        return lxml.html.fromstring(html.encode("utf-8"), base_url=url, parser=UTF8_PARSER)
+        tree = lxml.html.fromstring(html.encode("utf-8"), base_url=url, parser=UTF8_PARSER)
+    # A web component's shadow root, as a DOM record keeps it, is what a reader
+    # sees in its place, not an inert template (which extraction drops).
+    for shadow in tree.xpath("//template[@shadowrootmode]"):
+        shadow.drop_tag()
+    return tree
 
 
 def _first(*values: Any) -> Any:

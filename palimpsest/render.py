@@ -1,4 +1,5 @@
-"""What a settled page looked like: its rendered DOM and a full-page screenshot.
+"""What a settled page looked like: its rendered DOM (shadow roots too) and a
+full-page screenshot.
 
 Both are taken as soon as the network is idle, while the quiet window that
 settling waits for runs out (work that would otherwise follow the wait), and
@@ -67,13 +68,24 @@ class Rendering:
 
     def _take(self) -> None:
         self._taken_at = time.monotonic()
-        self.dom = self.page.content()
+        self._cdp = self._cdp or self.page.context.new_cdp_session(self.page)
+        self.dom = serialize(self._cdp)
         if self.screenshot:
-            self._cdp = self._cdp or self.page.context.new_cdp_session(self.page)
             self.png = screenshot(self._cdp)
         # Watched from here: the screenshot resizes the page for a moment, and
         # what that changes was never in the DOM taken before it.
         self.page.evaluate(WATCH)
+
+
+def serialize(cdp: CDPSession) -> str:
+    """The page's DOM as HTML, its shadow roots included (open or closed), as
+    declarative ``<template shadowrootmode>``: text a reader sees inside a web
+    component is part of the page. Playwright's ``content()`` leaves them out.
+    Serialized by the browser itself, not by a script the page could tamper with."""
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]
+    html: str = cdp.send("DOM.getOuterHTML", {
+        "nodeId": root["nodeId"], "includeShadowDOM": True})["outerHTML"]
+    return html
 
 
 def screenshot(cdp: CDPSession) -> bytes:

@@ -16,6 +16,7 @@ from palimpsest import egress
 from palimpsest.capture import CHROMIUM_ARGS, Browser, capture
 from palimpsest.config import Settings
 from palimpsest.errors import BlockedURL
+from palimpsest.extract import extract
 from palimpsest.models import Capture
 from palimpsest.visit import visit
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
@@ -146,6 +147,31 @@ def test_a_configured_user_agent_is_sent_as_it_is(settings: Settings) -> None:
         capture(site.url("/start"), mine, screenshot=False)  # (a browser of its own)
     assert {v for r in site.received for k, v in r.headers
             if k.lower() == "user-agent"} == {mine.user_agent}
+
+
+def test_the_dom_record_keeps_what_web_components_show(browser: Browser) -> None:
+    # Text inside shadow roots, open and closed, is serialized with the DOM
+    # (as declarative shadow roots) and extracted with the article.
+    page = (b"<!doctype html><html><head><title>Night trains stay</title></head><body>"
+            b"<h1>Night trains stay</h1><news-story></news-story><fact-box></fact-box><script>"
+            b"customElements.define('news-story', class extends HTMLElement { connectedCallback() {"
+            b" this.attachShadow({mode: 'open'}).innerHTML = '<article>' + ["
+            b"'The council voted on Tuesday to keep the night trains running.',"
+            b"'The decision came after a petition signed by twelve thousand riders.',"
+            b"'Operators said the timetable would not change before spring.'"
+            b"].map(p => '<p>' + p + '</p>').join('') + '</article>'; } });"
+            b"customElements.define('fact-box', class extends HTMLElement { connectedCallback() {"
+            b" this.attachShadow({mode: 'closed'}).innerHTML = '<p>Closed but shown</p>'; } });"
+            b"</script></body></html>")
+    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page)}
+    with RawSite(table=table) as site:
+        capture = browser.capture(site.url("/story"), screenshot=False)
+    assert '<template shadowrootmode="closed"><p>Closed but shown</p></template>' in capture.dom
+    assert extract(capture.dom).body[:3] == (
+        "The council voted on Tuesday to keep the night trains running.",
+        "The decision came after a petition signed by twelve thousand riders.",
+        "Operators said the timetable would not change before spring.")
 
 
 def test_warcio_check_passes(captured: tuple[RawSite, Capture, Path]) -> None:

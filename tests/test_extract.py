@@ -56,6 +56,20 @@ def test_demo_pages_give_exactly_the_article(demo: object) -> None:
     assert article.published == demo.published  # type: ignore[attr-defined]
 
 
+def test_text_in_a_web_component_s_shadow_root_is_part_of_the_article() -> None:
+    # As the DOM record keeps a shadow root: a declarative template, which
+    # the browser shows in place of the element's light children.
+    lead = "The council voted on Tuesday to keep the night trains running."
+    shadowed = ("The decision came after a petition signed by twelve thousand riders.",
+                "Operators said the timetable would not change before spring.")
+    shadow = "".join(f"<p>{p}</p>" for p in shadowed)
+    html = (f"<!doctype html><html><head><title>Night trains stay</title></head><body>"
+            f"<h1>Night trains stay</h1><div class=\"field--name-body\"><p>{lead}</p>"
+            f"<news-story><template shadowrootmode=\"closed\">{shadow}</template></news-story>"
+            f"</div></body></html>")
+    assert extract(html).body == (lead, *shadowed)
+
+
 def test_noise_changes_nothing() -> None:
     demo = ARTICLES[0]
     first = extract(render_article(demo, "http://news.test", views=5))

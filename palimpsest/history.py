@@ -44,6 +44,9 @@ from .warc import Original
 
 #: A headline that flips back to one last seen this recently is an A/B test.
 AB_WINDOW = timedelta(hours=6)
+#: Statuses below 500 that say the server could not answer then (a request
+#: timeout, rate limiting), like a 5xx, not that the article went
+UNAVAILABLE = (408, 429)
 
 
 def content_hash(article: Article) -> str:
@@ -168,10 +171,6 @@ class HistoryStore:
     def snapshot_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(snapshots)).scalar() or 0)
-
-#: Statuses below 500 that say the server could not answer then (a request
-#: timeout, rate limiting), like a 5xx, not that the article went
-UNAVAILABLE = (408, 429)
 
 
 class Recorder:

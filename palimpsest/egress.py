@@ -24,7 +24,7 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .models import Exchange
 from .tap import Limits, Recording, Tap
@@ -58,6 +58,7 @@ class EgressProxy:
         self.tls = Interception()
         self.port = 0
         self.recording: Recording | None = None  # None: no page, no connection
+        self._names: dict[str, asyncio.Future[list[Any]]] = {}  # this page's lookups
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
         self._ready = threading.Event()
@@ -157,6 +158,7 @@ class EgressProxy:
     def _new_page(self, limits: Limits) -> None:
         self.refusals.clear()
         self.recording = Recording(limits)
+        self._names = {}
 
     def recorded(self) -> list[Exchange]:
         """The exchanges relayed since :meth:`new_page`, in request order."""
@@ -178,11 +180,10 @@ class EgressProxy:
         """Resolve ``host``, check every address, connect to the first that answers."""
         where = f"{host}:{port}"
         try:
-            infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = await self._resolve(host)
         except (socket.gaierror, UnicodeError):
             self.refusals[where] = "ERR_NAME_NOT_RESOLVED"
             return HOST_UNREACHABLE, None
-        addresses = [str(info[4][0]) for info in infos]
         if not self.allow_private:
             # One internal answer is enough to refuse: a name that mixes them is probing.
             blocked = next((a for a in addresses if internal_address(a)), None)
@@ -200,6 +201,18 @@ class EgressProxy:
                 continue
         self.refusals[where] = why
         return REFUSED, None
+
+
+    async def _resolve(self, host: str) -> list[str]:
+        """The addresses of ``host``, looked up once a page, however many of its
+        connections ask at the same time. A page opens dozens of connections
+        to a few hosts; a resolver asked the same name dozens of times at once
+        may drop some of the queries, and each drop costs a 5 s retry."""
+        lookup = self._names.get(host)
+        if lookup is None:
+            lookup = self._names[host] = asyncio.ensure_future(
+                self._loop.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+        return [str(info[4][0]) for info in await asyncio.shield(lookup)]
 
 
 class _Unsupported(Exception):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +77,31 @@ def test_closes_quietly_with_a_connection_still_open(caplog: pytest.LogCaptureFi
         assert _receive_all(client) == b""
         client.close()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_name_is_looked_up_once_a_page_however_many_connections_ask(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A page opens dozens of connections to one host at once; a resolver
+    # asked dozens of times at once may drop queries (a 5 s retry each).
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def slow_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "localhost":
+            lookups.append(host)
+            time.sleep(0.2)  # (while the other connections ask)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    with RawSite() as site, _page_proxy(allow_private=True) as proxy:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            opened = list(pool.map(lambda _: _connect(proxy, "localhost", site.port), range(8)))
+        assert [code for _, code in opened] == [0] * 8 and lookups == ["localhost"]
+        proxy.new_page(Limits())  # (a page of its own looks up again)
+        client, code = _connect(proxy, "localhost", site.port)
+        assert code == 0 and lookups == ["localhost"] * 2
+        for connection in [client, *(c for c, _ in opened)]:
+            connection.close()
 
 
 def test_outside_a_page_nothing_is_dialled() -> None:

@@ -202,7 +202,6 @@ class EgressProxy:
         self.refusals[where] = why
         return REFUSED, None
 
-
     async def _resolve(self, host: str) -> list[str]:
         """The addresses of ``host``, looked up once a page, however many of its
         connections ask at the same time. A page opens dozens of connections

@@ -246,7 +246,7 @@ def test_a_page_with_a_media_player_settles_while_the_player_buffers(
         browser: Browser) -> None:
     # A player fetches its media on its own schedule, and keeps the request
     # open for as long as it may want more: that is not loading either.
-    silence = bytes(30 * 2**20)  # (five minutes of it, more than a player buffers at once)
+    silence = bytes(30 * 2**20)  # (three minutes of it, more than a player buffers at once)
     wav = (b"RIFF" + struct.pack("<I", 36 + len(silence)) + b"WAVEfmt "
            + struct.pack("<IHHIIHH", 16, 1, 2, 44100, 44100 * 4, 4, 16)
            + b"data" + struct.pack("<I", len(silence)) + silence)

@@ -53,6 +53,8 @@ CHROMIUM_ARGS = [
         "WebUIOmniboxPopup", "WebUIOmniboxAimPopup",
     )),
 ]
+
+
 class Capturer(Protocol):
     """Anything that captures a URL: a :class:`Browser` or a :class:`BrowserPool`."""
 

@@ -41,6 +41,9 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     # WebRTC would send UDP around the egress proxy (which carries TCP only)
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # Pages see a reader's browser: navigator.webdriver stays false (some sites
+    # turn automated browsers away, or serve them another page)
+    "--disable-blink-features=AutomationControlled",
     # Chromium takes only the last --disable-features: Playwright's own list
     # (1.65) is repeated here. Added to it: the WebUI omnibox popups that the
     # full Chromium preloads in every new window, whose renderer burns ~0.7 s

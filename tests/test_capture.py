@@ -137,6 +137,7 @@ def test_pages_are_asked_for_as_a_reader_s_browser_asks(
     site, capture, _ = captured
     [agent] = {v for r in site.received for k, v in r.headers if k.lower() == "user-agent"}
     assert re.search(r" Chrome/\d+\.", agent) and "Headless" not in agent
+    assert not [v for r in site.received for _, v in r.headers if "Headless" in v]  # hints too
     facts = next(body for kind, _, _, body, _ in _records(captured[2]) if kind == "metadata")
     assert f'"user_agent": "{agent}"' in facts.decode()
 
@@ -147,6 +148,22 @@ def test_a_configured_user_agent_is_sent_as_it_is(settings: Settings) -> None:
         capture(site.url("/start"), mine, screenshot=False)  # (a browser of its own)
     assert {v for r in site.received for k, v in r.headers
             if k.lower() == "user-agent"} == {mine.user_agent}
+
+
+def test_the_page_sees_a_reader_s_browser_not_an_automated_one(browser: Browser) -> None:
+    # Sites that look for automation (navigator.webdriver, the headless
+    # User-Agent) turn it away or serve it another page; the archive is of
+    # what a reader is served.
+    page = (b"<!doctype html><html><head><title>Who reads</title></head><body><p id=who></p>"
+            b"<script>document.getElementById('who').textContent = navigator.webdriver"
+            b" || /Headless/.test(navigator.userAgent + JSON.stringify(navigator.userAgentData))"
+            b" ? 'automated' : 'reader';</script>"
+            b"</body></html>")
+    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page)}
+    with RawSite(table=table) as site:
+        capture = browser.capture(site.url("/story"), screenshot=False)
+    assert '<p id="who">reader</p>' in capture.dom
 
 
 def test_the_dom_record_keeps_what_web_components_show(browser: Browser) -> None:

@@ -22,6 +22,8 @@ from .models import Exchange
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
 
+    from .world import World
+
 
 #: Requests that stay open for as long as the page may want more: an event
 #: stream (a live blog's updates), a media player's buffering. They are not
@@ -124,7 +126,7 @@ STEP = """([from, first]) => {
 DRAWN = 0.05
 
 
-def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float = QUIET,
+def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: float = QUIET,
            scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False,
            scripted: bool = True) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
@@ -141,27 +143,27 @@ def settle(page: Page, recorder: NetworkRecorder, *, budget: float, quiet: float
     reached, steps, grew = 0, scroll_steps, True
     scroll = _scroll if scripted else _scroll_by_steps
     while grew:
-        reached, taken = scroll(page, reached, steps)
+        reached, taken = scroll(world, reached, steps)
         recorder.touch()  # (what the scroll woke may take a moment to ask)
-        if not _quiet(page, recorder, deadline, quiet, meanwhile):
+        if not _quiet(world.page, recorder, deadline, quiet, meanwhile):
             return False
         steps -= taken
-        grew = steps > 0 and page.evaluate(
-            "document.documentElement.scrollHeight") > reached
+        grew = steps > 0 and world.evaluate(
+            "() => document.documentElement.scrollHeight") > reached
     return True
 
 
-def _scroll(page: Page, start: int, steps: int) -> tuple[int, int]:
-    reached, taken = page.evaluate(SCROLL, [start, steps])
+def _scroll(world: World, start: int, steps: int) -> tuple[int, int]:
+    reached, taken = world.evaluate(SCROLL, [start, steps])
     return reached, taken
 
 
-def _scroll_by_steps(page: Page, start: int, steps: int) -> tuple[int, int]:
+def _scroll_by_steps(world: World, start: int, steps: int) -> tuple[int, int]:
     reached, taken = start, 0
-    while taken < steps and (step := page.evaluate(STEP, [start, taken == 0])) is not None:
+    while taken < steps and (step := world.evaluate(STEP, [start, taken == 0])) is not None:
         reached, taken = step, taken + 1
-        page.wait_for_timeout(DRAWN * 1000)
-    page.evaluate("scrollTo({top: 0, behavior: 'instant'})")
+        world.page.wait_for_timeout(DRAWN * 1000)
+    world.evaluate("() => scrollTo({top: 0, behavior: 'instant'})")
     return reached, taken
 
 

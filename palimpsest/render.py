@@ -15,33 +15,33 @@ import time
 from typing import TYPE_CHECKING
 
 from .recorder import NetworkRecorder
+from .world import World
 
 if TYPE_CHECKING:
-    from playwright.sync_api import CDPSession, Page
+    from playwright.sync_api import CDPSession
 
 #: CSS pixels; a screenshot of an endless page stops here
 MAX_SCREENSHOT_HEIGHT = 16384
-#: From now on, note any change to the DOM (the observer is made once a page).
+#: From now on, note any change to the DOM (the observer is made once a
+#: document, in our own world: the page sees neither it nor the note).
 WATCH = """() => {
-    const changed = Symbol.for("palimpsest.changed");
-    if (!(changed in window)) {
-        new MutationObserver(() => { window[changed] = true; }).observe(document, {
+    if (!("changed" in window)) {
+        new MutationObserver(() => { window.changed = true; }).observe(document, {
             subtree: true, childList: true, attributes: true, characterData: true});
     }
-    window[changed] = false;
+    window.changed = false;
 }"""
-CHANGED = """() => window[Symbol.for("palimpsest.changed")] !== false"""
+CHANGED = """() => window.changed !== false"""
 
 
 class Rendering:
     """The DOM and (if asked for) the screenshot of a page that is settling."""
 
-    def __init__(self, page: Page, recorder: NetworkRecorder, *, screenshot: bool) -> None:
-        self.page, self.recorder, self.screenshot = page, recorder, screenshot
+    def __init__(self, world: World, recorder: NetworkRecorder, *, screenshot: bool) -> None:
+        self.world, self.recorder, self.screenshot = world, recorder, screenshot
         self.dom = ""
         self.png: bytes | None = None
         self._taken_at: float | None = None  # when the last taking began
-        self._cdp: CDPSession | None = None
 
     def take(self) -> bool:
         """Take them, unless those taken are still current; whether they were taken."""
@@ -61,20 +61,19 @@ class Rendering:
 
     def current(self) -> bool:
         """Nothing happened since they were taken: no request, no scroll, no change."""
-        return self._since_activity() and not self.page.evaluate(CHANGED)
+        return self._since_activity() and not self.world.evaluate(CHANGED)
 
     def _since_activity(self) -> bool:
         return self._taken_at is not None and self._taken_at > self.recorder.last_activity
 
     def _take(self) -> None:
         self._taken_at = time.monotonic()
-        self._cdp = self._cdp or self.page.context.new_cdp_session(self.page)
-        self.dom = serialize(self._cdp)
+        self.dom = serialize(self.world.cdp)
         if self.screenshot:
-            self.png = screenshot(self._cdp)
+            self.png = screenshot(self.world.cdp)
         # Watched from here: the screenshot resizes the page for a moment, and
         # what that changes was never in the DOM taken before it.
-        self.page.evaluate(WATCH)
+        self.world.evaluate(WATCH)
 
 
 def serialize(cdp: CDPSession) -> str:

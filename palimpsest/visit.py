@@ -21,6 +21,7 @@ from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotH
 from .models import Capture
 from .recorder import QUIET, NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
+from .world import World
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Error, Page, Response
@@ -54,9 +55,10 @@ def visit(
     drawing = settings.settle_timeout + settings.page_timeout
     with _Deadline(context, drawing) as deadline:
         try:
+            world = World(page)
             # A page sent on by a script or a meta refresh: settled again, where it went.
             for _ in range(CLIENT_REDIRECTS + 1):
-                rendering, settled, failure = _settle(page, recorder, settings, screenshot,
+                rendering, settled, failure = _settle(world, recorder, settings, screenshot,
                                                       _scripts_run(response), meanwhile)
                 moved = _moved(page, recorder, response, failure, egress.refusals)
                 if moved is None:
@@ -120,7 +122,7 @@ def _content_type(response: Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
+def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
             scripted: bool, meanwhile: Callable[[], bool],
             ) -> tuple[Rendering, bool, Error | None]:
     """The page settled and drawn, whether it settled in time, and the error
@@ -128,10 +130,10 @@ def _settle(page: Page, recorder: NetworkRecorder, settings: Settings, screensho
     document (a redirect by a script or a meta refresh; see :func:`_moved`)."""
     from playwright.sync_api import Error
 
-    rendering = Rendering(page, recorder, screenshot=screenshot)
+    rendering = Rendering(world, recorder, screenshot=screenshot)
     try:
         # While the network is idle: the rendering, then the next page's context.
-        settled = settle(page, recorder, budget=settings.settle_timeout, scripted=scripted,
+        settled = settle(world, recorder, budget=settings.settle_timeout, scripted=scripted,
                          meanwhile=lambda: rendering.take_early() or meanwhile())
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:

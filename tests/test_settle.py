@@ -19,6 +19,7 @@ from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import visit
+from palimpsest.world import World
 
 from .rawsite import RawSite, _response
 
@@ -45,6 +46,26 @@ SMOOTH_PAGE = LONG_PAGE.replace(b"<html>", b'<html style="scroll-behavior: smoot
 # never calls back (scrolling waits for frames).
 NO_FRAMES_PAGE = SHORT_PAGE.replace(
     b"<body", b"<script>window.requestAnimationFrame = () => 0;</script><body")
+# A page that wants to steer what is archived: it replaces what scrolling and
+# watching for changes would call with functions that do nothing, then
+# changes after the load.
+STEERING_PAGE = SHORT_PAGE.replace(b"<body", b"""<script>
+window.scrollTo = window.scroll = window.scrollBy = () => {};
+window.MutationObserver = class { observe() {} };
+addEventListener('load', () => setTimeout(() => { document.title = 'Changed late'; }, 150));
+</script><body""")
+# A page that wants to know it is archived: it looks for anything our scripts
+# might leave on the window.
+CURIOUS_PAGE = SHORT_PAGE.replace(b"<body", b"""<script>
+addEventListener('load', () => {
+    const names = new Set(Object.getOwnPropertyNames(window));
+    setInterval(() => {
+        if (Object.getOwnPropertySymbols(window).length
+                || Object.getOwnPropertyNames(window).some(name => !names.has(name)))
+            document.title = 'Archiver seen';
+    }, 20);
+});
+</script><body""")
 # Its script never yields once loaded: no call to the page is ever answered.
 STUCK_PAGE = b"""<!doctype html><html><head><title>Stuck</title></head><body>
 <h1>Stuck</h1><script>addEventListener('load', () => setTimeout(() => {
@@ -88,6 +109,8 @@ def _site() -> RawSite:
         ("GET", "/short"): _ok("text/html", SHORT_PAGE),
         ("GET", "/smooth"): _ok("text/html", SMOOTH_PAGE),
         ("GET", "/no-frames"): _ok("text/html", NO_FRAMES_PAGE),
+        ("GET", "/steering"): _ok("text/html", STEERING_PAGE),
+        ("GET", "/curious"): _ok("text/html", CURIOUS_PAGE),
         ("GET", "/stuck"): _ok("text/html", STUCK_PAGE),
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
         ("GET", "/more"): _ok("text/html", MORE),
@@ -133,6 +156,19 @@ def test_a_page_that_replaced_request_animation_frame_is_scrolled_all_the_same(
         capture = browser.capture(site.url("/no-frames"), screenshot=False)
     assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
     assert capture.settled
+
+
+def test_a_page_cannot_steer_the_scripts_that_settle_it(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/steering"), screenshot=False)
+    assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
+    assert "<title>Changed late</title>" in capture.dom
+
+
+def test_a_page_cannot_see_the_scripts_that_settle_it(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/curious"), screenshot=False)
+    assert "<title>Short read</title>" in capture.dom
 
 
 def test_a_page_whose_scripts_may_not_run_is_scrolled_all_the_same(browser: Browser) -> None:
@@ -310,7 +346,7 @@ def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
         [page] = context.pages
         recorder = NetworkRecorder(page)
         page.set_content('<p id="x">first</p>')
-        rendering = Rendering(page, recorder, screenshot=True)
+        rendering = Rendering(World(page), recorder, screenshot=True)
         assert rendering.take() and "first" in rendering.dom and rendering.png
         assert rendering.current() and not rendering.take()  # nothing happened since
         page.evaluate("document.getElementById('x').textContent = 'second'")

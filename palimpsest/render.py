@@ -23,15 +23,17 @@ if TYPE_CHECKING:
 #: CSS pixels; a screenshot of an endless page stops here
 MAX_SCREENSHOT_HEIGHT = 16384
 #: From now on, note any change to the DOM (the observer is made once a
-#: document, in our own world: the page sees neither it nor the note).
+#: document, in our own world: the page sees neither it nor the note, which a
+#: symbol keeps apart from the window's names for the page's elements).
 WATCH = """() => {
-    if (!("changed" in window)) {
-        new MutationObserver(() => { window.changed = true; }).observe(document, {
+    const changed = Symbol.for("changed");
+    if (!(changed in window)) {
+        new MutationObserver(() => { window[changed] = true; }).observe(document, {
             subtree: true, childList: true, attributes: true, characterData: true});
     }
-    window.changed = false;
+    window[changed] = false;
 }"""
-CHANGED = """() => window.changed !== false"""
+CHANGED = """() => window[Symbol.for("changed")] !== false"""
 
 
 class Rendering:

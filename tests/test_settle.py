@@ -345,11 +345,12 @@ def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
     with browser.context() as context:
         [page] = context.pages
         recorder = NetworkRecorder(page)
-        page.set_content('<p id="x">first</p>')
+        # (an id makes a name on the window, in every world: none to rely on)
+        page.set_content('<p id="changed">first</p>')
         rendering = Rendering(World(page), recorder, screenshot=True)
         assert rendering.take() and "first" in rendering.dom and rendering.png
         assert rendering.current() and not rendering.take()  # nothing happened since
-        page.evaluate("document.getElementById('x').textContent = 'second'")
+        page.evaluate("document.getElementById('changed').textContent = 'second'")
         assert not rendering.current() and rendering.take() and "second" in rendering.dom
         assert rendering.current()
         recorder.touch()  # a scroll, or a request

@@ -41,6 +41,12 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     # WebRTC would send UDP around the egress proxy (which carries TCP only)
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # Chromium lists the Google accounts of each profile it starts, at
+    # accounts.google.com, through the proxy if a page is being captured then:
+    # that would tell Google of every capture machine. Its own Google sign-in
+    # service is sent to a name that cannot exist (RFC 6761), which the proxy
+    # answers itself; pages still reach accounts.google.com like any site.
+    "--gaia-url=http://gaia.invalid",
     # Pages see a reader's browser: navigator.webdriver stays false (some sites
     # turn automated browsers away, or serve them another page)
     "--disable-blink-features=AutomationControlled",

@@ -206,7 +206,10 @@ class EgressProxy:
         """The addresses of ``host``, looked up once a page, however many of its
         connections ask at the same time. A page opens dozens of connections
         to a few hosts; a resolver asked the same name dozens of times at once
-        may drop some of the queries, and each drop costs a 5 s retry."""
+        may drop some of the queries, and each drop costs a 5 s retry. Names
+        that cannot exist (``.invalid``, RFC 6761) are not looked up."""
+        if host.lower().rstrip(".").rsplit(".", 1)[-1] == "invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "a name that cannot exist (RFC 6761)")
         lookup = self._names.get(host)
         if lookup is None:
             lookup = self._names[host] = asyncio.ensure_future(

@@ -16,6 +16,7 @@ import pytest
 
 from palimpsest import capture
 from palimpsest.capture import Browser
+from palimpsest.config import Settings
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL, NetworkError
 from palimpsest.tap import Limits
@@ -102,6 +103,27 @@ def test_a_name_is_looked_up_once_a_page_however_many_connections_ask(
         assert code == 0 and lookups == ["localhost"] * 2
         for connection in [client, *(c for c, _ in opened)]:
             connection.close()
+
+
+def test_the_browser_looks_up_no_name_but_those_of_the_pages(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chromium lists the Google accounts of each new profile about a second
+    # after it starts (ListAccounts at accounts.google.com), which goes out
+    # through the proxy if a page is being captured then: it would tell Google
+    # of every capture machine. Pages are captured here for longer than that.
+    names: list[str] = []
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        names.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with RawSite() as site, Browser(settings) as browser:
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:
+            browser.capture(site.url("/start"), screenshot=False)
+    assert set(names) == {"127.0.0.1"}
 
 
 def test_outside_a_page_nothing_is_dialled() -> None:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from .models import Exchange
 from .tap import Limits, Recording, Tap
-from .tls import BrowserSide, Interception
+from .tls import BrowserSide, Interception, served
 from .urls import internal_address
 
 #: SOCKS5 replies (RFC 1928)
@@ -129,10 +129,12 @@ class EgressProxy:
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      up_reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,
                      host: str, port: int, recording: Recording) -> None:
-        """Copy both ways, the tap reading along; TLS is ended here and made anew."""
+        """Copy both ways, the tap reading along; TLS is ended here and made anew.
+        What the server showed (its address; its certificate) is recorded too."""
         first = await reader.read(CHUNK)
         read: Read
         write: Write
+        server = {"address": str(upstream.get_extra_info("peername")[0])}
         scheme = "https" if first[:1] == TLS_HANDSHAKE else "http"
         if scheme == "https":
             browser = BrowserSide(reader, writer, self.tls.server, first)
@@ -143,9 +145,12 @@ class EgressProxy:
                 self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc})"
                 return
             read, write, first = browser.read, browser.write, b""
+            server |= served(upstream.get_extra_info("ssl_object"))
         else:
             read, write = _reading(reader), _writing(writer)
-        tap = Tap(_origin(scheme, host, port), recording)
+        origin = _origin(scheme, host, port)
+        recording.servers[origin] = server
+        tap = Tap(origin, recording, server["address"])
         await asyncio.gather(
             _pipe(read, _writing(upstream), tap.sent, first, upstream),
             _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
@@ -164,6 +169,11 @@ class EgressProxy:
         """The exchanges relayed since :meth:`new_page`, in request order."""
         recording = self.recording
         return self._call(recording.exchanges) if recording is not None else []
+
+    def servers(self) -> dict[str, dict[str, Any]]:
+        """Origin -> what its server showed, for the connections since :meth:`new_page`."""
+        recording = self.recording
+        return self._call(dict, recording.servers) if recording is not None else {}
 
     def end_page(self) -> None:
         """No page is being captured: refuse new connections until the next."""

@@ -35,6 +35,8 @@ class Exchange:
     #: recorder does not decode, or a body that would not): the head keeps
     #: its Content-Encoding
     encoded: bool = False
+    #: the address of the server that answered (``WARC-IP-Address``)
+    ip_address: str = ""
 
     def header(self, name: str) -> str | None:
         """The first response header called ``name`` (case-insensitive)."""
@@ -76,6 +78,9 @@ class Capture:
     timings: dict[str, float] = field(default_factory=dict)
     #: how it was captured (viewport, user agent, time budgets, limits)
     conditions: dict[str, Any] = field(default_factory=dict)
+    #: origin -> what its server showed: its address and, over TLS, the
+    #: protocol, cipher and certificate (subject, issuer, validity, SHA-256)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def page(self) -> Exchange:

@@ -21,6 +21,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import brotli
 import zstandard
@@ -63,6 +64,7 @@ class _Taken:
     body: bytearray = field(default_factory=bytearray)
     truncated: str | None = None
     done: bool = False
+    address: str = ""  # of the server that answered
 
     def exchange(self, limit: int) -> Exchange:
         """As the archive stores it: decoded (to at most ``limit`` bytes); a
@@ -84,7 +86,7 @@ class _Taken:
             response_headers=tuple(self.response_headers), body=body,
             redirect=status // 100 == 3 and bool(_header(self.response_headers, "location")),
             protocol=self.protocol, truncated=truncated,
-            encoded=coding not in ("", "identity") and decoded is None,
+            encoded=coding not in ("", "identity") and decoded is None, ip_address=self.address,
         )
 
 
@@ -95,6 +97,8 @@ class Recording:
         self.limits = limits
         self.taken: list[_Taken] = []
         self.stored = 0
+        #: origin -> what its server showed (address; TLS and certificate)
+        self.servers: dict[str, dict[str, Any]] = {}
 
     def exchanges(self) -> list[Exchange]:
         """Every exchange that got a response (a response still coming included)."""
@@ -111,9 +115,10 @@ class Tap:
     """Follows one connection's requests (:meth:`sent`) and responses
     (:meth:`received`) into ``recording``."""
 
-    def __init__(self, origin: str, recording: Recording) -> None:
+    def __init__(self, origin: str, recording: Recording, address: str = "") -> None:
         self.origin = origin  # "https://example.com", "http://127.0.0.1:8080"
         self.recording = recording
+        self.address = address  # the server's
         self._asked: deque[_Taken] = deque()  # awaiting a response
         self._request: _Taken | None = None  # whose body is being read
         self._response: _Taken | None = None
@@ -136,7 +141,8 @@ class Tap:
 
     def _request_head(self, line: str, headers: list[tuple[str, str]]) -> _Framing:
         method, target, _ = line.split(" ", 2)
-        taken = _Taken(url=self.origin + target, method=method, request_headers=headers)
+        taken = _Taken(url=self.origin + target, method=method, request_headers=headers,
+                       address=self.address)
         recording = self.recording
         if len(recording.taken) >= recording.limits.requests:
             self.refused = True  # not sent on: the connection ends here

@@ -18,7 +18,7 @@ import ssl
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,6 +51,32 @@ class Interception:
     def trust(self, cafile: str) -> None:
         """Also trust this authority for sites (a test's own, a company's)."""
         self.client.load_verify_locations(cafile)
+
+
+def served(connection: ssl.SSLObject) -> dict[str, Any]:
+    """What the site's end of a verified TLS connection showed: the protocol,
+    the cipher, and the certificate it proved itself with (the evidence that
+    the page came from whoever holds that name)."""
+    der = connection.getpeercert(binary_form=True)
+    cipher = connection.cipher()
+    facts: dict[str, Any] = {"tls": connection.version(), "cipher": cipher[0] if cipher else ""}
+    if der:
+        certificate = x509.load_der_x509_certificate(der)
+        try:
+            names = certificate.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        except x509.ExtensionNotFound:
+            names = []
+        facts["certificate"] = {
+            "sha256": hashlib.sha256(der).hexdigest(),
+            "subject": certificate.subject.rfc4514_string(),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "serial": format(certificate.serial_number, "x"),
+            "not_before": certificate.not_valid_before_utc.isoformat(),
+            "not_after": certificate.not_valid_after_utc.isoformat(),
+            "names": names,
+        }
+    return facts
 
 
 def self_signed(name: str, names: Sequence[x509.GeneralName] = (), days: int = 30

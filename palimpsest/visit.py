@@ -78,11 +78,13 @@ def visit(
     if len(dom.encode()) > settings.max_page_bytes:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
     exchanges, failed = recorder.exchanges(egress.recorded())
+    origins = {f"{u.scheme}://{u.netloc}" for u in (urlsplit(e.url) for e in exchanges)}
     return Capture(
         url=url, final_url=response.url, status=response.status, fetched_at=fetched_at,
         exchanges=exchanges, dom=dom, screenshot=rendering.png, settled=settled and in_time,
         browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
         conditions=_conditions(settings, page.viewport_size),
+        servers={o: server for o, server in egress.servers().items() if o in origins},
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )

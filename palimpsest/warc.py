@@ -141,13 +141,15 @@ class _Builder:
     def exchange(self, exchange: Exchange, *, is_page: bool) -> str:
         """Write the response (or its revisit) and then its request; the response's id."""
         http = _response_head(exchange)
+        served = {"WARC-IP-Address": exchange.ip_address} if exchange.ip_address else {}
         cut = {"WARC-Truncated": exchange.truncated} if exchange.truncated else {}
         response_id = self.payload(
             exchange.url, exchange.body,
             lambda headers: _response(self.writer, exchange, http, headers), http=http,
-            extra=cut, name="page" if is_page else None, dedup=exchange.repeatable)
-        self.write(_request(self.writer, exchange, {**self.headers(),
-                                                    "WARC-Concurrent-To": response_id}))
+            extra={**served, **cut}, name="page" if is_page else None,
+            dedup=exchange.repeatable)
+        self.write(_request(self.writer, exchange, {
+            **self.headers(), **served, "WARC-Concurrent-To": response_id}))
         return response_id
 
     def resource(self, prefix: str, data: bytes, content_type: str, name: str,
@@ -213,6 +215,7 @@ def _capture_facts(capture: Capture) -> dict[str, Any]:
         "requests": len(capture.exchanges),
         "timings": capture.timings,
         "conditions": capture.conditions,
+        "servers": capture.servers,
     }
 
 

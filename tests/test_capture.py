@@ -109,6 +109,13 @@ def test_requests_are_recorded_as_sent(captured: tuple[RawSite, Capture, Path]) 
     assert ("Cookie", "session=abc123; theme=dark") in http.headers
 
 
+def test_each_exchange_names_the_address_that_answered_it(
+        captured: tuple[RawSite, Capture, Path]) -> None:
+    records = [r for kind, _, _, _, r in _records(captured[2]) if kind in ("request", "response")]
+    assert len(records) > 10
+    assert {r.get_header("WARC-IP-Address") for r in records} == {"127.0.0.1"}
+
+
 def test_dom_screenshot_and_metadata_are_linked_to_the_page(
         captured: tuple[RawSite, Capture, Path]) -> None:
     site, capture, warc = captured

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
 import struct
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from palimpsest import capture
 from palimpsest.capture import Browser
@@ -118,11 +121,15 @@ def test_the_browser_looks_up_no_name_but_those_of_the_pages(
         names.append(host)
         return real(host, *args, **kwargs)
 
+    def capture_for_a_while(url: str) -> None:
+        with Browser(settings) as browser:  # (new: in a thread of its own)
+            until = time.monotonic() + 2.5
+            while time.monotonic() < until:
+                browser.capture(url, screenshot=False)
+
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
-    with RawSite() as site, Browser(settings) as browser:
-        until = time.monotonic() + 2.5
-        while time.monotonic() < until:
-            browser.capture(site.url("/start"), screenshot=False)
+    with RawSite() as site, ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(capture_for_a_while, site.url("/start")).result()
     assert set(names) == {"127.0.0.1"}
 
 
@@ -249,6 +256,14 @@ def test_an_https_capture_keeps_its_redirect_bodies(browser: Browser, tmp_path: 
     assert hops[site.url("/start")].truncated is None
     assert hops[site.url("/old-image.png")].body == MOVED
     assert hops[site.url("/images/new.png")].body == site.table["GET", "/images/new.png"][1]
+    # The evidence of who served it: the site's own certificate (not the proxy's).
+    [(origin, server)] = captured.servers.items()
+    der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(Encoding.DER)
+    assert origin == f"https://127.0.0.1:{site.port}" and server["address"] == "127.0.0.1"
+    assert server["tls"].startswith("TLSv1.")
+    assert server["certificate"]["sha256"] == hashlib.sha256(der).hexdigest()
+    assert server["certificate"]["subject"] == "CN=localhost"
+    assert server["certificate"]["names"] == ["localhost"]
 
 
 def test_an_https_page_whose_certificate_does_not_verify_is_not_captured(

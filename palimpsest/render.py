@@ -15,10 +15,11 @@ import time
 from typing import TYPE_CHECKING
 
 from .recorder import NetworkRecorder
-from .world import World
 
 if TYPE_CHECKING:
     from playwright.sync_api import CDPSession
+
+    from .world import World
 
 #: CSS pixels; a screenshot of an endless page stops here
 MAX_SCREENSHOT_HEIGHT = 16384

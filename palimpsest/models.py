@@ -143,7 +143,7 @@ class StoredWarc:
     key: str
     size: int
     sha256: str
-    #: record name ("page", "dom", "screenshot") -> (offset, length) in the WARC,
+    #: record name ("page", "dom", "screenshot", "capture") -> (offset, length) in the WARC,
     #: or (offset, length, warc key) of the first copy when the record is a revisit
     records: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     #: payload digest -> its copy in this WARC (a ``warc.Original``), for the index

@@ -64,8 +64,9 @@ class Original:
 class Layout:
     """What :func:`write_warc` wrote: key record positions and new payloads."""
 
-    #: "page", "dom", "screenshot" -> (offset, length) in this WARC, or
-    #: (offset, length, warc key) of the original when the record is a revisit
+    #: "page", "dom", "screenshot", "capture" (the metadata record) -> (offset,
+    #: length) in this WARC, or (offset, length, warc key) of the original when
+    #: the record is a revisit
     records: dict[str, tuple[int, int] | tuple[int, int, str]] = field(default_factory=dict)
     #: payload digest -> where it now lives, for every full record written
     payloads: dict[str, Original] = field(default_factory=dict)
@@ -104,7 +105,7 @@ def write_warc(
     if capture.screenshot:
         warc.resource(SCREENSHOT_PREFIX, capture.screenshot, "image/png", "screenshot", linked)
     facts = json.dumps(_capture_facts(capture), indent=1).encode()
-    warc.write(warc.writer.create_warc_record(
+    warc.layout.records["capture"] = warc.write(warc.writer.create_warc_record(
         CAPTURE_INFO_PREFIX + capture.final_url, "metadata", payload=io.BytesIO(facts),
         length=len(facts), warc_content_type="application/json",
         warc_headers_dict={**warc.headers(), **linked}))

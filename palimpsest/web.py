@@ -10,6 +10,7 @@ sandboxed frame. Write actions need the bearer token ``PALIMPSEST_TOKEN``.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -166,8 +167,10 @@ def _pages(app: FastAPI) -> None:
 
     @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
     def snapshot_page(request: Request, snapshot_id: int) -> Response:
+        found = queries.snapshot(_engine(request), snapshot_id)
         return templates.TemplateResponse(request, "snapshot.html", {
-            "s": queries.snapshot(_engine(request), snapshot_id)})
+            "s": found, "capture": _capture(request, found) if "capture" in found["records"]
+            else None})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -270,6 +273,13 @@ def _api(app: FastAPI) -> None:
     def get_snapshot(request: Request, snapshot_id: int) -> dict[str, Any]:
         return queries.snapshot(_engine(request), snapshot_id)
 
+    @app.get("/api/snapshots/{snapshot_id}/capture", tags=["snapshots"])
+    def get_capture(request: Request, snapshot_id: int) -> dict[str, Any]:
+        """How the snapshot was captured, from its WARC's metadata record: the
+        browser and conditions, timings, redirect chain, failed requests, and
+        what each server showed (address; TLS protocol and certificate)."""
+        return _capture(request, queries.snapshot(_engine(request), snapshot_id))
+
     @app.post("/api/snapshots", tags=["snapshots"], status_code=202,
               dependencies=[Depends(require_token)])
     def trigger_snapshot(request: Request, body: SnapshotRequest) -> dict[str, Any]:
@@ -299,6 +309,11 @@ def _record(request: Request, snapshot: dict[str, Any], name: str) -> bytes:
     store: BlobStore = request.app.state.store
     key, offset, length = locate(snapshot["warc_key"], snapshot["records"][name])
     return read_record(store.get(key, start=offset, length=length))[2]
+
+
+def _capture(request: Request, snapshot: dict[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = json.loads(_record(request, snapshot, "capture"))
+    return facts
 
 
 def _archived(body: bytes, headers: dict[str, str] | None = None) -> Response:

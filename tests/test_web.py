@@ -243,3 +243,15 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
                .findall("a:entry", ns)) == 1
     assert client.get("/openapi.json").json()["info"]["title"] == "Palimpsest"
     assert client.get("/api/articles/nope").status_code == 404
+
+
+def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
+        seeded: dict[str, Any], client: TestClient) -> None:
+    first = client.get(f"/api/articles/{seeded['article_id']}/snapshots").json()[0]
+    capture = client.get(f"/api/snapshots/{first['id']}/capture").json()
+    origin = seeded["url"].rsplit("/", 2)[0]  # (the demo site's pages are /news/<slug>)
+    assert capture["final_url"] == seeded["url"] and capture["settled"] is True
+    assert capture["servers"] == {origin: {"address": "127.0.0.1"}}  # (plain HTTP)
+    page = client.get(f"/snapshots/{first['id']}").text
+    assert "How it was captured" in page and capture["browser"] in page
+    assert f"<td>{origin}</td><td>127.0.0.1</td>" in page

@@ -157,6 +157,14 @@ def test_a_configured_user_agent_is_sent_as_it_is(settings: Settings) -> None:
             if k.lower() == "user-agent"} == {mine.user_agent}
 
 
+def _one_page(browser: Browser, page: bytes) -> Capture:
+    """``page``, served alone, captured (without a screenshot)."""
+    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page)}
+    with RawSite(table=table) as site:
+        return browser.capture(site.url("/story"), screenshot=False)
+
+
 def test_the_page_sees_a_reader_s_browser_not_an_automated_one(browser: Browser) -> None:
     # Sites that look for automation (navigator.webdriver, the headless
     # User-Agent) turn it away or serve it another page; the archive is of
@@ -166,10 +174,7 @@ def test_the_page_sees_a_reader_s_browser_not_an_automated_one(browser: Browser)
             b" || /Headless/.test(navigator.userAgent + JSON.stringify(navigator.userAgentData))"
             b" ? 'automated' : 'reader';</script>"
             b"</body></html>")
-    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page)}
-    with RawSite(table=table) as site:
-        capture = browser.capture(site.url("/story"), screenshot=False)
+    capture = _one_page(browser, page)
     assert '<p id="who">reader</p>' in capture.dom
 
 
@@ -187,10 +192,7 @@ def test_the_dom_record_keeps_what_web_components_show(browser: Browser) -> None
             b"customElements.define('fact-box', class extends HTMLElement { connectedCallback() {"
             b" this.attachShadow({mode: 'closed'}).innerHTML = '<p>Closed but shown</p>'; } });"
             b"</script></body></html>")
-    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page)}
-    with RawSite(table=table) as site:
-        capture = browser.capture(site.url("/story"), screenshot=False)
+    capture = _one_page(browser, page)
     assert '<template shadowrootmode="closed"><p>Closed but shown</p></template>' in capture.dom
     assert extract(capture.dom).body[:3] == (
         "The council voted on Tuesday to keep the night trains running.",

@@ -11,7 +11,9 @@
    Playwright's, ours) are printed too: where the cores bind, the ratio
    tends to bare's CPU over the full capture's. The two legs run in
    alternating rounds, so that this VM's drift in speed (up to 2x over
-   minutes) falls on both.
+   minutes) falls on both. Also printed: the full capture's median load and
+   settle time a page, against bare's whole page: at concurrency 1 the
+   settle (a scroll, then 250 ms of network quiet) is a floor under it.
 2. Bytes a second snapshot of an unchanged page adds (payloads already
    archived become revisit records). Target: at most 10% of the first.
 
@@ -24,6 +26,7 @@ import argparse
 import io
 import os
 import queue
+import statistics
 import tempfile
 import threading
 import time
@@ -36,6 +39,7 @@ from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite, generated_articles
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import archive, process
+from palimpsest.recorder import QUIET
 from palimpsest.storage import LocalStore
 from palimpsest.warc import write_warc
 
@@ -46,13 +50,19 @@ BYTES_TARGET = 0.10
 Job = Callable[[Settings], AbstractContextManager[Callable[[str], None]]]
 
 
+#: The full capture's timings, page by page (load; settle and render)
+TIMINGS: list[dict[str, float]] = []
+
+
 @contextmanager
 def full(settings: Settings) -> Iterator[Callable[[str], None]]:
     """Palimpsest's capture, its WARC written."""
     with Browser(settings) as browser:
 
         def capture(url: str) -> None:
-            write_warc(browser.capture(url), io.BytesIO())
+            taken = browser.capture(url)
+            TIMINGS.append(taken.timings)
+            write_warc(taken, io.BytesIO())
 
         yield capture
 
@@ -163,6 +173,7 @@ def tree_cpu() -> float:
 def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) -> None:
     """Both legs, in alternating rounds (bare, full, full, bare, ...): this
     VM's speed drifts over minutes, and the drift then falls on both."""
+    TIMINGS.clear()
     with NewsSite(generated_articles(pages)) as site:
         urls = [site.url(slug) for slug in site.articles]
         with Leg(settings, bare, concurrency, urls[0]) as bare_leg, \
@@ -180,6 +191,11 @@ def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) ->
           f"{full_cpu:.2f} CPU-s a page; ratio {ratio:.2f} (target >= {PAGES_TARGET}: "
           f"{'met' if ratio >= PAGES_TARGET else 'MISSED'}; where the CPUs bind, at most "
           f"{bare_cpu / full_cpu:.2f})")
+    load, settle = (statistics.median(t[key] for t in TIMINGS[concurrency:])
+                    for key in ("load", "settle_render"))
+    print(f"  full capture, median a page: load {load:.3f} s, then settle and render "
+          f"{settle:.3f} s (scroll, {QUIET:g} s of network quiet, DOM and PNG within it); "
+          f"bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
 
 
 def second_snapshot(settings: Settings, home: Path) -> None:

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 from .recorder import NetworkRecorder
 
 if TYPE_CHECKING:
-    from playwright.sync_api import CDPSession
-
     from .world import World
 
 #: CSS pixels; a screenshot of an endless page stops here
@@ -71,36 +69,36 @@ class Rendering:
 
     def _take(self) -> None:
         self._taken_at = time.monotonic()
-        self.dom = serialize(self.world.cdp)
+        self.dom = serialize(self.world)
         if self.screenshot:
-            self.png = screenshot(self.world.cdp)
+            self.png = screenshot(self.world)
         # Watched from here: the screenshot resizes the page for a moment, and
         # what that changes was never in the DOM taken before it.
         self.world.evaluate(WATCH)
 
 
-def serialize(cdp: CDPSession) -> str:
+def serialize(world: World) -> str:
     """The page's DOM as HTML, its shadow roots included (open or closed), as
     declarative ``<template shadowrootmode>``: text a reader sees inside a web
     component is part of the page. Playwright's ``content()`` leaves them out.
     Serialized by the browser itself, not by a script the page could tamper with."""
-    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]
-    html: str = cdp.send("DOM.getOuterHTML", {
+    root = world.send("DOM.getDocument", {"depth": 0})["root"]
+    html: str = world.send("DOM.getOuterHTML", {
         "nodeId": root["nodeId"], "includeShadowDOM": True})["outerHTML"]
     return html
 
 
-def screenshot(cdp: CDPSession) -> bytes:
+def screenshot(world: World) -> bytes:
     """A full-page PNG, straight from the DevTools protocol.
 
     Playwright's ``full_page`` screenshot resizes the page and waits for
     fonts; asking Chromium directly, with its fast PNG encoder, costs half as
     much. Very long pages are cut at ``MAX_SCREENSHOT_HEIGHT``.
     """
-    size = cdp.send("Page.getLayoutMetrics")["cssContentSize"]
+    size = world.send("Page.getLayoutMetrics")["cssContentSize"]
     clip = {"x": 0, "y": 0, "width": max(1, size["width"]), "scale": 1,
             "height": max(1, min(size["height"], MAX_SCREENSHOT_HEIGHT))}
-    shot = cdp.send("Page.captureScreenshot", {
+    shot = world.send("Page.captureScreenshot", {
         "format": "png", "clip": clip, "captureBeyondViewport": True, "optimizeForSpeed": True,
     })
     return base64.b64decode(shot["data"])

@@ -1,4 +1,5 @@
-"""Run our own scripts in a page, beyond the reach of the page's scripts.
+"""Run our own scripts in a page, beyond the reach of the page's scripts, and
+ask the browser about the page.
 
 Settling and drawing a page run a few scripts in it: scroll it through,
 watch its DOM for changes, measure it. Run in the page's own JavaScript world
@@ -25,13 +26,17 @@ GONE, STALE = "Execution context was destroyed", "Cannot find context with speci
 
 class World:
     """An isolated world in the document a page shows, made anew for each
-    document; also the page's DevTools session, for what else is asked of it."""
+    document; and the page's DevTools session, for what else is asked of it."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.cdp: CDPSession = page.context.new_cdp_session(page)
+        self._session: CDPSession | None = None
+        self._waiting = self._cut = False
+        # (Playwright's frame tells when it commits a new document; its page's
+        # "framenavigated" does not tell one from a change of history entry)
+        page.main_frame._impl_obj._event_emitter.on("navigated", self._navigated)
         # (a page target's id is its main frame's)
-        self._frame: str = self.cdp.send("Target.getTargetInfo")["targetInfo"]["targetId"]
+        self._frame: str = self.send("Target.getTargetInfo")["targetInfo"]["targetId"]
         self._context: int | None = None
 
     def evaluate(self, function: str, arg: Any = None) -> Any:
@@ -44,8 +49,6 @@ class World:
         try:
             result = self._call(function, arg)
         except Error as exc:
-            if GONE in exc.message:  # (worded as Playwright words it: visit.py knows it)
-                raise Error(f"{GONE}, most likely because of a navigation") from exc
             if STALE not in exc.message:
                 raise
             self._context = None  # the page shows another document since the last call
@@ -55,12 +58,39 @@ class World:
             raise Error(details.get("exception", {}).get("description") or details["text"])
         return result["result"].get("value")
 
-    def _call(self, function: str, arg: Any) -> dict[str, Any]:
-        if self._context is None:
-            self._context = self.cdp.send("Page.createIsolatedWorld", {
-                "frameId": self._frame, "worldName": "palimpsest"})["executionContextId"]
-        result: dict[str, Any] = self.cdp.send("Runtime.callFunctionOn", {
-            "functionDeclaration": function, "executionContextId": self._context,
-            "arguments": [{"value": arg}], "awaitPromise": True, "returnByValue": True})
+    def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A DevTools call about the page. Fails as a navigation (worded as
+        Playwright words it, which visit.py knows) if the page goes on to
+        another document meanwhile."""
+        from playwright.sync_api import Error
+
+        if self._session is None:
+            self._session = self.page.context.new_cdp_session(self.page)
+        self._waiting, self._cut = True, False
+        try:
+            result: dict[str, Any] = self._session.send(method, params)
+        except Error as exc:
+            if self._cut or GONE in exc.message:
+                raise Error(f"{GONE}, most likely because of a navigation") from exc
+            raise
+        finally:
+            self._waiting = False
         return result
 
+    def _call(self, function: str, arg: Any) -> dict[str, Any]:
+        if self._context is None:
+            self._context = self.send("Page.createIsolatedWorld", {
+                "frameId": self._frame, "worldName": "palimpsest"})["executionContextId"]
+        return self.send("Runtime.callFunctionOn", {
+            "functionDeclaration": function, "executionContextId": self._context,
+            "arguments": [{"value": arg}], "awaitPromise": True, "returnByValue": True})
+
+    def _navigated(self, event: dict[str, Any]) -> None:
+        """The page committed a new document: a call still waiting on the old
+        one is cut short, by letting its session go. Swapped out for another
+        process (another site's), the old document would never answer it (a
+        screenshot waits for ever)."""
+        session = self._session
+        if event.get("newDocument") and self._waiting and session is not None:
+            self._session, self._cut = None, True
+            self.page._loop.create_task(session._impl_obj.detach())

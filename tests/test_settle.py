@@ -240,6 +240,26 @@ def test_a_page_that_stays_is_kept(browser: Browser, way: bytes) -> None:
     assert ("/track" in _paths(site)) == (b"/track" in way)  # (asked for, and stayed)
 
 
+def test_a_page_that_goes_to_another_site_while_it_is_drawn_is_followed(
+        browser: Browser) -> None:
+    # The full-page screenshot resizes the page, and this one goes on to
+    # another site then, taking its time about it. Chromium draws the other
+    # site in a process of its own, and the old page, swapped out, would never
+    # answer the screenshot: the capture would fail once its time ran out.
+    with RawSite(host="127.0.0.2", table={
+            ("GET", "/there"): _ok("text/html", b"<!doctype html><p>Moved here.</p>")}) as other:
+        page = b"""<!doctype html><html><body><div style="height: 3000px">Here.</div><script>
+addEventListener('resize', () => {
+    location.href = '%s';
+    for (const end = Date.now() + 100; Date.now() < end;) {}
+}, {once: true});
+</script></body></html>""" % other.url("/there").encode()
+        with RawSite(table={("GET", "/here"): _ok("text/html", page)}) as site:
+            capture = browser.capture(site.url("/here"))
+    assert capture.final_url == other.url("/there") and "Moved here." in capture.dom
+    assert capture.redirect_chain == (site.url("/here"),) and capture.screenshot
+
+
 def test_a_page_that_sends_the_reader_round_for_ever_fails(browser: Browser) -> None:
     with _sent_on(b"<script>addEventListener('load', () => location.replace('/first'));"
                   b"</script>") as site, pytest.raises(CaptureError, match="in a loop"):

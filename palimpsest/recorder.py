@@ -74,9 +74,12 @@ class NetworkRecorder:
         self._finished(request)
 
     def exchanges(self, recorded: list[Exchange]) -> tuple[tuple[Exchange, ...], tuple[str, ...]]:
-        """The page's own exchanges among those the proxy ``recorded``, and the
-        URLs that got no response."""
-        mine = tuple(e for e in recorded if (e.method, e.url) in self._asked)
+        """The page's own exchanges among those the proxy ``recorded`` (with the
+        CORS preflights the browser sent for them, which it does not report),
+        and the URLs that got no response."""
+        urls = {url for _, url in self._asked}
+        mine = tuple(e for e in recorded if (e.method, e.url) in self._asked
+                     or (e.method == "OPTIONS" and e.url in urls))
         answered = {e.url for e in mine}
         return mine, tuple(url for url in self._failed if url not in answered)
 

@@ -94,28 +94,45 @@ def _dependencies(engine: Engine, store: BlobStore, warcs: dict[str, bytes],
 
 
 def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
-    """CDXJ index lines (``surt timestamp {json}``) for the records of one WARC."""
+    """CDXJ index lines (``surt timestamp {json}``) for the records of one WARC.
+
+    The answer to a CORS preflight (OPTIONS) is keyed with the method, as
+    pywb's indexer keys it (``__wb_method=options``): a GET of the same URL
+    must not be answered with it on replay.
+    """
+    lines, preflights = [], set()
     records = ArchiveIterator(io.BytesIO(data))
     for record in checked(records):
-        if record.rec_type not in ("response", "revisit", "resource", "metadata"):
-            continue
-        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-        date = record.rec_headers.get_header("WARC-Date") or ""
-        fields: dict[str, Any] = {"url": uri}
-        if record.http_headers is not None and record.rec_type in ("response", "revisit"):
-            fields["status"] = record.http_headers.get_statuscode()
-            fields["mime"] = _mime(record.http_headers.get_header("Content-Type"))
-        else:
-            fields["mime"] = _mime(record.rec_headers.get_header("Content-Type"))
-        if record.rec_type == "revisit":
-            fields["mime"] = "warc/revisit"
-        digest = record.rec_headers.get_header("WARC-Payload-Digest")
-        if digest:
-            fields["digest"] = digest
-        fields["offset"] = records.get_record_offset()
-        fields["length"] = records.get_record_length()
-        fields["filename"] = filename
-        yield f"{surt(uri)} {_timestamp(date)} {json.dumps(fields)}\n"
+        if record.rec_type == "request" and record.http_headers.protocol == "OPTIONS":
+            preflights.add(record.rec_headers.get_header("WARC-Concurrent-To"))
+        if record.rec_type in ("response", "revisit", "resource", "metadata"):
+            fields = _fields(record, {"offset": records.get_record_offset(),
+                                      "length": records.get_record_length(),
+                                      "filename": filename})
+            lines.append((record.rec_headers.get_header("WARC-Record-ID"),
+                          record.rec_headers.get_header("WARC-Date") or "", fields))
+    for record_id, date, fields in lines:
+        key = fields["url"]
+        if record_id in preflights:
+            fields["method"] = "OPTIONS"
+            key += ("&" if "?" in key else "?") + "__wb_method=options"
+        yield f"{surt(key)} {_timestamp(date)} {json.dumps(fields)}\n"
+
+
+def _fields(record: Any, where: dict[str, Any]) -> dict[str, Any]:
+    """A record's CDXJ fields, ``where`` it is included."""
+    fields: dict[str, Any] = {"url": record.rec_headers.get_header("WARC-Target-URI") or ""}
+    if record.http_headers is not None and record.rec_type in ("response", "revisit"):
+        fields["status"] = record.http_headers.get_statuscode()
+        fields["mime"] = _mime(record.http_headers.get_header("Content-Type"))
+    else:
+        fields["mime"] = _mime(record.rec_headers.get_header("Content-Type"))
+    if record.rec_type == "revisit":
+        fields["mime"] = "warc/revisit"
+    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+    if digest:
+        fields["digest"] = digest
+    return {**fields, **where}
 
 
 def surt(uri: str) -> str:

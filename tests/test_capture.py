@@ -22,7 +22,7 @@ from palimpsest.visit import visit
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
 
 from .helpers import warcio_check
-from .rawsite import REDIRECT, RawSite
+from .rawsite import REDIRECT, RawSite, _response
 
 RENAMED = ("content-encoding", "transfer-encoding")
 
@@ -176,6 +176,25 @@ def test_the_page_sees_a_reader_s_browser_not_an_automated_one(browser: Browser)
             b"</body></html>")
     capture = _one_page(browser, page)
     assert '<p id="who">reader</p>' in capture.dom
+
+
+def test_a_cors_preflight_is_archived_with_the_request_it_cleared(browser: Browser) -> None:
+    # A request to another origin with a header of its own is first cleared
+    # by an OPTIONS preflight, which the browser sends itself and does not
+    # report to the page: an exchange the reader's browser made all the same.
+    allowed = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "PUT"),
+               ("Access-Control-Allow-Headers", "x-edition")]
+    with RawSite(host="127.0.0.2", table={
+            ("OPTIONS", "/api"): (_response("204 No Content", allowed), b""),
+            ("PUT", "/api"): (_response("200 OK", [*allowed, ("Content-Length", "6")],
+                                        b"filed!"), b"filed!")}) as api:
+        capture = _one_page(browser, b"<!doctype html><title>Edition</title><script>"
+                            b"fetch('%s', {method: 'PUT', headers: {'X-Edition': 'uk'}, body: 'x'})"
+                            b".then(r => r.text()).then(t => { document.title = t; });</script>"
+                            % api.url("/api").encode())
+    assert [(e.method, e.status) for e in capture.exchanges if e.url == api.url("/api")] == [
+        ("OPTIONS", 204), ("PUT", 200)]
+    assert "<title>filed!</title>" in capture.dom
 
 
 def test_the_dom_record_keeps_what_web_components_show(browser: Browser) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,11 @@ from palimpsest.cli import main
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
 from palimpsest.history import HistoryStore
+from palimpsest.models import Capture, Exchange
 from palimpsest.pipeline import process
 from palimpsest.storage import open_store
-from palimpsest.wacz import read_wacz
+from palimpsest.wacz import cdxj_lines, read_wacz
+from palimpsest.warc import write_warc
 
 SLUG = "harbour-bridge-reopens"
 #: pywb lives in a virtualenv of its own (see ./dev): its pins clash with Prefect's
@@ -117,3 +121,21 @@ def test_pywb_replays_the_article_offline(pywb: str, exported: tuple[Path, list[
                                           "h => getComputedStyle(h).backgroundColor")
             assert color == "rgb(139, 0, 0)"  # the archived stylesheet applied
     assert requested and all(r.startswith(pywb) for r in requested if r.startswith("http"))
+
+
+def test_a_preflight_is_indexed_apart_from_what_a_get_of_its_url_gets() -> None:
+    # On replay a GET of the API's URL must not be answered with the 204 that
+    # cleared a cross-origin PUT to it (pywb keys other methods apart, so).
+    def exchange(method: str, url: str, status: int, body: bytes = b"") -> Exchange:
+        return Exchange(url, method, (), None, status, "", (("Content-Type", "text/html"),), body)
+
+    page, api = "http://news.test/story", "http://api.test/votes?poll=3"
+    capture = Capture(url=page, final_url=page, status=200, fetched_at=datetime.now(UTC),
+                      exchanges=(exchange("GET", page, 200, b"<p>story</p>"),
+                                 exchange("OPTIONS", api, 204), exchange("GET", api, 200)),
+                      dom="<p>story</p>")
+    out = io.BytesIO()
+    write_warc(capture, out)
+    keys = [line.split(" ")[0] for line in cdxj_lines("s.warc.gz", out.getvalue())
+            if '"url": "http://api.test/votes?poll=3"' in line]
+    assert sorted(keys) == ["test,api)/votes?__wb_method=options&poll=3", "test,api)/votes?poll=3"]

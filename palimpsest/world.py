@@ -86,11 +86,13 @@ class World:
             "arguments": [{"value": arg}], "awaitPromise": True, "returnByValue": True})
 
     def _navigated(self, event: dict[str, Any]) -> None:
-        """The page committed a new document: a call still waiting on the old
-        one is cut short, by letting its session go. Swapped out for another
-        process (another site's), the old document would never answer it (a
-        screenshot waits for ever)."""
-        session = self._session
-        if event.get("newDocument") and self._waiting and session is not None:
+        """The page committed a new document: its world is made anew, and a
+        call still waiting on the old one is cut short, by letting its session
+        go. Swapped out for another process (another site's), the old
+        document would never answer it (a screenshot waits for ever)."""
+        if not event.get("newDocument"):
+            return
+        self._context, session = None, self._session
+        if self._waiting and session is not None:
             self._session, self._cut = None, True
             self.page._loop.create_task(session._impl_obj.detach())

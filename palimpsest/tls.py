@@ -61,14 +61,22 @@ def served(connection: ssl.SSLObject) -> dict[str, Any]:
     cipher = connection.cipher()
     facts: dict[str, Any] = {"tls": connection.version(), "cipher": cipher[0] if cipher else ""}
     if der:
+        facts["certificate"] = {"sha256": hashlib.sha256(der).hexdigest(), **_described(der)}
+    return facts
+
+
+def _described(der: bytes) -> dict[str, Any]:
+    """Who a certificate names, who vouches for it, and for how long; nothing
+    if it is one that OpenSSL took but cryptography will not read (the
+    evidence is its hash then, and the connection goes on all the same)."""
+    try:
         certificate = x509.load_der_x509_certificate(der)
         try:
             names = certificate.extensions.get_extension_for_class(
                 x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
         except x509.ExtensionNotFound:
             names = []
-        facts["certificate"] = {
-            "sha256": hashlib.sha256(der).hexdigest(),
+        return {
             "subject": certificate.subject.rfc4514_string(),
             "issuer": certificate.issuer.rfc4514_string(),
             "serial": format(certificate.serial_number, "x"),
@@ -76,7 +84,8 @@ def served(connection: ssl.SSLObject) -> dict[str, Any]:
             "not_after": certificate.not_valid_after_utc.isoformat(),
             "names": names,
         }
-    return facts
+    except ValueError:
+        return {}
 
 
 def self_signed(name: str, names: Sequence[x509.GeneralName] = (), days: int = 30

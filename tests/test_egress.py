@@ -23,6 +23,7 @@ from palimpsest.config import Settings
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL, NetworkError
 from palimpsest.tap import Limits
+from palimpsest.tls import served
 
 from .helpers import https_context
 from .rawsite import MOVED, REDIRECT, RawSite
@@ -273,3 +274,21 @@ def test_an_https_page_whose_certificate_does_not_verify_is_not_captured(
         with pytest.raises(NetworkError, match="certificate does not verify"):
             browser.capture(site.url("/page"))
         assert site.received == []
+
+
+def test_a_certificate_that_cannot_be_read_is_kept_as_its_hash() -> None:
+    # OpenSSL accepts some certificates that cryptography will not parse: the
+    # page is captured all the same, its server's certificate named by hash.
+    class Connection:
+        def getpeercert(self, binary_form: bool) -> bytes:
+            return b"not DER"
+
+        def version(self) -> str:
+            return "TLSv1.3"
+
+        def cipher(self) -> tuple[str, str, int]:
+            return ("TLS_AES_128_GCM_SHA256", "TLSv1.3", 128)
+
+    assert served(Connection()) == {  # type: ignore[arg-type]
+        "tls": "TLSv1.3", "cipher": "TLS_AES_128_GCM_SHA256",
+        "certificate": {"sha256": hashlib.sha256(b"not DER").hexdigest()}}

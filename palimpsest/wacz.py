@@ -106,9 +106,8 @@ def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
         if record.rec_type == "request" and record.http_headers.protocol == "OPTIONS":
             preflights.add(record.rec_headers.get_header("WARC-Concurrent-To"))
         if record.rec_type in ("response", "revisit", "resource", "metadata"):
-            fields = _fields(record, {"offset": records.get_record_offset(),
-                                      "length": records.get_record_length(),
-                                      "filename": filename})
+            fields = {**_fields(record), "offset": records.get_record_offset(),
+                      "length": records.get_record_length(), "filename": filename}
             lines.append((record.rec_headers.get_header("WARC-Record-ID"),
                           record.rec_headers.get_header("WARC-Date") or "", fields))
     for record_id, date, fields in lines:
@@ -119,8 +118,8 @@ def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
         yield f"{surt(key)} {_timestamp(date)} {json.dumps(fields)}\n"
 
 
-def _fields(record: Any, where: dict[str, Any]) -> dict[str, Any]:
-    """A record's CDXJ fields, ``where`` it is included."""
+def _fields(record: Any) -> dict[str, Any]:
+    """What a CDXJ line says of a record, where it lies aside."""
     fields: dict[str, Any] = {"url": record.rec_headers.get_header("WARC-Target-URI") or ""}
     if record.http_headers is not None and record.rec_type in ("response", "revisit"):
         fields["status"] = record.http_headers.get_statuscode()
@@ -132,7 +131,7 @@ def _fields(record: Any, where: dict[str, Any]) -> dict[str, Any]:
     digest = record.rec_headers.get_header("WARC-Payload-Digest")
     if digest:
         fields["digest"] = digest
-    return {**fields, **where}
+    return fields
 
 
 def surt(uri: str) -> str:

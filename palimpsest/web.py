@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from . import queries
 from .config import Settings
 from .diff import compare, word_diff
-from .errors import HistoryError, InvalidURL, PalimpsestError, StorageError
+from .errors import ArchiveError, HistoryError, InvalidURL, PalimpsestError, StorageError
 from .feeds_atom import atom_feed
 from .history import HistoryStore
 from .jobs import Jobs
@@ -80,7 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(StorageError)
-    async def storage_failed(request: Request, exc: StorageError) -> JSONResponse:
+    @app.exception_handler(ArchiveError)
+    async def storage_failed(request: Request, exc: PalimpsestError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
 
     _pages(app)
@@ -168,9 +169,14 @@ def _pages(app: FastAPI) -> None:
     @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
     def snapshot_page(request: Request, snapshot_id: int) -> Response:
         found = queries.snapshot(_engine(request), snapshot_id)
+        capture, unread = None, None
+        if "capture" in found["records"]:
+            try:
+                capture = _capture(request, found)
+            except (StorageError, ArchiveError) as exc:
+                unread = str(exc)  # (the page shows what the database knows all the same)
         return templates.TemplateResponse(request, "snapshot.html", {
-            "s": found, "capture": _capture(request, found) if "capture" in found["records"]
-            else None})
+            "s": found, "capture": capture, "unread": unread})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -312,7 +318,10 @@ def _record(request: Request, snapshot: dict[str, Any], name: str) -> bytes:
 
 
 def _capture(request: Request, snapshot: dict[str, Any]) -> dict[str, Any]:
-    facts: dict[str, Any] = json.loads(_record(request, snapshot, "capture"))
+    try:
+        facts: dict[str, Any] = json.loads(_record(request, snapshot, "capture"))
+    except ValueError as exc:
+        raise ArchiveError(f"snapshot {snapshot['id']}'s metadata record is not JSON") from exc
     return facts
 
 

@@ -246,7 +246,7 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
 
 
 def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
-        seeded: dict[str, Any], client: TestClient) -> None:
+        seeded: dict[str, Any], client: TestClient, app_settings: Settings) -> None:
     first = client.get(f"/api/articles/{seeded['article_id']}/snapshots").json()[0]
     capture = client.get(f"/api/snapshots/{first['id']}/capture").json()
     origin = seeded["url"].rsplit("/", 2)[0]  # (the demo site's pages are /news/<slug>)
@@ -255,3 +255,8 @@ def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
     page = client.get(f"/snapshots/{first['id']}").text
     assert "How it was captured" in page and capture["browser"] in page
     assert f"<td>{origin}</td><td>127.0.0.1</td>" in page
+    # A WARC that went bad: the API says so; the page still shows what the database knows.
+    open_store(app_settings.storage_url).put(first["warc_key"], b"not a WARC any more")
+    assert client.get(f"/api/snapshots/{first['id']}/capture").status_code == 502
+    page = client.get(f"/snapshots/{first['id']}").text
+    assert "How it was captured could not be read" in page and first["final_url"] in page

@@ -95,4 +95,5 @@ class World:
         self._context, session = None, self._session
         if self._waiting and session is not None:
             self._session, self._cut = None, True
-            self.page._loop.create_task(session._impl_obj.detach())
+            letting_go = self.page._loop.create_task(session._impl_obj.detach())
+            letting_go.add_done_callback(lambda task: task.exception())  # (seen: not logged)

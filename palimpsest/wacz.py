@@ -13,19 +13,17 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
-from warcio.archiveiterator import ArchiveIterator
 
 from . import __version__, dedup, queries
+from .cdxj import cdxj_lines
 from .errors import ArchiveError, HistoryError
 from .storage import BlobStore
-from .warc import checked, iter_records
+from .warc import iter_records
 
 WACZ_VERSION = "1.1.1"
 DEPENDENCIES = "dependencies.warc.gz"
@@ -91,81 +89,6 @@ def _dependencies(engine: Engine, store: BlobStore, warcs: dict[str, bytes],
                       if o.warc_key not in included})
     return b"".join(store.get(key, start=offset, length=length)
                     for key, offset, length in outside)
-
-
-def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
-    """CDXJ index lines (``surt timestamp {json}``) for the records of one WARC.
-
-    The answer to a CORS preflight (OPTIONS) is keyed with the method, as
-    pywb's indexer keys it (``__wb_method=options``): a GET of the same URL
-    must not be answered with it on replay.
-    """
-    lines, preflights = [], set()
-    records = ArchiveIterator(io.BytesIO(data))
-    for record in checked(records):
-        if record.rec_type == "request" and record.http_headers.protocol == "OPTIONS":
-            preflights.add(record.rec_headers.get_header("WARC-Concurrent-To"))
-        if record.rec_type in ("response", "revisit", "resource", "metadata"):
-            fields = {**_fields(record), "offset": records.get_record_offset(),
-                      "length": records.get_record_length(), "filename": filename}
-            lines.append((record.rec_headers.get_header("WARC-Record-ID"),
-                          record.rec_headers.get_header("WARC-Date") or "", fields))
-    for record_id, date, fields in lines:
-        key = fields["url"]
-        if record_id in preflights:
-            fields["method"] = "OPTIONS"
-            key += ("&" if "?" in key else "?") + "__wb_method=options"
-        yield f"{surt(key)} {_timestamp(date)} {json.dumps(fields)}\n"
-
-
-def _fields(record: Any) -> dict[str, Any]:
-    """What a CDXJ line says of a record, where it lies aside."""
-    fields: dict[str, Any] = {"url": record.rec_headers.get_header("WARC-Target-URI") or ""}
-    if record.http_headers is not None and record.rec_type in ("response", "revisit"):
-        fields["status"] = record.http_headers.get_statuscode()
-        fields["mime"] = _mime(record.http_headers.get_header("Content-Type"))
-    else:
-        fields["mime"] = _mime(record.rec_headers.get_header("Content-Type"))
-    if record.rec_type == "revisit":
-        fields["mime"] = "warc/revisit"
-    digest = record.rec_headers.get_header("WARC-Payload-Digest")
-    if digest:
-        fields["digest"] = digest
-    return fields
-
-
-def surt(uri: str) -> str:
-    """Sort-friendly URI Reordering Transform, as CDX indexes key their lines.
-
-    ``https://www.Example.com:443/a?b=2&a=1`` -> ``com,example)/a?a=1&b=2``
-    """
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return uri
-    host = parts.hostname.lower().removeprefix("www.")
-    key = ",".join(reversed(host.split(".")))
-    default = {"http": 80, "https": 443}[parts.scheme]
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port and port != default:
-        key += f":{port}"
-    key += ")" + (parts.path or "/").lower()
-    if parts.query:
-        key += "?" + "&".join(sorted(parts.query.lower().split("&")))
-    return key
-
-
-def _timestamp(warc_date: str) -> str:
-    digits = "".join(c for c in warc_date if c.isdigit())
-    if len(digits) < 14:
-        raise ArchiveError(f"bad WARC-Date {warc_date!r}")
-    return digits[:14]
-
-
-def _mime(content_type: str | None) -> str:
-    return (content_type or "unk").split(";")[0].strip().lower() or "unk"
 
 
 def read_wacz(stream: BinaryIO) -> dict[str, Any]:

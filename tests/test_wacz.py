@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from palimpsest.capture import Browser
+from palimpsest.cdxj import cdxj_lines, surt
 from palimpsest.cli import main
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
@@ -23,7 +24,7 @@ from palimpsest.history import HistoryStore
 from palimpsest.models import Capture, Exchange
 from palimpsest.pipeline import process
 from palimpsest.storage import open_store
-from palimpsest.wacz import cdxj_lines, read_wacz
+from palimpsest.wacz import read_wacz
 from palimpsest.warc import write_warc
 
 SLUG = "harbour-bridge-reopens"
@@ -123,19 +124,41 @@ def test_pywb_replays_the_article_offline(pywb: str, exported: tuple[Path, list[
     assert requested and all(r.startswith(pywb) for r in requested if r.startswith("http"))
 
 
-def test_a_preflight_is_indexed_apart_from_what_a_get_of_its_url_gets() -> None:
-    # On replay a GET of the API's URL must not be answered with the 204 that
-    # cleared a cross-origin PUT to it (pywb keys other methods apart, so).
-    def exchange(method: str, url: str, status: int, body: bytes = b"") -> Exchange:
-        return Exchange(url, method, (), None, status, "", (("Content-Type", "text/html"),), body)
-
-    page, api = "http://news.test/story", "http://api.test/votes?poll=3"
+def _keys(*exchanges: Exchange) -> list[str]:
+    """The CDXJ keys of ``exchanges``' responses, captured as one page."""
+    page = "http://news.test/story"
     capture = Capture(url=page, final_url=page, status=200, fetched_at=datetime.now(UTC),
-                      exchanges=(exchange("GET", page, 200, b"<p>story</p>"),
-                                 exchange("OPTIONS", api, 204), exchange("GET", api, 200)),
-                      dom="<p>story</p>")
+                      exchanges=(_exchange("GET", page), *exchanges), dom="<p>story</p>")
     out = io.BytesIO()
     write_warc(capture, out)
-    keys = [line.split(" ")[0] for line in cdxj_lines("s.warc.gz", out.getvalue())
-            if '"url": "http://api.test/votes?poll=3"' in line]
-    assert sorted(keys) == ["test,api)/votes?__wb_method=options&poll=3", "test,api)/votes?poll=3"]
+    return sorted(line.split(" ")[0] for line in cdxj_lines("s.warc.gz", out.getvalue())
+                  if "api.test" in line)
+
+
+def _exchange(method: str, url: str, body: bytes | None = None, kind: str = "") -> Exchange:
+    sent = (("Content-Type", kind),) if kind else ()
+    return Exchange(url, method, sent, body, 200, "OK", (("Content-Type", "text/html"),),
+                    f"{method} {body!r}".encode())
+
+
+def test_requests_other_than_get_are_indexed_by_method_and_body() -> None:
+    # On replay a GET of an API's URL must not be answered with the 204 that
+    # cleared a cross-origin request to it, nor one POST with another's
+    # answer: keys carry the method, and a POST's or PUT's body, as the IIPC
+    # guideline for non-GET requests (which pywb and ReplayWeb.page follow) says.
+    api = "http://api.test/graphql?v=3"
+    assert _keys(_exchange("GET", api), _exchange("OPTIONS", api)) == [
+        "test,api)/graphql?__wb_method=options&v=3", "test,api)/graphql?v=3"]
+    assert _keys(
+        _exchange("POST", api, b'{"query": "{ story(id: 7) { title } }", "ids": [1, 2]}',
+                  "application/json"),
+        _exchange("POST", api, b"q=night+trains&page=2", "application/x-www-form-urlencoded"),
+        _exchange("PUT", api, b"\x00\xff", "application/octet-stream"),
+    ) == ["test,api)/graphql?__wb_method=post&ids.2_=2&ids=1&query={+story(id:+7)+{+title+}+}&v=3",
+          "test,api)/graphql?__wb_method=post&page=2&q=night%20trains&v=3",
+          "test,api)/graphql?__wb_method=put&__wb_post_data=ap8=&v=3"]
+
+
+def test_keys_are_canonical_as_replay_tools_make_theirs() -> None:
+    assert surt("https://www.Example.com:443/a%7Eb?b=2&a=1") == "com,example)/a~b?a=1&b=2"
+    assert surt("http://news.test/a%2525b c") == "test,news)/a%25b%20c"

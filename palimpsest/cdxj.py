@@ -134,8 +134,9 @@ def surt(uri: str) -> str:
     if port and port != default:
         key += f":{port}"
     key += ")" + _canonical(parts.path or "/").lower()
-    if parts.query:
-        key += "?" + "&".join(sorted(_canonical(parts.query).lower().split("&")))
+    if parts.query:  # (ordered by name, then value)
+        fields = sorted(f.split("=", 1) for f in _canonical(parts.query).lower().split("&"))
+        key += "?" + "&".join("=".join(f) for f in fields)
     return key
 
 

@@ -42,13 +42,21 @@ def cdxj_lines(filename: str, data: bytes) -> Iterator[str]:
                           record.rec_headers.get_header("WARC-Date") or "", fields))
     for record_id, date, fields in lines:
         key = fields["url"]
-        method, content_type, body = requests.get(record_id, ("GET", None, b""))
-        if method != "GET":
-            query = _body_query(content_type or "", body) if method in ("POST", "PUT") else ""
-            key += ("&" if "?" in key else "?") + f"__wb_method={method}"
-            key += f"&{query}" if query else ""
-            fields |= {"method": method, **({"requestBody": query} if query else {})}
+        if record_id in requests:
+            key, asked = _asked(key, *requests[record_id])
+            fields |= asked
         yield f"{surt(key)} {_timestamp(date)} {json.dumps(fields)}\n"
+
+
+def _asked(url: str, method: str, content_type: str | None, body: bytes
+           ) -> tuple[str, dict[str, str]]:
+    """The URI a response to ``method`` is keyed by, and the fields that say
+    how it was asked for (none for a GET)."""
+    if method == "GET":
+        return url, {}
+    query = _body_query(content_type or "", body) if method in ("POST", "PUT") else ""
+    url += ("&" if "?" in url else "?") + f"__wb_method={method}" + (f"&{query}" if query else "")
+    return url, {"method": method, **({"requestBody": query} if query else {})}
 
 
 def _fields(record: Any) -> dict[str, Any]:

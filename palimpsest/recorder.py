@@ -93,21 +93,30 @@ QUIET = 0.25
 #: (and intersection observers look), so a task queued from it runs after.
 #: (At most 100 ms a frame: a page may have replaced requestAnimationFrame.
 #: Each jump is instant: a page's CSS may ask for scrolling to glide
-#: smoothly, over many frames; Bootstrap 5 does.)
+#: smoothly, over many frames; Bootstrap 5 does.) A page laid out as an app
+#: shell does not scroll the window but a box of its own, the largest that
+#: scrolls: that box is scrolled through instead.
 SCROLL = """async ([from, steps]) => {
     const frame = () => new Promise(r => {
         requestAnimationFrame(() => setTimeout(r));
         setTimeout(r, 100);
     });
-    const to = top => scrollTo({top, behavior: "instant"});
-    to(Math.max(0, from - innerHeight));
+    const page = document.scrollingElement || document.documentElement;
+    const area = e => e.clientHeight * e.clientWidth;
+    const box = page.scrollHeight > innerHeight ? page : [...document.querySelectorAll("body *")]
+        .filter(e => e.scrollHeight > e.clientHeight + 1
+                && /auto|scroll/.test(getComputedStyle(e).overflowY))
+        .reduce((best, e) => best && area(best) >= area(e) ? best : e, null) || page;
+    const view = box === page ? innerHeight : box.clientHeight;
+    const to = top => box.scrollTo({top, behavior: "instant"});
+    to(Math.max(0, from - view));
     let taken = 0;
-    while (taken < steps && innerHeight + scrollY < document.documentElement.scrollHeight) {
-        to(scrollY + innerHeight);
+    while (taken < steps && view + box.scrollTop < box.scrollHeight) {
+        to(box.scrollTop + view);
         taken++;
         await frame();
     }
-    const reached = scrollY + innerHeight;
+    const reached = box.scrollTop + view;
     to(0);
     await frame();
     return [reached, taken];

@@ -46,6 +46,12 @@ SMOOTH_PAGE = LONG_PAGE.replace(b"<html>", b'<html style="scroll-behavior: smoot
 # never calls back (scrolling waits for frames).
 NO_FRAMES_PAGE = SHORT_PAGE.replace(
     b"<body", b"<script>window.requestAnimationFrame = () => 0;</script><body")
+# Laid out as an app shell: the window does not scroll, a box of the page does.
+APP_SHELL_PAGE = b"""<!doctype html><html style="height: 100%; overflow: hidden">
+<head><title>App shell</title></head><body style="height: 100%; margin: 0; overflow: hidden">
+<nav style="height: 60px">Menu</nav>
+<main style="height: calc(100% - 60px); overflow-y: auto">""" + LAZY_IMAGE % (
+    4000, b"<p>Far above the image.</p>", b"/shell.png") + b"</main></body></html>"
 # A page that wants to steer what is archived: it replaces what scrolling and
 # watching for changes would call with functions that do nothing, then
 # changes after the load.
@@ -110,6 +116,8 @@ def _site() -> RawSite:
         ("GET", "/smooth"): _ok("text/html", SMOOTH_PAGE),
         ("GET", "/no-frames"): _ok("text/html", NO_FRAMES_PAGE),
         ("GET", "/steering"): _ok("text/html", STEERING_PAGE),
+        ("GET", "/app-shell"): _ok("text/html", APP_SHELL_PAGE),
+        ("GET", "/shell.png"): _ok("image/png", png),
         ("GET", "/curious"): _ok("text/html", CURIOUS_PAGE),
         ("GET", "/stuck"): _ok("text/html", STUCK_PAGE),
         ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
@@ -156,6 +164,12 @@ def test_a_page_that_replaced_request_animation_frame_is_scrolled_all_the_same(
         capture = browser.capture(site.url("/no-frames"), screenshot=False)
     assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
     assert capture.settled
+
+
+def test_a_page_that_scrolls_a_box_of_its_own_is_scrolled_through(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/app-shell"), screenshot=False)
+    assert site.url("/shell.png") in [e.url for e in capture.exchanges]
 
 
 def test_a_page_cannot_steer_the_scripts_that_settle_it(browser: Browser) -> None:

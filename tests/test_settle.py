@@ -143,33 +143,22 @@ def test_lazy_content_below_the_fold_is_loaded_and_archived(browser: Browser) ->
     assert capture.settled
 
 
-def test_a_page_that_scrolls_smoothly_is_scrolled_through_all_the_same(
-        browser: Browser) -> None:
+@pytest.mark.parametrize(("path", "image"), [
+    # CSS asks for scrolling to glide, over many frames
+    pytest.param("/smooth", "/below.png", id="smooth-scrolling"),
+    # each position is drawn (and seen by observers) before the next, the last one too
+    pytest.param("/short", "/bottom.png", id="in-view-at-the-last-step"),
+    # requestAnimationFrame replaced by a function that never calls back
+    pytest.param("/no-frames", "/bottom.png", id="no-animation-frames"),
+    # an app shell: the window does not scroll, a box of the page does
+    pytest.param("/app-shell", "/shell.png", id="a-box-of-its-own"),
+])
+def test_lazy_content_is_woken_however_the_page_scrolls(
+        browser: Browser, path: str, image: str) -> None:
     with _site() as site:
-        capture = browser.capture(site.url("/smooth"), screenshot=False)
-    assert site.url("/below.png") in [e.url for e in capture.exchanges]
-
-
-def test_what_is_in_view_only_at_the_last_scroll_step_is_loaded(browser: Browser) -> None:
-    # Each position the page is scrolled to is drawn (and so seen by its
-    # observers) before the next, the last one too.
-    with _site() as site:
-        capture = browser.capture(site.url("/short"), screenshot=False)
-    assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
-
-
-def test_a_page_that_replaced_request_animation_frame_is_scrolled_all_the_same(
-        browser: Browser) -> None:
-    with _site() as site:
-        capture = browser.capture(site.url("/no-frames"), screenshot=False)
-    assert site.url("/bottom.png") in [e.url for e in capture.exchanges]
+        capture = browser.capture(site.url(path), screenshot=False)
+    assert site.url(image) in [e.url for e in capture.exchanges]
     assert capture.settled
-
-
-def test_a_page_that_scrolls_a_box_of_its_own_is_scrolled_through(browser: Browser) -> None:
-    with _site() as site:
-        capture = browser.capture(site.url("/app-shell"), screenshot=False)
-    assert site.url("/shell.png") in [e.url for e in capture.exchanges]
 
 
 def test_a_page_cannot_steer_the_scripts_that_settle_it(browser: Browser) -> None:

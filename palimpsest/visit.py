@@ -21,7 +21,7 @@ from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotH
 from .models import Capture
 from .recorder import QUIET, NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
-from .world import World
+from .world import World, aside
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Error, Page, Response
@@ -210,9 +210,7 @@ class _Deadline:
 
     def _close(self) -> None:
         self.passed = True
-        closing = self.context._loop.create_task(
-            self.context._impl_obj.close(f"not drawn within {self.seconds:g}s"))
-        closing.add_done_callback(lambda task: task.exception())  # (seen: not logged)
+        aside(self.context, self.context._impl_obj.close(f"not drawn within {self.seconds:g}s"))
 
 
 def _conditions(settings: Settings, viewport: object) -> dict[str, object]:

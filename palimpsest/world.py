@@ -13,6 +13,7 @@ but built-ins and globals of their own, which the page cannot see or touch.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -95,5 +96,13 @@ class World:
         self._context, session = None, self._session
         if self._waiting and session is not None:
             self._session, self._cut = None, True
-            letting_go = self.page._loop.create_task(session._impl_obj.detach())
-            letting_go.add_done_callback(lambda task: task.exception())  # (seen: not logged)
+            aside(self.page, session._impl_obj.detach())
+
+
+def aside(owner: Any, call: Coroutine[Any, Any, Any]) -> None:
+    """Start ``call`` (of Playwright's async objects) on the event loop that
+    ``owner`` (a sync Playwright object) runs on, without waiting for it: from
+    a timer or an event handler, where a sync call cannot be made. What it
+    raises (its target gone already) is seen, so that asyncio does not log it."""
+    task = owner._loop.create_task(call)
+    task.add_done_callback(lambda done: done.exception())

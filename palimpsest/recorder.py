@@ -186,8 +186,9 @@ def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,
             return True
         if recorder.quiet and meanwhile():
             continue  # (that took a while: look again)
-        # Sleep until the window could close (events are handled meanwhile):
-        # each wake-up is a round trip through Playwright's driver.
-        left = quiet - (now - recorder.last_activity) if recorder.quiet else 0
-        page.wait_for_timeout(1000 * min(max(left, 0.025), deadline - now))
+        # Sleep until the window could close (events are handled meanwhile);
+        # while requests are in flight, 25 ms at a time: each wake-up is a
+        # round trip through Playwright's driver.
+        left = quiet - (now - recorder.last_activity) if recorder.quiet else 0.025
+        page.wait_for_timeout(1000 * min(max(left, 0), deadline - now))
     return False

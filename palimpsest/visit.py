@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 from .config import Settings
 from .egress import EgressProxy
 from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotHTML
+from .loop import aside
 from .models import Capture
 from .recorder import QUIET, NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
-from .world import World, aside
+from .world import World
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Error, Page, Response
@@ -38,24 +39,23 @@ NETWORK_ERRORS = (
 
 
 def visit(
-    context: BrowserContext, url: str, settings: Settings, version: str, screenshot: bool,
+    world: World, url: str, settings: Settings, version: str, screenshot: bool,
     egress: EgressProxy, meanwhile: Callable[[], bool] = lambda: False,
 ) -> Capture:
-    """Capture ``url`` in ``context`` (fresh, with one blank page), whose
-    exchanges ``egress`` records; while the network is idle, ``meanwhile``
-    may do work of its own (open the next page's context)."""
+    """Capture ``url`` in the world of a blank page (alone in a fresh context),
+    whose exchanges ``egress`` records; while the network is idle,
+    ``meanwhile`` may do work of its own (open the next page)."""
     from playwright.sync_api import Error
 
-    [page] = context.pages
+    page = world.page
     recorder = NetworkRecorder(page)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     response, in_time = _load(page, url, recorder, settings, egress)
     loaded = time.monotonic()
     drawing = settings.settle_timeout + settings.page_timeout
-    with _Deadline(context, drawing) as deadline:
+    with _Deadline(page.context, drawing) as deadline:
         try:
-            world = World(page)
             # A page sent on by a script or a meta refresh: settled again, where it went.
             for _ in range(CLIENT_REDIRECTS + 1):
                 rendering, settled, failure = _settle(world, recorder, settings, screenshot,
@@ -134,9 +134,9 @@ def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screens
 
     rendering = Rendering(world, recorder, screenshot=screenshot)
     try:
-        # While the network is idle: the rendering, then the next page's context.
+        # While the network is idle: the next page starts opening, then the rendering.
         settled = settle(world, recorder, budget=settings.settle_timeout, scripted=scripted,
-                         meanwhile=lambda: rendering.take_early() or meanwhile())
+                         meanwhile=lambda: meanwhile() or rendering.take_early())
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:
         return rendering, False, exc

@@ -13,8 +13,9 @@ but built-ins and globals of their own, which the page cannot see or touch.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
+
+from .loop import aside
 
 if TYPE_CHECKING:
     from playwright.sync_api import CDPSession, Page
@@ -98,11 +99,3 @@ class World:
             self._session, self._cut = None, True
             aside(self.page, session._impl_obj.detach())
 
-
-def aside(owner: Any, call: Coroutine[Any, Any, Any]) -> None:
-    """Start ``call`` (of Playwright's async objects) on the event loop that
-    ``owner`` (a sync Playwright object) runs on, without waiting for it: from
-    a timer or an event handler, where a sync call cannot be made. What it
-    raises (its target gone already) is seen, so that asyncio does not log it."""
-    task = owner._loop.create_task(call)
-    task.add_done_callback(lambda done: done.exception())

@@ -239,17 +239,17 @@ def test_redirect_to_an_internal_address_is_refused_before_it_is_requested(
     monkeypatch.setattr(browser.egress, "allow_private", False)
     with RawSite(host="127.0.0.2") as target, RawSite() as origin:
         origin.table["GET", "/go"] = (redirect % target.url("/page").encode(), b"")
-        with browser.context() as context, pytest.raises(BlockedURL, match="127.0.0.2"):
+        with browser.page() as world, pytest.raises(BlockedURL, match="127.0.0.2"):
             # Browser.capture vets the first URL itself (and would refuse 127.0.0.1)
-            visit(context, origin.url("/go"), settings, "", False, browser.egress)
+            visit(world, origin.url("/go"), settings, "", False, browser.egress)
         assert origin.received[0].path == "/go"
     assert target.received == []
 
 
 def test_page_request_limit_refuses_the_rest(browser: Browser, settings: Settings) -> None:
     limited = settings.with_(max_requests=2)
-    with RawSite() as site, browser.context(limited) as context:
-        capture = visit(context, site.url("/page"), limited, "", False, browser.egress)
+    with RawSite() as site, browser.page(limited) as world:
+        capture = visit(world, site.url("/page"), limited, "", False, browser.egress)
     assert len(capture.exchanges) == 2
     assert len(capture.failed) >= 3  # css, scripts, image: refused, listed
 
@@ -260,8 +260,8 @@ def test_contexts_open_no_hidden_browser_ui(browser: Browser) -> None:
     # (with Playwright's own disabled features kept: Chromium reads one list).
     assert browser._browser is not None
     session = browser._browser.new_browser_cdp_session()
-    with browser.context() as context:
-        assert len(context.pages) == 1
+    with browser.page() as world:
+        assert world.page.context.pages == [world.page]
         targets = session.send("Target.getTargets")["targetInfos"]
     assert [t["url"] for t in targets if t["type"] not in ("page", "tab")] == []
     [features] = [a for a in CHROMIUM_ARGS if a.startswith("--disable-features=")]

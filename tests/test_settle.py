@@ -19,7 +19,6 @@ from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import visit
-from palimpsest.world import World
 
 from .rawsite import RawSite, _response
 
@@ -196,10 +195,10 @@ def test_a_page_that_stops_responding_fails_within_its_time(
         browser: Browser, settings: Settings) -> None:
     quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)
     with _site() as site:
-        with browser.context(quick) as context, \
+        with browser.page(quick) as world, \
                 pytest.raises(CaptureTimeout, match="stopped responding"):
             started = time.monotonic()
-            visit(context, site.url("/stuck"), quick, "", True, browser.egress)
+            visit(world, site.url("/stuck"), quick, "", True, browser.egress)
         assert time.monotonic() - started < 3.0 + 5.0  # (3 s, and the time to close it)
         assert browser.capture(site.url("/short"), screenshot=False).settled  # unharmed
 
@@ -279,8 +278,8 @@ def test_a_page_whose_load_never_ends_is_archived_as_it_stands(
     quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)
     with RawSite(table={("GET", "/hanging"): _ok("text/html", page),
                         ("GET", "/never.png"): (never, b"")}, stall=("/never.png",)) as site, \
-            browser.context(quick) as context:
-        capture = visit(context, site.url("/hanging"), quick, "", True, browser.egress)
+            browser.page(quick) as world:
+        capture = visit(world, site.url("/hanging"), quick, "", True, browser.egress)
     assert "Hanging" in capture.dom and capture.screenshot and not capture.settled
     image = next(e for e in capture.exchanges if e.url == site.url("/never.png"))
     assert image.truncated == "unspecified" and image.body.startswith(b"\x89PNG")
@@ -365,12 +364,12 @@ def test_a_cross_site_frame_and_what_it_loads_are_recorded(browser: Browser) -> 
 
 def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
         browser: Browser) -> None:
-    with browser.context() as context:
-        [page] = context.pages
+    with browser.page() as world:
+        page = world.page
         recorder = NetworkRecorder(page)
         # (an id makes a name on the window, in every world: none to rely on)
         page.set_content('<p id="changed">first</p>')
-        rendering = Rendering(World(page), recorder, screenshot=True)
+        rendering = Rendering(world, recorder, screenshot=True)
         assert rendering.take() and "first" in rendering.dom and rendering.png
         assert rendering.current() and not rendering.take()  # nothing happened since
         page.evaluate("document.getElementById('changed').textContent = 'second'")

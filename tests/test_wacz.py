@@ -108,8 +108,8 @@ def pywb(exported: tuple[Path, list[str]], tmp_path: Path) -> Iterator[str]:
 def test_pywb_replays_the_article_offline(pywb: str, exported: tuple[Path, list[str]],
                                           browser: Browser) -> None:
     _, (url, first, second) = exported
-    with browser.context() as context:
-        [page] = context.pages
+    with browser.page() as world:
+        page = world.page
         requested: list[str] = []
         page.on("request", lambda r: requested.append(r.url))
         for stamp in (first, second):  # the second is mostly revisits

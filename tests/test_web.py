@@ -96,8 +96,8 @@ def client(app_settings: Settings) -> Iterator[TestClient]:
 def test_timeline_diff_and_resnapshot_in_a_real_browser(
     seeded: dict[str, Any], server: str, site: NewsSite, browser: Browser,
 ) -> None:
-    with browser.context() as context:
-        [page] = context.pages
+    with browser.page() as world:
+        page = world.page
         page.goto(f"{server}/articles/{seeded['article_id']}")
         assert page.locator("h1.headline").inner_text() == \
             "Museum agrees to return 36 looted bronzes"
@@ -124,8 +124,8 @@ def test_timeline_diff_and_resnapshot_in_a_real_browser(
 def test_resnapshot_without_the_token_is_refused_in_the_page(
     seeded: dict[str, Any], server: str, browser: Browser,
 ) -> None:
-    with browser.context() as context:
-        [page] = context.pages
+    with browser.page() as world:
+        page = world.page
         page.goto(f"{server}/articles/{seeded['article_id']}")
         page.fill("input.token", "wrong")
         page.click("button.resnapshot-button")
@@ -153,8 +153,8 @@ def test_hostile_archived_html_stays_inert_on_every_page(
              f"/snapshots/{result.snapshot_id}", f"/snapshots/{result.snapshot_id}/dom",
              f"/memento/{stamp}/{url}", f"/timegate/{url}"]
     dialogs: list[str] = []
-    with browser.context() as context:
-        [page] = context.pages
+    with browser.page() as world:
+        page = world.page
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         for path in pages:
             page.goto(server + path)

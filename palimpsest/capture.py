@@ -76,9 +76,10 @@ class Browser:
     """A running Chromium, launched on entry and closed on exit.
 
     Each capture gets a fresh context. A browser that will serve more than one
-    page (``reused``) opens the next page's context while the current page
-    waits for the network to stay quiet: that costs the page nothing, and
-    saves the next one the ~150 ms a new context and page take.
+    page (``reused``) starts opening the next page's context, in the
+    background, while the current page waits for the network to stay quiet:
+    that costs the page nothing, and saves the next one the ~150 ms a new
+    context and page take.
     """
 
     def __init__(self, settings: Settings, *, reused: bool = True) -> None:

@@ -59,6 +59,7 @@ class EgressProxy:
         self.port = 0
         self.recording: Recording | None = None  # None: no page, no connection
         self._names: dict[str, asyncio.Future[list[Any]]] = {}  # this page's lookups
+        self._serving: set[asyncio.Task[None]] = set()  # connections being relayed
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="egress-proxy", daemon=True)
         self._ready = threading.Event()
@@ -104,6 +105,12 @@ class EgressProxy:
             loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Held until it ends: asyncio's streams hold it only while the browser's
+        # side is open, and a response still coming when the browser hangs up
+        # would otherwise be collected as garbage, unread and unrecorded.
+        this = asyncio.current_task()
+        assert this is not None
+        self._serving.add(this)
         upstream: asyncio.StreamWriter | None = None
         try:
             host, port = await _handshake(reader, writer)
@@ -125,6 +132,7 @@ class EgressProxy:
             for stream in (writer, upstream):
                 if stream is not None:
                     stream.close()
+            self._serving.discard(this)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      up_reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,

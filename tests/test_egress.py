@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +84,40 @@ def test_closes_quietly_with_a_connection_still_open(caplog: pytest.LogCaptureFi
         assert _receive_all(client) == b""
         client.close()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_response_goes_on_being_recorded_after_the_browser_hangs_up() -> None:
+    # The browser may drop a request while its response is still coming (a
+    # navigation cancels it). Python's streams then hold the relay only
+    # weakly: unless the proxy holds it, a garbage collection ends it, and
+    # the rest of the response is never read or recorded.
+    go_on = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            _page_proxy(allow_private=True) as proxy:
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
+                go_on.wait(10)
+                conn.sendall(b"56789")
+
+        threading.Thread(target=serve, daemon=True).start()
+        client, _ = _connect(proxy, "localhost", server.getsockname()[1])
+        with client:
+            client.sendall(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            received = b""
+            while not received.endswith(b"01234"):
+                received += client.recv(65536)
+        time.sleep(0.2)  # (the proxy sees the browser's side closed)
+        gc.collect()
+        go_on.set()
+        deadline = time.monotonic() + 5
+        while not (done := [e for e in proxy.recorded() if e.body == b"0123456789"]):
+            assert time.monotonic() < deadline, proxy.recorded()
+            time.sleep(0.05)
+    assert done[0].truncated is None
 
 
 def test_a_name_is_looked_up_once_a_page_however_many_connections_ask(

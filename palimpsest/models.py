@@ -84,11 +84,24 @@ class Capture:
 
     @property
     def page(self) -> Exchange:
-        """The exchange that delivered the final page document."""
-        for exchange in reversed(self.exchanges):
-            if exchange.url == self.final_url and not exchange.redirect:
-                return exchange
-        raise LookupError(f"no response for {self.final_url} in the capture")
+        """The exchange that delivered the final page document: the last
+        navigation to the final URL, not a request the page made for its own
+        URL by script (a PJAX fetch, a beacon), which the archive keeps too."""
+        own = [e for e in self.exchanges if e.url == self.final_url and not e.redirect]
+        if not own:
+            raise LookupError(f"no response for {self.final_url} in the capture")
+        # (max keeps the first of equals: reversed, the last a page asked for)
+        return max(reversed(own), key=lambda e: (_navigation(e), e.method == "GET"))
+
+
+def _navigation(exchange: Exchange) -> bool:
+    """Whether Chromium sent the request as a navigation: it says so to
+    trustworthy origins (https, localhost) with Sec-Fetch-Dest, and on plain
+    http with Upgrade-Insecure-Requests, which only navigations carry."""
+    headers = {name.lower(): value for name, value in exchange.request_headers}
+    if "sec-fetch-dest" in headers:
+        return headers["sec-fetch-dest"] == "document"
+    return headers.get("upgrade-insecure-requests") == "1"
 
 
 #: Fields stored and compared between versions, in the order they are shown. The

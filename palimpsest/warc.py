@@ -96,10 +96,10 @@ def write_warc(
     """
     warc = _Builder(capture, out, key, dict(originals or {}), make_id)
     warc.warcinfo()
-    page_id = ""
+    page, page_id = capture.page, ""
     for exchange in capture.exchanges:
-        response_id = warc.exchange(exchange, is_page=exchange is capture.page)
-        page_id = response_id if exchange is capture.page else page_id
+        response_id = warc.exchange(exchange, is_page=exchange is page)
+        page_id = response_id if exchange is page else page_id
     linked = {"WARC-Concurrent-To": page_id}
     warc.resource(DOM_PREFIX, capture.dom.encode(), "text/html; charset=utf-8", "dom", linked)
     if capture.screenshot:

@@ -178,6 +178,25 @@ def test_the_page_sees_a_reader_s_browser_not_an_automated_one(browser: Browser)
     assert '<p id="who">reader</p>' in capture.dom
 
 
+def test_the_page_is_the_document_not_a_request_the_page_made_for_its_own_url(
+        browser: Browser) -> None:
+    # Pages ask for their own URL again: a PJAX or Turbo fetch, a beacon
+    # POSTed back. The page's record is still the document the reader was sent.
+    page = (b"<!doctype html><html><head><title>Own URL</title></head><body><p>story</p>"
+            b"<script>fetch(location.href, {headers: {'X-Requested-With': 'fetch'}})"
+            b".then(() => navigator.sendBeacon(location.href, 'seen'));</script></body></html>")
+    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page),
+             ("POST", "/story"): (b"HTTP/1.1 204 No Content\r\n\r\n", b"")}
+    with RawSite(table=table) as site:
+        capture = browser.capture(site.url("/story"), screenshot=False)
+    own = [(e.method, dict(e.request_headers)) for e in capture.exchanges
+           if e.url == capture.final_url]
+    assert [method for method, _ in own] == ["GET", "GET", "POST"]  # (all archived)
+    assert capture.page.method == "GET" and capture.page.body == page
+    assert "X-Requested-With" not in dict(capture.page.request_headers)
+
+
 def test_a_cors_preflight_is_archived_with_the_request_it_cleared(browser: Browser) -> None:
     # A request to another origin with a header of its own is first cleared
     # by an OPTIONS preflight, which the browser sends itself and does not

@@ -83,7 +83,8 @@ def snapshot(url: str, as_json: bool) -> None:
         "unchanged": f"unchanged since v{result.version}",
         "ab-flip": f"headline flipped back to v{result.version}'s: a likely A/B test",
         "unpublished": "the article is gone (error page archived)",
-        "wall": "a paywall, consent or bot-check page was served; archived, not a version",
+        "wall": "a paywall, consent or bot-check page was served, or the reader was "
+                "refused (401, 403); archived, not a version",
         "redirected": "redirected to a different article; archived, not a version",
         "unavailable": "the server could not answer then (5xx, 429, 408); archived, "
                        "nothing learned about the article",

@@ -12,7 +12,8 @@ What a snapshot does to an article's history (its ``outcome``):
 - ``revert``: a new version equal to an earlier, non-current one (A, B, A);
 - ``ab-flip``: the headline flipped back to one seen within hours: a likely
   A/B test, recorded once as an ``ab_test`` event, not as a stream of edits;
-- ``unpublished`` (404, 410...), ``wall`` (paywall, consent or bot check),
+- ``unpublished`` (404, 410...), ``wall`` (paywall, consent or bot check;
+  401 and 403, which refuse the reader),
   ``redirected`` (to a different article): lifecycle events, no version;
 - ``unavailable`` (5xx, 429, 408): the server could not answer then, which
   says nothing about the article: archived, no event, no version.
@@ -47,6 +48,9 @@ AB_WINDOW = timedelta(hours=6)
 #: Statuses below 500 that say the server could not answer then (a request
 #: timeout, rate limiting), like a 5xx, not that the article went
 UNAVAILABLE = (408, 429)
+#: Statuses that keep the reader out (a login; a bot check: Cloudflare, Akamai
+#: and DataDome answer 403), not a story taken down
+REFUSED = (401, 403)
 
 
 def content_hash(article: Article) -> str:
@@ -225,15 +229,15 @@ class Recorder:
         capture, article = self.capture, self.article
         if capture.status >= 500 or capture.status in UNAVAILABLE:
             return "unavailable", None  # (an overloaded site is not an unpublished story)
+        if capture.status in REFUSED:
+            return self._walled({"http_status": capture.status})
         if capture.status >= 400 or article is None:
             if self.status == "live":
                 self.events.append(("unpublished", {"http_status": capture.status}))
             self.status = "gone"
             return "unpublished", None
         if article.wall:
-            if self._last_outcome() != "wall":
-                self.events.append(("wall", {"headline": article.headline}))
-            return "wall", None
+            return self._walled({"headline": article.headline})
         final = normalize_url(capture.final_url)
         if final != urls[0] and not self._follow_redirect(final):
             return "redirected", None
@@ -242,6 +246,13 @@ class Recorder:
             self.events.append(("republished", {"http_status": capture.status}))
         self.status = "live"
         return self._version(article)
+
+    def _walled(self, event: dict[str, Any]) -> tuple[Outcome, None]:
+        """The reader was kept out (a paywall, a login, a consent or bot
+        check): said once, however long it lasts; no version."""
+        if self._last_outcome() != "wall":
+            self.events.append(("wall", event))
+        return "wall", None
 
     def _follow_redirect(self, final: str) -> bool:
         """Whether a redirect leads to this same article (then it is an alias)."""

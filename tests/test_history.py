@@ -71,6 +71,20 @@ def test_a_server_that_could_not_answer_says_nothing_about_the_article(
     assert count(db, snapshots) == 3 and count(db, versions) == 1
 
 
+@pytest.mark.parametrize("status", [403, 401])
+def test_a_refusal_is_a_wall_not_an_unpublished_story(db: HistoryStore, status: int) -> None:
+    # A bot check (Cloudflare, Akamai, DataDome answer 403) or a login wall
+    # refuses the reader; the story is still there, for those let in.
+    db.record(capture(0), ARTICLE, warc(1))
+    for minutes in (5, 10):  # (said once, however long it lasts)
+        result = db.record(capture(minutes, status=status), None, warc(minutes))
+        assert (result.outcome, result.version) == ("wall", None)
+    assert db.record(capture(15), ARTICLE, warc(15)).outcome == "unchanged"
+    data = db.history(URL)
+    assert data["status"] == "live"
+    assert [(e["kind"], e["http_status"]) for e in data["events"]] == [("wall", status)]
+
+
 def test_history_json_contract(db: HistoryStore) -> None:
     db.record(capture(0), ARTICLE, warc(1))
     db.record(capture(5), replace(ARTICLE, body=("One.", "Two.", "Three.")), warc(2))

@@ -46,7 +46,10 @@ def started(owner: Any, call: Callable[[], T]) -> asyncio.Future[T]:
     return future
 
 
-def finished(owner: Any, future: asyncio.Future[T]) -> T:
-    """What the call :func:`started` gave, waited for as a sync call is; or what it raised."""
-    result: T = owner._sync(future)
+def finished(owner: Any, future: asyncio.Future[T], timeout: float | None = None) -> T:
+    """What the call :func:`started` gave, waited for as a sync call is; or
+    what it raised. After ``timeout`` seconds, TimeoutError: the call goes on."""
+    waited = future if timeout is None or future.done() else \
+        asyncio.wait_for(asyncio.shield(future), timeout)
+    result: T = owner._sync(waited)
     return result

@@ -56,6 +56,21 @@ def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """A frame of the page (an ``<iframe>``, nested ones too: an embedded post,
+    a chart, an ad) and its document as rendered."""
+
+    url: str
+    #: URL of the frame it is in (the page's, for a frame of the page itself)
+    parent: str
+    name: str = ""
+    #: The rendered DOM, as HTML; None if it could not be read (see ``unread``)
+    dom: str | None = None
+    #: Why not: "no answer" (its process was busy), "too large"
+    unread: str = ""
+
+
+@dataclass(frozen=True)
 class Capture:
     """What the browser was served for one URL, and what it rendered."""
 
@@ -81,6 +96,8 @@ class Capture:
     #: origin -> what its server showed: its address and, over TLS, the
     #: protocol, cipher and certificate (subject, issuer, validity, SHA-256)
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The page's frames, rendered, in document order
+    frames: tuple[Frame, ...] = ()
 
     @property
     def page(self) -> Exchange:

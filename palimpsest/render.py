@@ -1,5 +1,5 @@
-"""What a settled page looked like: its rendered DOM (shadow roots too) and a
-full-page screenshot.
+"""What a settled page looked like: its rendered DOM (shadow roots too), the
+documents of its frames, and a full-page screenshot.
 
 Both are taken as soon as the network is idle, while the quiet window that
 settling waits for runs out (work that would otherwise follow the wait), and
@@ -14,6 +14,8 @@ import base64
 import time
 from typing import TYPE_CHECKING
 
+from .loop import finished, started
+from .models import Frame
 from .recorder import NetworkRecorder
 
 if TYPE_CHECKING:
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
 
 #: CSS pixels; a screenshot of an endless page stops here
 MAX_SCREENSHOT_HEIGHT = 16384
+#: Seconds the documents of the page's frames are given to be read, all
+#: together (each answers in milliseconds): a frame from another site runs
+#: in a process of its own, which may be busy (an ad's script); the page is
+#: not held up for it, and still settles within its budget.
+FRAME_TIME = 0.5
+#: Frames read at most (a page of ads may hold hundreds)
+MAX_FRAMES = 50
 #: From now on, note any change to the DOM (the observer is made once a
 #: document, in our own world: the page sees neither it nor the note, which a
 #: symbol keeps apart from the window's names for the page's elements).
@@ -36,11 +45,14 @@ CHANGED = """() => window[Symbol.for("changed")] !== false"""
 
 
 class Rendering:
-    """The DOM and (if asked for) the screenshot of a page that is settling."""
+    """The DOM, the frames' and (if asked for) the screenshot of a page that is
+    settling. The frames are taken with the page's DOM; what changes in them
+    alone is not watched for."""
 
     def __init__(self, world: World, recorder: NetworkRecorder, *, screenshot: bool) -> None:
         self.world, self.recorder, self.screenshot = world, recorder, screenshot
         self.dom = ""
+        self.frames: tuple[Frame, ...] = ()
         self.png: bytes | None = None
         self._taken_at: float | None = None  # when the last taking began
 
@@ -70,6 +82,7 @@ class Rendering:
     def _take(self) -> None:
         self._taken_at = time.monotonic()
         self.dom = serialize(self.world)
+        self.frames = read_frames(self.world)
         if self.screenshot:
             self.png = screenshot(self.world)
         # Watched from here: the screenshot resizes the page for a moment, and
@@ -86,6 +99,30 @@ def serialize(world: World) -> str:
     html: str = world.send("DOM.getOuterHTML", {
         "nodeId": root["nodeId"], "includeShadowDOM": True})["outerHTML"]
     return html
+
+
+def read_frames(world: World) -> tuple[Frame, ...]:
+    """The documents of the page's frames as rendered (nested frames too, in
+    the order they were attached), read by Playwright in a world of its own
+    in each frame, out of reach of the frame's scripts; all at once, and
+    within ``FRAME_TIME``. A frame gone meanwhile is no longer the page's."""
+    from playwright.sync_api import Error
+
+    page = world.page
+    frames = [frame for frame in page.frames if frame.parent_frame is not None][:MAX_FRAMES]
+    reading = [started(page, frame.content) for frame in frames]
+    deadline = time.monotonic() + FRAME_TIME
+    read = []
+    for frame, future in zip(frames, reading, strict=True):
+        try:
+            dom, unread = finished(page, future, max(0.0, deadline - time.monotonic())), ""
+        except TimeoutError:
+            dom, unread = None, "no answer"
+        except Error:
+            continue
+        parent = frame.parent_frame.url if frame.parent_frame is not None else ""
+        read.append(Frame(url=frame.url, parent=parent, name=frame.name, dom=dom, unread=unread))
+    return tuple(read)
 
 
 def screenshot(world: World) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from .config import Settings
 from .egress import EgressProxy
 from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotHTML
 from .loop import aside
-from .models import Capture
+from .models import Capture, Frame
 from .recorder import QUIET, NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
 from .world import World
@@ -75,7 +76,8 @@ def visit(
             raise CaptureError(f"{url} could not be rendered: "
                                f"{exc.message.splitlines()[0]}") from exc
     dom = rendering.dom
-    if len(dom.encode()) > settings.max_page_bytes:
+    room = settings.max_page_bytes - len(dom.encode())
+    if room < 0:
         raise CaptureError(f"{url} is larger than {settings.max_page_bytes} bytes")
     exchanges, failed = recorder.exchanges(egress.recorded())
     origins = {f"{u.scheme}://{u.netloc}" for u in (urlsplit(e.url) for e in exchanges)}
@@ -85,6 +87,7 @@ def visit(
         browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
         conditions=_conditions(settings, page.viewport_size),
         servers={o: server for o, server in egress.servers().items() if o in origins},
+        frames=_within(rendering.frames, room),
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )
@@ -177,6 +180,20 @@ def _moved(page: Page, recorder: NetworkRecorder, response: Response,
             _content_type(moved) not in HTML_TYPES):
         return None  # (cancelled, a download, no content: the page stays)
     return moved
+
+
+def _within(frames: tuple[Frame, ...], room: int) -> tuple[Frame, ...]:
+    """The frames, those whose DOMs fit in what is left of the page's
+    ``room`` (in bytes, first come first kept) with their DOMs."""
+    kept = []
+    for frame in frames:
+        size = len(frame.dom.encode()) if frame.dom is not None else 0
+        if size > room:
+            frame = replace(frame, dom=None, unread="too large")
+        else:
+            room -= size
+        kept.append(frame)
+    return tuple(kept)
 
 
 def _chain(recorder: NetworkRecorder, response: Response) -> tuple[str, ...]:

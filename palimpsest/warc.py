@@ -31,6 +31,9 @@ from .models import Capture, Exchange
 WARC_VERSION = "WARC/1.1"
 DOM_PREFIX = "urn:dom:"
 SCREENSHOT_PREFIX = "urn:screenshot:"
+#: The rendered document of a frame of the page, by the frame's URL
+FRAME_PREFIX = "urn:frame:"
+HTML = "text/html; charset=utf-8"
 CAPTURE_INFO_PREFIX = "urn:capture:"
 # The browser hands us decoded bodies; a stored body must not claim an
 # encoding it no longer has, so these headers are kept under a prefix.
@@ -100,10 +103,14 @@ def write_warc(
     for exchange in capture.exchanges:
         response_id = warc.exchange(exchange, is_page=exchange is page)
         page_id = response_id if exchange is page else page_id
-    linked = {"WARC-Concurrent-To": page_id}
-    warc.resource(DOM_PREFIX, capture.dom.encode(), "text/html; charset=utf-8", "dom", linked)
+    linked, url = {"WARC-Concurrent-To": page_id}, capture.final_url
+    warc.resource(DOM_PREFIX + url, capture.dom.encode(), HTML, linked, name="dom")
     if capture.screenshot:
-        warc.resource(SCREENSHOT_PREFIX, capture.screenshot, "image/png", "screenshot", linked)
+        warc.resource(SCREENSHOT_PREFIX + url, capture.screenshot, "image/png", linked,
+                      name="screenshot")
+    for frame in capture.frames:
+        if frame.dom is not None:
+            warc.resource(FRAME_PREFIX + frame.url, frame.dom.encode(), HTML, linked)
     facts = json.dumps(_capture_facts(capture), indent=1).encode()
     warc.layout.records["capture"] = warc.write(warc.writer.create_warc_record(
         CAPTURE_INFO_PREFIX + capture.final_url, "metadata", payload=io.BytesIO(facts),
@@ -153,9 +160,8 @@ class _Builder:
             **self.headers(), **served, "WARC-Concurrent-To": response_id}))
         return response_id
 
-    def resource(self, prefix: str, data: bytes, content_type: str, name: str,
-                 linked: dict[str, str]) -> None:
-        uri = prefix + self.capture.final_url
+    def resource(self, uri: str, data: bytes, content_type: str, linked: dict[str, str],
+                 name: str | None = None) -> None:
         self.payload(uri, data, lambda headers: self.writer.create_warc_record(
             uri, "resource", payload=io.BytesIO(data), length=len(data),
             warc_content_type=content_type, warc_headers_dict=headers,
@@ -217,6 +223,9 @@ def _capture_facts(capture: Capture) -> dict[str, Any]:
         "timings": capture.timings,
         "conditions": capture.conditions,
         "servers": capture.servers,
+        "frames": [{"url": f.url, "parent": f.parent, "name": f.name,
+                    "dom": "archived" if f.dom is not None else f.unread}
+                   for f in capture.frames],
     }
 
 

@@ -45,6 +45,13 @@ def _response(status: str, headers: list[tuple[str, str]], body: bytes = b"") ->
     return head.encode("latin-1") + b"\r\n" + body
 
 
+def ok(content_type: str, body: bytes) -> tuple[bytes, bytes]:
+    """A 200 response of ``body``, as a table entry: (raw bytes, body as stored)."""
+    raw = _response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store"),
+                               ("Content-Length", str(len(body))), ("Connection", "close")], body)
+    return raw, body
+
+
 def _chunked(body: bytes, size: int = 50) -> bytes:
     parts = [body[i:i + size] for i in range(0, len(body), size)]
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"

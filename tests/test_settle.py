@@ -2,25 +2,30 @@
 its load is scrolled through too, the DOM and screenshot are of the page
 once it stopped changing, a page that never goes quiet is still archived,
 flagged as not settled, a redirect by script or meta refresh is followed,
-and a page that stops responding fails in bounded time."""
+a page that stops responding fails in bounded time, and the documents of
+its frames are kept as rendered."""
 
 from __future__ import annotations
 
+import io
 import struct
 import time
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
 from palimpsest.errors import CaptureError, CaptureTimeout
+from palimpsest.models import Capture
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import visit
+from palimpsest.warc import FRAME_PREFIX, write_warc
 
-from .rawsite import RawSite, _response
+from .rawsite import RawSite, _response, ok
 
 # An image fetched only when it scrolls into view, as lazy-loading scripts do
 # (an IntersectionObserver, not the browser's own loading=lazy).
@@ -101,32 +106,26 @@ BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 </body></html>"""
 
 
-def _ok(content_type: str, body: bytes) -> tuple[bytes, bytes]:
-    raw = _response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store"),
-                               ("Content-Length", str(len(body))), ("Connection", "close")], body)
-    return raw, body
-
-
 def _site() -> RawSite:
     png = tiny_png((30, 30, 200), size=16)
     return RawSite(table={
-        ("GET", "/long"): _ok("text/html", LONG_PAGE),
-        ("GET", "/short"): _ok("text/html", SHORT_PAGE),
-        ("GET", "/smooth"): _ok("text/html", SMOOTH_PAGE),
-        ("GET", "/no-frames"): _ok("text/html", NO_FRAMES_PAGE),
-        ("GET", "/steering"): _ok("text/html", STEERING_PAGE),
-        ("GET", "/app-shell"): _ok("text/html", APP_SHELL_PAGE),
-        ("GET", "/shell.png"): _ok("image/png", png),
-        ("GET", "/curious"): _ok("text/html", CURIOUS_PAGE),
-        ("GET", "/stuck"): _ok("text/html", STUCK_PAGE),
-        ("GET", "/growing"): _ok("text/html", GROWING_PAGE),
-        ("GET", "/more"): _ok("text/html", MORE),
-        ("GET", "/busy"): _ok("text/html", BUSY_PAGE),
-        ("GET", "/timed"): _ok("text/html", TIMED_PAGE),
-        ("GET", "/tick"): _ok("text/plain", b"tick"),
-        ("GET", "/below.png"): _ok("image/png", png),
-        ("GET", "/bottom.png"): _ok("image/png", png),
-        ("GET", "/late.png"): _ok("image/png", png),
+        ("GET", "/long"): ok("text/html", LONG_PAGE),
+        ("GET", "/short"): ok("text/html", SHORT_PAGE),
+        ("GET", "/smooth"): ok("text/html", SMOOTH_PAGE),
+        ("GET", "/no-frames"): ok("text/html", NO_FRAMES_PAGE),
+        ("GET", "/steering"): ok("text/html", STEERING_PAGE),
+        ("GET", "/app-shell"): ok("text/html", APP_SHELL_PAGE),
+        ("GET", "/shell.png"): ok("image/png", png),
+        ("GET", "/curious"): ok("text/html", CURIOUS_PAGE),
+        ("GET", "/stuck"): ok("text/html", STUCK_PAGE),
+        ("GET", "/growing"): ok("text/html", GROWING_PAGE),
+        ("GET", "/more"): ok("text/html", MORE),
+        ("GET", "/busy"): ok("text/html", BUSY_PAGE),
+        ("GET", "/timed"): ok("text/html", TIMED_PAGE),
+        ("GET", "/tick"): ok("text/plain", b"tick"),
+        ("GET", "/below.png"): ok("image/png", png),
+        ("GET", "/bottom.png"): ok("image/png", png),
+        ("GET", "/late.png"): ok("image/png", png),
     })
 
 
@@ -183,7 +182,7 @@ def test_a_page_whose_scripts_may_not_run_is_scrolled_all_the_same(browser: Brow
             ("GET", "/sandboxed"): (_response("200 OK", [
                 ("Content-Type", "text/html"), ("Content-Security-Policy", "sandbox"),
                 ("Content-Length", str(len(body))), ("Connection", "close")], body), body),
-            ("GET", "/native.png"): _ok("image/png", png)}) as site:
+            ("GET", "/native.png"): ok("image/png", png)}) as site:
         started = time.monotonic()
         capture = browser.capture(site.url("/sandboxed"))
         assert time.monotonic() - started < 10  # (it waited for no frame for ever)
@@ -208,9 +207,9 @@ SECOND = b"<!doctype html><html><head><title>Second</title></head><body><h1>seco
 
 def _sent_on(way: bytes) -> RawSite:
     return RawSite(table={
-        ("GET", "/first"): _ok("text/html", b"<!doctype html><html><head>%s</head>"
+        ("GET", "/first"): ok("text/html", b"<!doctype html><html><head>%s</head>"
                                             b"<body><h1>first</h1></body></html>" % way),
-        ("GET", "/second"): _ok("text/html", SECOND),
+        ("GET", "/second"): ok("text/html", SECOND),
         ("GET", "/track"): (_response("204 No Content", [("Connection", "close")]), b""),
     })
 
@@ -249,14 +248,14 @@ def test_a_page_that_goes_to_another_site_while_it_is_drawn_is_followed(
     # site in a process of its own, and the old page, swapped out, would never
     # answer the screenshot: the capture would fail once its time ran out.
     with RawSite(host="127.0.0.2", table={
-            ("GET", "/there"): _ok("text/html", b"<!doctype html><p>Moved here.</p>")}) as other:
+            ("GET", "/there"): ok("text/html", b"<!doctype html><p>Moved here.</p>")}) as other:
         page = b"""<!doctype html><html><body><div style="height: 3000px">Here.</div><script>
 addEventListener('resize', () => {
     location.href = '%s';
     for (const end = Date.now() + 100; Date.now() < end;) {}
 }, {once: true});
 </script></body></html>""" % other.url("/there").encode()
-        with RawSite(table={("GET", "/here"): _ok("text/html", page)}) as site:
+        with RawSite(table={("GET", "/here"): ok("text/html", page)}) as site:
             capture = browser.capture(site.url("/here"))
     assert capture.final_url == other.url("/there") and "Moved here." in capture.dom
     assert capture.redirect_chain == (site.url("/here"),) and capture.screenshot
@@ -276,7 +275,7 @@ def test_a_page_whose_load_never_ends_is_archived_as_it_stands(
     never = _response("200 OK", [("Content-Type", "image/png"), ("Content-Length", "1000")],
                       b"\x89PNG\r\n\x1a\n\0\0")
     quick = settings.with_(page_timeout=2.0, settle_timeout=1.0)
-    with RawSite(table={("GET", "/hanging"): _ok("text/html", page),
+    with RawSite(table={("GET", "/hanging"): ok("text/html", page),
                         ("GET", "/never.png"): (never, b"")}, stall=("/never.png",)) as site, \
             browser.page(quick) as world:
         capture = visit(world, site.url("/hanging"), quick, "", True, browser.egress)
@@ -292,7 +291,7 @@ def test_a_live_page_settles_with_its_event_stream_open(browser: Browser) -> Non
 new EventSource('/events').onmessage = e => { latest.textContent = e.data; };
 </script></body></html>"""
     events = _response("200 OK", [("Content-Type", "text/event-stream")], b"data: First post\n\n")
-    with RawSite(table={("GET", "/live"): _ok("text/html", page),
+    with RawSite(table={("GET", "/live"): ok("text/html", page),
                         ("GET", "/events"): (events, b"")}, stall=("/events",)) as site:
         capture = browser.capture(site.url("/live"))
     assert capture.settled and '<p id="latest">First post</p>' in capture.dom
@@ -310,8 +309,8 @@ def test_a_page_with_a_media_player_settles_while_the_player_buffers(
            + b"data" + struct.pack("<I", len(silence)) + silence)
     page = (b"<!doctype html><html><body><h1>Listen</h1>"
             b"<audio controls preload=metadata src=/talk.wav></audio></body></html>")
-    with RawSite(table={("GET", "/listen"): _ok("text/html", page),
-                        ("GET", "/talk.wav"): _ok("audio/wav", wav)}) as site:
+    with RawSite(table={("GET", "/listen"): ok("text/html", page),
+                        ("GET", "/talk.wav"): ok("audio/wav", wav)}) as site:
         capture = browser.capture(site.url("/listen"), screenshot=False)
     assert capture.settled
     # Its buffer is kept to the first bytes, the same in every snapshot.
@@ -352,14 +351,56 @@ def test_a_cross_site_frame_and_what_it_loads_are_recorded(browser: Browser) -> 
     # Chromium renders a frame from another site in a process of its own
     # (site isolation); its requests are the page's all the same.
     with RawSite(host="127.0.0.2", table={
-            ("GET", "/embed"): _ok("text/html", b'<!doctype html><img src="/embed.png">'),
-            ("GET", "/embed.png"): _ok("image/png", tiny_png((0, 128, 0), size=8))}) as other, \
-            RawSite(table={("GET", "/story"): _ok("text/html", b'<!doctype html><h1>Story</h1>'
+            ("GET", "/embed"): ok("text/html", b'<!doctype html><img src="/embed.png">'),
+            ("GET", "/embed.png"): ok("image/png", tiny_png((0, 128, 0), size=8))}) as other, \
+            RawSite(table={("GET", "/story"): ok("text/html", b'<!doctype html><h1>Story</h1>'
                                                 b'<iframe src="%s"></iframe>'
                                                 % other.url("/embed").encode())}) as site:
         capture = browser.capture(site.url("/story"), screenshot=False)
     urls = [e.url for e in capture.exchanges]
     assert other.url("/embed") in urls and other.url("/embed.png") in urls
+
+
+def _framed(browser: Browser, embed: bytes) -> tuple[Capture, str, str]:
+    """A story holding a frame from another site (a process of its own) that
+    serves ``embed``: its capture, the story's URL and the frame's."""
+    with RawSite(host="127.0.0.2", table={("GET", "/embed"): ok("text/html", embed)}) as other, \
+            RawSite(table={("GET", "/story"): ok("text/html", b'<!doctype html><h1>Story</h1>'
+                                                b'<iframe src="%s"></iframe>'
+                                                % other.url("/embed").encode())}) as site:
+        return (browser.capture(site.url("/story"), screenshot=False),
+                site.url("/story"), other.url("/embed"))
+
+
+def test_what_a_reader_saw_in_each_frame_is_archived(browser: Browser) -> None:
+    # An embedded post or chart is drawn by script in a frame from another
+    # site; what the reader saw in it is kept as the page's DOM is, nested
+    # frames too, each a resource record beside the page's.
+    capture, story, embed = _framed(browser, b'<!doctype html><p id="post"></p><script>'
+                                    b'document.getElementById("post").textContent = "Drawn";'
+                                    b'</script><iframe srcdoc="<b>nested</b>"></iframe>')
+    [frame, nested] = capture.frames
+    assert (frame.url, frame.parent, nested.parent) == (embed, story, embed)
+    assert frame.dom is not None and '<p id="post">Drawn</p>' in frame.dom
+    assert nested.dom is not None and "<b>nested</b>" in nested.dom
+    out = io.BytesIO()
+    write_warc(capture, out)
+    out.seek(0)
+    records = {(r.rec_type, r.rec_headers.get_header("WARC-Target-URI")): (
+        r.rec_headers, r.content_stream().read()) for r in ArchiveIterator(out)}
+    page, _ = records["response", story]
+    kept, dom = records["resource", FRAME_PREFIX + embed]
+    assert b'<p id="post">Drawn</p>' in dom
+    assert kept.get_header("WARC-Concurrent-To") == page.get_header("WARC-Record-ID")
+
+
+def test_a_frame_that_does_not_answer_does_not_hold_the_page_up(browser: Browser) -> None:
+    # An ad's script that never yields holds its own process only: the page
+    # is archived, the frame listed as unread.
+    capture, _, embed = _framed(browser, b'<!doctype html><p>ad</p><script>addEventListener('
+                                b'"load", () => setTimeout(() => { for (;;) {} }, 50));</script>')
+    assert "<h1>Story</h1>" in capture.dom and capture.settled
+    assert [(f.url, f.dom, f.unread) for f in capture.frames] == [(embed, None, "no answer")]
 
 
 def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(

@@ -26,6 +26,7 @@ from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
 
+from .rawsite import RawSite, ok
 from .s3server import free_port
 
 TOKEN = "test-token-123"
@@ -243,6 +244,23 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
                .findall("a:entry", ns)) == 1
     assert client.get("/openapi.json").json()["info"]["title"] == "Palimpsest"
     assert client.get("/api/articles/nope").status_code == 404
+
+
+@pytest.mark.browser
+def test_a_snapshot_lists_its_frames_and_their_documents(
+        app_settings: Settings, browser: Browser, client: TestClient) -> None:
+    embed = {("GET", "/embed"): ok("text/html", b"<p>post")}
+    with RawSite(host="127.0.0.2", table=embed) as other:
+        story = b"<h1>Story</h1><iframe src=%s>" % other.url("/embed").encode()
+        with RawSite(table={("GET", "/story"): ok("text/html", story)}) as site:
+            result = snapshot(site.url("/story"), settings=app_settings, browser=browser,
+                              store=open_store(app_settings.storage_url),
+                              history=HistoryStore(app_settings.db_url))
+    facts = client.get(f"/api/snapshots/{result.snapshot_id}/capture").json()
+    assert facts["frames"] == [{"url": other.url("/embed"), "parent": site.url("/story"),
+                                "name": "", "dom": "archived"}]
+    page = client.get(f"/snapshots/{result.snapshot_id}").text
+    assert f"<td>{other.url('/embed')}</td><td>{site.url('/story')}</td><td>archived</td>" in page
 
 
 def test_a_snapshot_says_how_it_was_captured_and_who_served_it(

@@ -45,9 +45,9 @@ CHANGED = """() => window[Symbol.for("changed")] !== false"""
 
 
 class Rendering:
-    """The DOM, the frames' and (if asked for) the screenshot of a page that is
-    settling. The frames are taken with the page's DOM; what changes in them
-    alone is not watched for."""
+    """The DOM, the frames' documents and (if asked for) the screenshot of a
+    page that is settling. The frames are taken with the page's DOM; what
+    changes in them alone is not watched for."""
 
     def __init__(self, world: World, recorder: NetworkRecorder, *, screenshot: bool) -> None:
         self.world, self.recorder, self.screenshot = world, recorder, screenshot

@@ -18,11 +18,11 @@ from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
 from palimpsest.errors import CaptureError, CaptureTimeout
-from palimpsest.models import Capture
+from palimpsest.models import Capture, Frame
 from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
-from palimpsest.visit import visit
+from palimpsest.visit import _within, visit
 from palimpsest.warc import FRAME_PREFIX, write_warc
 
 from .rawsite import RawSite, _response, ok
@@ -401,6 +401,14 @@ def test_a_frame_that_does_not_answer_does_not_hold_the_page_up(browser: Browser
                                 b'"load", () => setTimeout(() => { for (;;) {} }, 50));</script>')
     assert "<h1>Story</h1>" in capture.dom and capture.settled
     assert [(f.url, f.dom, f.unread) for f in capture.frames] == [(embed, None, "no answer")]
+
+
+def test_frames_past_the_page_s_byte_limit_are_listed_not_kept() -> None:
+    frames = tuple(Frame(url=f"http://ads.test/{n}", parent="http://news.test/", dom="x" * size)
+                   for n, size in enumerate((40, 80, 30)))
+    kept = _within(frames, 100)  # (what the page's own DOM left of its limit)
+    assert [(f.dom is not None, f.unread) for f in kept] == [
+        (True, ""), (False, "too large"), (True, "")]
 
 
 def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(

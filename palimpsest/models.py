@@ -96,7 +96,7 @@ class Capture:
     #: origin -> what its server showed: its address and, over TLS, the
     #: protocol, cipher and certificate (subject, issuer, validity, SHA-256)
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: The page's frames, rendered, in document order
+    #: The page's frames, rendered, in the order they were attached
     frames: tuple[Frame, ...] = ()
 
     @property

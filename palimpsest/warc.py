@@ -34,13 +34,13 @@ DOM_PREFIX = "urn:dom:"
 SCREENSHOT_PREFIX = "urn:screenshot:"
 #: The rendered document of a frame of the page, by the frame's URL
 FRAME_PREFIX = "urn:frame:"
+CAPTURE_INFO_PREFIX = "urn:capture:"
 HTML = "text/html; charset=utf-8"
 #: Payloads compressed already, which deflate's slower levels shrink no
 #: further: a screenshot takes 7 ms at warcio's level 9, 4.7 ms at level 1,
 #: and comes out no larger
 PACKED = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/avif", "video/",
           "audio/", "font/woff", "application/font-woff", "application/zip", "application/gzip")
-CAPTURE_INFO_PREFIX = "urn:capture:"
 # The browser hands us decoded bodies; a stored body must not claim an
 # encoding it no longer has, so these headers are kept under a prefix.
 ENCODING_HEADERS = ("content-encoding", "transfer-encoding", "content-length")

@@ -98,4 +98,3 @@ class World:
         if self._waiting and session is not None:
             self._session, self._cut = None, True
             aside(self.page, session._impl_obj.detach())
-

@@ -14,6 +14,8 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes, urlencode, urlsplit
 
@@ -76,18 +78,37 @@ def _fields(record: Any) -> dict[str, Any]:
 
 
 def _body_query(content_type: str, body: bytes) -> str:
-    """A request body as the query string a key carries: a form as it is, JSON
-    as its fields, anything else (multipart forms too) in base64."""
+    """A request body as the query string a key carries: a form as it is (a
+    multipart one by its fields), JSON as its fields, anything else in base64."""
     kind = content_type.split(";")[0].strip().lower()
     try:
         if kind == "application/x-www-form-urlencoded":
             return unquote_plus(body.decode("utf-8"))[:MAX_BODY_QUERY]
+        if kind.startswith("multipart/"):
+            return urlencode(_parts(content_type, body))[:MAX_BODY_QUERY]
         if kind in ("application/json", "text/plain"):
             return _json_query(body)[:MAX_BODY_QUERY]
     except ValueError:  # (not UTF-8, or not JSON)
         if kind == "application/json":
             return ""
     return ("__wb_post_data=" + base64.b64encode(body).decode())[:MAX_BODY_QUERY]
+
+
+def _parts(content_type: str, body: bytes) -> list[tuple[str, str | bytes]]:
+    """The fields of a multipart body, by name, as pywb reads them: a field's
+    text, or a file's bytes. ValueError if it has no parts (no boundary)."""
+    head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("a multipart body without a boundary")
+    fields: list[tuple[str, str | bytes]] = []
+    for part in message.iter_parts():
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        name = str(part.get_param("name", header="content-disposition"))
+        has_file = part.get_param("filename", header="content-disposition") is not None
+        fields.append((name, data if has_file else data.decode("utf-8", "replace")))
+    return fields
 
 
 def _json_query(body: bytes) -> str:

@@ -145,6 +145,10 @@ def test_every_record_is_keyed_as_pywb_s_own_indexer_keys_it(tmp_path: Path) -> 
                   "application/x-www-form-urlencoded"),
         _exchange("POST", api, b'{"a": 1}', "text/plain;charset=UTF-8"),
         _exchange("PUT", api, b"\x00\xff", "application/octet-stream"),
+        _exchange("POST", api, b'--XyZ\r\nContent-Disposition: form-data; name="q"\r\n\r\n'
+                  b"night trains \xc3\xa9t\xc3\xa9\r\n--XyZ\r\nContent-Disposition: form-data;"
+                  b' name="photo"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+                  b"\x89PNG\x00\r\n--XyZ--\r\n", "multipart/form-data; boundary=XyZ"),
         _exchange("GET", "http://news.test/a%7Eb/c%2Cd?x=%41&b=2&b-c=1&b=1"),
     )
     warc = tmp_path / "keys.warc.gz"
@@ -158,4 +162,4 @@ def test_every_record_is_keyed_as_pywb_s_own_indexer_keys_it(tmp_path: Path) -> 
             for lines in (ours, pywb)]
     assert keys[0] == keys[1]
     assert "test,api)/graphql?__wb_method=options&v=3" in keys[0]
-    assert len({k for k in keys[0] if "__wb_method=post" in k}) == 3  # (three apart)
+    assert len({k for k in keys[0] if "__wb_method=post" in k}) == 4  # (four apart)

@@ -22,7 +22,7 @@ from palimpsest.visit import visit
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
 
 from .helpers import warcio_check
-from .rawsite import REDIRECT, RawSite, _response
+from .rawsite import REDIRECT, RawSite, _response, ok
 
 RENAMED = ("content-encoding", "transfer-encoding")
 
@@ -185,14 +185,12 @@ def test_the_page_is_the_document_not_a_request_the_page_made_for_its_own_url(
     page = (b"<!doctype html><html><head><title>Own URL</title></head><body><p>story</p>"
             b"<script>fetch(location.href, {headers: {'X-Requested-With': 'fetch'}})"
             b".then(() => navigator.sendBeacon(location.href, 'seen'));</script></body></html>")
-    table = {("GET", "/story"): (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(page), page), page),
+    table = {("GET", "/story"): ok("text/html", page),
              ("POST", "/story"): (b"HTTP/1.1 204 No Content\r\n\r\n", b"")}
     with RawSite(table=table) as site:
         capture = browser.capture(site.url("/story"), screenshot=False)
-    own = [(e.method, dict(e.request_headers)) for e in capture.exchanges
-           if e.url == capture.final_url]
-    assert [method for method, _ in own] == ["GET", "GET", "POST"]  # (all archived)
+    own = [e.method for e in capture.exchanges if e.url == capture.final_url]
+    assert own == ["GET", "GET", "POST"]  # (all archived)
     assert capture.page.method == "GET" and capture.page.body == page
     assert "X-Requested-With" not in dict(capture.page.request_headers)
 

@@ -90,6 +90,7 @@ def payload_digests(capture: Capture) -> set[str]:
     """Digests of the payloads :func:`write_warc` may deduplicate."""
     bodies = [e.body for e in capture.exchanges if e.repeatable]
     bodies += [capture.dom.encode(), capture.screenshot or b""]
+    bodies += [frame.dom.encode() for frame in capture.frames if frame.dom is not None]
     return {payload_digest(b) for b in bodies if len(b) >= MIN_DEDUP_BYTES}
 
 

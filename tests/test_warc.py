@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from palimpsest.errors import ArchiveError
-from palimpsest.models import Capture, Exchange
+from palimpsest.models import Capture, Exchange, Frame
 from palimpsest.warc import (
     MIN_DEDUP_BYTES,
     iter_records,
     locate,
     page_from_warc,
+    payload_digests,
     read_record,
     write_warc,
 )
@@ -155,6 +156,18 @@ def test_page_from_warc_returns_the_rendered_dom() -> None:
 def test_malformed_warc_is_a_clear_error() -> None:
     with pytest.raises(ArchiveError):
         page_from_warc(io.BytesIO(b"this is not a WARC at all\r\n\r\n"))
+
+
+def test_every_payload_written_once_is_looked_up_the_next_time() -> None:
+    # archive() asks the index only for the digests payload_digests names: a
+    # payload the writer indexes but that is not named there (an embed's
+    # unchanged DOM) would be written in full in every snapshot.
+    frame = Frame(url="http://embed.test/post", parent="http://news.test/story",
+                  dom="<p>" + "y" * MIN_DEDUP_BYTES + "</p>")
+    capture = replace(make_capture(), dom="<p>" + "x" * MIN_DEDUP_BYTES + "</p>",
+                      frames=(frame,))
+    layout = write_warc(capture, io.BytesIO(), key="one.warc.gz")
+    assert len(layout.payloads) == 2 and set(layout.payloads) <= payload_digests(capture)
 
 
 def test_payloads_archived_before_become_revisit_records(tmp_path: Path) -> None:

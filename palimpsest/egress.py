@@ -117,7 +117,7 @@ class EgressProxy:
             # Outside a page only the browser itself calls out (home): refused.
             recording = self.recording
             code, opened = (NOT_ALLOWED, None) if recording is None else \
-                await self._open(host, port)
+                await self._open(host, port, recording)
             writer.write(_reply(code))
             await writer.drain()
             if opened is not None and recording is not None:
@@ -193,10 +193,15 @@ class EgressProxy:
             return function(*args)
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
 
-    async def _open(self, host: str, port: int
+    async def _open(self, host: str, port: int, recording: Recording
                     ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
-        """Resolve ``host``, check every address, connect to the first that answers."""
+        """Resolve ``host``, check every address, connect to the first that
+        answers; unless the page is past its limit of connections."""
         where = f"{host}:{port}"
+        if not recording.dial():
+            self.refusals[where] = f"over the page's limit of {recording.limits.requests} " \
+                                   "connections"
+            return NOT_ALLOWED, None
         try:
             addresses = await self._resolve(host)
         except (socket.gaierror, UnicodeError):

@@ -97,6 +97,7 @@ class Recording:
         self.limits = limits
         self.taken: list[_Taken] = []
         self.stored = 0
+        self.dialled = 0  # connections the page asked for
         #: origin -> what its server showed (address; TLS and certificate)
         self.servers: dict[str, dict[str, Any]] = {}
 
@@ -104,6 +105,14 @@ class Recording:
         """Every exchange that got a response (a response still coming included)."""
         limit = self.limits.response_bytes
         return [t.exchange(limit) for t in self.taken if t.status is not None]
+
+    def dial(self) -> bool:
+        """Count a connection the page asks for; False past its limit. A page
+        may open no more connections than it may send requests: each is a
+        name looked up and an address dialled from here, which a hostile page
+        could otherwise ask for by the thousand, to hosts that never answer."""
+        self.dialled += 1
+        return self.dialled <= self.limits.requests
 
     def room(self, taken: _Taken) -> int:
         """How many more bytes of ``taken``'s body may be stored."""

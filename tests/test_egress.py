@@ -24,7 +24,7 @@ from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL, NetworkError
-from palimpsest.tap import Limits
+from palimpsest.tap import Limits, Recording
 from palimpsest.tls import served
 
 from .helpers import https_context
@@ -145,6 +145,34 @@ def test_a_name_is_looked_up_once_a_page_however_many_connections_ask(
             connection.close()
 
 
+def test_a_page_dials_no_more_connections_than_it_may_send_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hostile page asks for a thousand hosts that never answer: each would be
+    # a lookup and a dial from here, sending no request that the limit counts.
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "127.0.0.1":  # (the proxy itself)
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "not found")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with EgressProxy(allow_private=True) as proxy:
+        proxy.new_page(Limits(requests=3))
+        codes = []
+        for n in range(5):
+            client, code = _connect(proxy, f"host-{n}.example", 80)
+            client.close()
+            codes.append(code)
+        assert codes == [4, 4, 4, 2, 2]  # host unreachable; then not allowed
+        assert lookups == ["host-0.example", "host-1.example", "host-2.example"]
+        assert proxy.refusals["host-4.example:80"] == "over the page's limit of 3 connections"
+        proxy.new_page(Limits(requests=3))  # (a new page, a new count)
+        assert _connect(proxy, "host-5.example", 80)[1] == 4
+
+
 def test_the_browser_looks_up_no_name_but_those_of_the_pages(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     # Chromium lists the Google accounts of each new profile about a second
@@ -229,9 +257,10 @@ def test_every_connection_of_a_capture_goes_through_the_proxy(
     dialled: list[tuple[str, int]] = []
     original = EgressProxy._open
 
-    async def spy(self: EgressProxy, host: str, port: int):  # type: ignore[no-untyped-def]
+    async def spy(self: EgressProxy, host: str, port: int,  # type: ignore[no-untyped-def]
+                  recording: Recording):
         dialled.append((host, port))
-        return await original(self, host, port)
+        return await original(self, host, port, recording)
 
     monkeypatch.setattr(EgressProxy, "_open", spy)
     with RawSite() as site:

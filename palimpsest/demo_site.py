@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -180,6 +181,16 @@ JS = b"""(function(){
 """
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser resets the connections it kept alive when its context
+        # closes: no error of the site's, and no traceback in the demo's log.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class NewsSite:
     """The demo news site; start it, edit its articles, stop it."""
 
@@ -215,8 +226,7 @@ class NewsSite:
             pass
 
         Handler.site = site
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,15 @@ def test_reextract_command_reports_nothing_new(site: NewsSite, settings: Setting
     assert code == 0
     report = json.loads(output[output.index("{"):])
     assert (report["articles"], report["snapshots"], report["rebuilt"]) == (1, 1, [])
+
+
+def test_the_demo_site_logs_no_error_when_a_browser_resets_its_connection(
+        site: NewsSite, capsys: pytest.CaptureFixture[str]) -> None:
+    # (a browser resets the connections it kept alive when its context closes)
+    port = int(site.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"GET /news/" + SLUG.encode() + b" HTTP/1.1\r\nHost: demo\r\n\r\n")
+        assert client.recv(12) == b"HTTP/1.1 200"
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.2)  # (while the site reads on)
+    assert capsys.readouterr().err == ""

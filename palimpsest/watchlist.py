@@ -75,6 +75,17 @@ class Watchlist:
                 select(articles.c.url).where(articles.c.watched, articles.c.next_check_at <= when)
                 .order_by(articles.c.next_check_at).limit(limit)).scalars())
 
+    def is_due(self, url: str, *, now: datetime | None = None) -> bool:
+        """Whether ``url`` is watched and due. A sweep asks again just before
+        it captures: a sweep that overlaps it (the schedule's next, while this
+        one runs on) may have captured it meanwhile, or a reader unwatched it."""
+        when = to_db_time(now or _now())
+        with _translated("read the watchlist"), self.engine.connect() as conn:
+            aid = known_article(conn, url)
+            return aid is not None and conn.execute(select(articles.c.id).where(
+                articles.c.id == aid, articles.c.watched, articles.c.next_check_at <= when,
+            )).first() is not None
+
     def postpone(self, url: str, *, failures: int = 1, now: datetime | None = None) -> None:
         """Push a failed article's next check back, longer after each failure."""
         when = to_db_time(now or _now()) + RETRY_BACKOFF * max(1, failures)

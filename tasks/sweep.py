@@ -19,6 +19,9 @@ from palimpsest.watchlist import Watchlist
 
 from . import blob_store, transient_only
 
+#: The outcome of an article captured meanwhile by an overlapping sweep, or unwatched
+NOT_DUE = "not due"
+
 
 def domain_limit(url: str) -> str:
     """The name of the Prefect concurrency limit for the URL's host."""
@@ -45,12 +48,15 @@ def ensure_domain_limits(urls: list[str], per_domain: int) -> list[str]:
 @task(retries=2, retry_delay_seconds=[20, 90], retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
-    """Capture one watched article (holding its host's slot meanwhile) and record it."""
+    """Capture one watched article (holding its host's slot meanwhile) and
+    record it; unless, by the time the slot is free, it is due no longer."""
     settings = Settings.from_env()
     check_url(url, allow_private=settings.allow_private)
-    with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
-        capture = pool.capture(url)
     with HistoryStore(settings.db_url) as history:
+        with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
+            if not Watchlist(history).is_due(url):
+                return {"url": url, "outcome": NOT_DUE}
+            capture = pool.capture(url)
         return process(capture, store=blob_store(settings), history=history).as_dict()
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select, update
 
+from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite, generated_articles
 from palimpsest.history import HistoryStore
@@ -143,6 +144,25 @@ def test_sweep_captures_the_due_and_skips_the_rest(
     assert pages == {"/news/harbour-bridge-reopens", "/news/museum-returns-bronzes"}
     assert watchlist.due() == []  # both rescheduled into the future
     assert sweep_watchlist()["due"] == 0
+
+
+def test_an_article_no_longer_due_when_its_turn_comes_is_not_captured(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist, settings: Settings,
+) -> None:
+    # Two sweeps overlap when one runs longer than the schedule's interval:
+    # both listed the same due articles; the first to reach one captures it.
+    from tasks.sweep import snapshot_due_article
+
+    captured, unwatched = site.url("harbour-bridge-reopens"), site.url("drought-wheat-harvest")
+    for url in (captured, unwatched):
+        watchlist.add(url)
+    with BrowserPool(settings, size=1) as pool:
+        assert snapshot_due_article.fn(captured, pool)["outcome"] == "new"
+        assert snapshot_due_article.fn(captured, pool) == {"url": captured, "outcome": "not due"}
+        watchlist.remove(unwatched)  # (by a reader, while the sweep waited)
+        assert snapshot_due_article.fn(unwatched, pool) == {"url": unwatched, "outcome": "not due"}
+    assert [path for _, path in site.requests if path.startswith("/news/")] == [
+        "/news/harbour-bridge-reopens"]
 
 
 def test_per_domain_politeness_holds(prefect_harness: None, watchlist: Watchlist) -> None:

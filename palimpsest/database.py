@@ -54,39 +54,50 @@ def migrate(engine: Engine) -> None:
             conn.rollback()
     if current == SCHEMA_REVISION:
         return  # importing and running Alembic costs ~0.2 s; skip it when current
-    from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
-        raw: Any = conn.connection.driver_connection
-        if sqlite:
-            # SQLite alters a table by rebuilding it (copy, drop, rename), and
-            # enforced foreign keys refuse to drop a table others refer to: they
-            # are off while migrating (this cannot change inside a transaction)
-            # and checked, whole, before the upgrade commits. And pysqlite runs
-            # DDL outside its transactions: BEGIN is said here, so that a failed
-            # upgrade leaves the database as it was (IMMEDIATE: a second process
-            # upgrading at once waits, then finds nothing left to do).
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
-            raw.isolation_level = None
-        try:
+        if engine.dialect.name == "sqlite":
+            _upgrade_sqlite(conn, config)
+        else:
             with conn.begin():
-                if sqlite:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    _drop_scratch_tables(conn)
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
-                    raise HistoryError(f"the upgraded database breaks foreign keys: {broken[:3]}")
-        finally:
-            if sqlite:
-                raw.isolation_level = ""  # pysqlite's own transactions again
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+                _upgrade(conn, config)
+
+
+def _upgrade(conn: Any, config: Any) -> None:
+    from alembic import command
+
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def _upgrade_sqlite(conn: Any, config: Any) -> None:
+    """Upgrade a SQLite database, all or nothing.
+
+    SQLite alters a table by rebuilding it (copy, drop, rename), and enforced
+    foreign keys refuse to drop a table others refer to: they are off while
+    migrating (this cannot change inside a transaction) and checked, whole,
+    before the upgrade commits. And pysqlite runs DDL outside its
+    transactions: BEGIN is said here, so that a failed upgrade leaves the
+    database as it was (IMMEDIATE: a second process upgrading at once waits,
+    then finds nothing left to do)."""
+    raw: Any = conn.connection.driver_connection
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    raw.isolation_level = None
+    try:
+        with conn.begin():
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _drop_scratch_tables(conn)
+            _upgrade(conn, config)
+            if broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all():
+                raise HistoryError(f"the upgraded database breaks foreign keys: {broken[:3]}")
+    finally:
+        raw.isolation_level = ""  # pysqlite's own transactions again
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
 
 
 def _drop_scratch_tables(conn: Any) -> None:

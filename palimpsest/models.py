@@ -37,6 +37,9 @@ class Exchange:
     encoded: bool = False
     #: the address of the server that answered (``WARC-IP-Address``)
     ip_address: str = ""
+    #: when the browser sent the request: the ``WARC-Date`` of its records
+    #: (None: the capture's start)
+    sent_at: datetime | None = None
 
     def header(self, name: str) -> str | None:
         """The first response header called ``name`` (case-insensitive)."""
@@ -98,6 +101,9 @@ class Capture:
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The page's frames, rendered, in the order they were attached
     frames: tuple[Frame, ...] = ()
+    #: when the DOM, the frames and the screenshot were taken (None: the
+    #: capture's start)
+    rendered_at: datetime | None = None
 
     @property
     def page(self) -> Exchange:

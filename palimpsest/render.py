@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .loop import finished, started
@@ -54,7 +55,8 @@ class Rendering:
         self.dom = ""
         self.frames: tuple[Frame, ...] = ()
         self.png: bytes | None = None
-        self._taken_at: float | None = None  # when the last taking began
+        self.taken_at: datetime | None = None  # when they were taken, last
+        self._began: float | None = None  # (the same, on the monotonic clock)
 
     def take(self) -> bool:
         """Take them, unless those taken are still current; whether they were taken."""
@@ -77,10 +79,10 @@ class Rendering:
         return self._since_activity() and not self.world.evaluate(CHANGED)
 
     def _since_activity(self) -> bool:
-        return self._taken_at is not None and self._taken_at > self.recorder.last_activity
+        return self._began is not None and self._began > self.recorder.last_activity
 
     def _take(self) -> None:
-        self._taken_at = time.monotonic()
+        self._began, self.taken_at = time.monotonic(), datetime.now(UTC)
         self.dom = serialize(self.world)
         self.frames = read_frames(self.world)
         if self.screenshot:

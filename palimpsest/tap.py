@@ -21,6 +21,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import brotli
@@ -65,6 +66,7 @@ class _Taken:
     truncated: str | None = None
     done: bool = False
     address: str = ""  # of the server that answered
+    sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def exchange(self, limit: int) -> Exchange:
         """As the archive stores it: decoded (to at most ``limit`` bytes); a
@@ -87,6 +89,7 @@ class _Taken:
             redirect=status // 100 == 3 and bool(_header(self.response_headers, "location")),
             protocol=self.protocol, truncated=truncated,
             encoded=coding not in ("", "identity") and decoded is None, ip_address=self.address,
+            sent_at=self.sent_at,
         )
 
 

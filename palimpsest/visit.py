@@ -87,7 +87,7 @@ def visit(
         browser_version=version, failed=failed, redirect_chain=_chain(recorder, response),
         conditions=_conditions(settings, page.viewport_size),
         servers={o: server for o, server in egress.servers().items() if o in origins},
-        frames=_within(rendering.frames, room),
+        frames=_within(rendering.frames, room), rendered_at=rendering.taken_at,
         timings={"load": round(loaded - started, 3),
                  "settle_render": round(time.monotonic() - loaded, 3)},
     )

@@ -111,13 +111,14 @@ def write_warc(
         response_id = warc.exchange(exchange, is_page=exchange is page)
         page_id = response_id if exchange is page else page_id
     linked, url = {"WARC-Concurrent-To": page_id}, capture.final_url
-    warc.resource(DOM_PREFIX + url, capture.dom.encode(), HTML, linked, name="dom")
+    rendered = capture.rendered_at
+    warc.resource(DOM_PREFIX + url, capture.dom.encode(), HTML, linked, rendered, name="dom")
     if capture.screenshot:
         warc.resource(SCREENSHOT_PREFIX + url, capture.screenshot, "image/png", linked,
-                      name="screenshot")
+                      rendered, name="screenshot")
     for frame in capture.frames:
         if frame.dom is not None:
-            warc.resource(FRAME_PREFIX + frame.url, frame.dom.encode(), HTML, linked)
+            warc.resource(FRAME_PREFIX + frame.url, frame.dom.encode(), HTML, linked, rendered)
     facts = json.dumps(_capture_facts(capture), indent=1).encode()
     warc.layout.records["capture"] = warc.write(warc.writer.create_warc_record(
         CAPTURE_INFO_PREFIX + capture.final_url, "metadata", payload=io.BytesIO(facts),
@@ -138,8 +139,11 @@ class _Builder:
         self.date = warc_date(capture.fetched_at)
         self.layout = Layout()
 
-    def headers(self) -> dict[str, str]:
-        return {"WARC-Record-ID": self.make_id(), "WARC-Date": self.date}
+    def headers(self, when: datetime | None = None) -> dict[str, str]:
+        """A new record's id, and its date: ``when`` its capture began (by
+        default, when the page's did)."""
+        return {"WARC-Record-ID": self.make_id(),
+                "WARC-Date": warc_date(when) if when is not None else self.date}
 
     def write(self, record: Any) -> tuple[int, int]:
         start = self.out.tell()
@@ -165,27 +169,28 @@ class _Builder:
         response_id = self.payload(
             exchange.url, exchange.body,
             lambda headers: _response(self.writer, exchange, http, headers), http=http,
-            extra={**served, **cut}, name="page" if is_page else None,
+            extra={**served, **cut}, when=exchange.sent_at, name="page" if is_page else None,
             dedup=exchange.repeatable)
         self.write(_request(self.writer, exchange, {
-            **self.headers(), **served, "WARC-Concurrent-To": response_id}))
+            **self.headers(exchange.sent_at), **served, "WARC-Concurrent-To": response_id}))
         return response_id
 
     def resource(self, uri: str, data: bytes, content_type: str, linked: dict[str, str],
-                 name: str | None = None) -> None:
+                 when: datetime | None, name: str | None = None) -> None:
         self.payload(uri, data, lambda headers: self.writer.create_warc_record(
             uri, "resource", payload=io.BytesIO(data), length=len(data),
             warc_content_type=content_type, warc_headers_dict=headers,
-        ), extra=linked, name=name)
+        ), extra=linked, when=when, name=name)
 
     def payload(self, uri: str, data: bytes, full: Callable[[dict[str, str]], Any], *,
                 http: Any = None, extra: dict[str, str] | None = None,
-                name: str | None = None, dedup: bool = True) -> str:
-        """Write a record carrying ``data``, or a revisit if it was archived
-        before; either way with the ``extra`` headers."""
+                when: datetime | None = None, name: str | None = None,
+                dedup: bool = True) -> str:
+        """Write a record carrying ``data`` (captured ``when``), or a revisit
+        if it was archived before; either way with the ``extra`` headers."""
         digest = payload_digest(data) if dedup and len(data) >= MIN_DEDUP_BYTES else None
         original = self.known.get(digest) if digest else None
-        headers = {**self.headers(), **(extra or {})}
+        headers = {**self.headers(when), **(extra or {})}
         if original is None:
             record = full(headers)
         else:
@@ -195,7 +200,7 @@ class _Builder:
         start, length = self.write(record)
         if original is None and digest:
             self.known[digest] = self.layout.payloads[digest] = Original(
-                uri, self.date, self.key, start, length)
+                uri, headers["WARC-Date"], self.key, start, length)
         if name:
             self.layout.records[name] = ((start, length) if original is None else
                                          (original.offset, original.length, original.warc_key))
@@ -247,6 +252,7 @@ def _capture_facts(capture: Capture) -> dict[str, Any]:
         "final_url": capture.final_url,
         "status": capture.status,
         "fetched_at": capture.fetched_at.isoformat(),
+        "rendered_at": capture.rendered_at.isoformat() if capture.rendered_at else None,
         "settled": capture.settled,
         "browser": capture.browser_version,
         "redirect_chain": [*capture.redirect_chain, capture.final_url],

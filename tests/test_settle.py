@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -23,7 +24,7 @@ from palimpsest.recorder import NetworkRecorder
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import _within, visit
-from palimpsest.warc import FRAME_PREFIX, write_warc
+from palimpsest.warc import FRAME_PREFIX, iter_records, write_warc
 
 from .rawsite import RawSite, _response, ok
 
@@ -426,3 +427,26 @@ def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
         assert rendering.current()
         recorder.touch()  # a scroll, or a request
         assert not rendering.current()
+
+
+def test_each_record_is_dated_when_its_capture_began(browser: Browser) -> None:
+    # /more is asked for 100 ms after the load; the DOM is taken once the page
+    # has settled: a WARC dated all at the page's start would say otherwise.
+    with _site() as site:
+        capture = browser.capture(site.url("/growing"), screenshot=False)
+    out = io.BytesIO()
+    write_warc(capture, out)
+    dates: dict[tuple[str, str], list[datetime]] = {}
+    for record in iter_records(io.BytesIO(out.getvalue())):
+        uri = record.rec_headers.get_header("WARC-Target-URI")
+        when = datetime.fromisoformat(record.rec_headers.get_header("WARC-Date"))
+        dates.setdefault((record.rec_type, uri), []).append(when)
+    page, more = site.url("/growing"), site.url("/more")
+    [page_sent], [more_sent] = dates[("response", page)], dates[("response", more)]
+    assert dates[("request", page)] == [page_sent] and dates[("request", more)] == [more_sent]
+    assert capture.fetched_at <= page_sent
+    assert more_sent - page_sent >= timedelta(seconds=0.1)
+    [rendered] = dates[("resource", f"urn:dom:{page}")]
+    assert rendered == capture.rendered_at
+    assert rendered > max(d for (kind, _), found in dates.items() if kind == "response"
+                          for d in found)

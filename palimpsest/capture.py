@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .config import Settings
 from .egress import EgressProxy
-from .errors import CaptureError
+from .errors import BrowserGone, CaptureError
 from .loop import finished, started
 from .models import Capture
 from .tap import Limits
@@ -128,6 +128,11 @@ class Browser:
     def version(self) -> str:
         return self._browser.version if self._browser else ""
 
+    @property
+    def alive(self) -> bool:
+        """Chromium is running (it may crash, or be killed when memory runs out)."""
+        return self._browser is not None and self._browser.is_connected()
+
     @contextmanager
     def page(self, settings: Settings | None = None) -> Iterator[World]:
         """A blank page in a fresh browser context (empty cache and cookies), in
@@ -167,9 +172,15 @@ class Browser:
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
-        with self.page() as world:
-            return visit(world, url, self.settings, self.version, screenshot,
-                         self.egress, self._prepare)
+        try:
+            with self.page() as world:
+                return visit(world, url, self.settings, self.version, screenshot,
+                             self.egress, self._prepare)
+        except Exception as exc:
+            if self._browser is not None and not self.alive:
+                raise BrowserGone(f"{url} was not captured: Chromium ended during "
+                                  "the capture") from exc
+            raise
 
 
 def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture:
@@ -250,6 +261,9 @@ class BrowserPool:
             while (job := self._jobs.get()) is not None:
                 url, future = job
                 try:
+                    if browser is not None and not browser.alive:
+                        dead, browser = browser, None  # (started anew below)
+                        dead.__exit__(None, None, None)
                     if browser is None:
                         browser = Browser(self.settings).__enter__()
                     future.set_result(browser.capture(url))

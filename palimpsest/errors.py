@@ -54,6 +54,12 @@ class NetworkError(CaptureError):
     transient = True
 
 
+class BrowserGone(CaptureError):
+    """Chromium ended (crashed, or killed: out of memory) during the capture."""
+
+    transient = True
+
+
 class NotHTML(CaptureError):
     """The URL answered with something other than an HTML page."""
 

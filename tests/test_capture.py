@@ -6,23 +6,27 @@ lines, header order, case and duplicates, and bodies are known exactly.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from palimpsest import egress
-from palimpsest.capture import CHROMIUM_ARGS, Browser, capture
+from palimpsest.capture import CHROMIUM_ARGS, Browser, BrowserPool, capture
 from palimpsest.config import Settings
-from palimpsest.errors import BlockedURL
+from palimpsest.errors import BlockedURL, BrowserGone
 from palimpsest.extract import extract
 from palimpsest.models import Capture
 from palimpsest.visit import visit
 from palimpsest.warc import ORIG_PREFIX, iter_records, write_warc
 
 from .helpers import warcio_check
-from .rawsite import REDIRECT, RawSite, _response, ok
+from .rawsite import REDIRECT, RawSite, _response, ok, responses
 
 RENAMED = ("content-encoding", "transfer-encoding")
 
@@ -296,3 +300,42 @@ def test_a_context_opened_in_advance_is_as_fresh_as_any(browser: Browser) -> Non
     [echoed] = [r for r in site.received if r.path == "/api/echo"][:1]
     assert ("Cookie", "session=abc123; theme=dark") in echoed.headers  # (set, and sent)
     assert not [k for k, _ in first.headers + second.headers if k.lower() == "cookie"]
+
+
+def _chromiums() -> set[int]:
+    """The Chromium browser processes running (not their renderers, GPU...)."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # (ended meanwhile)
+        if b"--remote-debugging-pipe" in args and not any(a.startswith(b"--type=") for a in args):
+            found.add(int(cmdline.parent.name))
+    return found
+
+
+def test_a_pool_browser_that_dies_fails_its_page_for_a_retry_and_is_started_anew(
+        settings: Settings) -> None:
+    # Chromium may crash, or be killed when memory runs out, in the middle of a
+    # sweep: that page's capture may be retried, and the pages after it are
+    # captured by a new Chromium, not failed one after the other.
+    page = b"<!doctype html><h1>Held</h1><img src='/events'>"  # (its load never ends)
+    table = {("GET", "/held"): ok("text/html", page), **responses(),
+             ("GET", "/events"): (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                                  b"Content-Length: 100\r\n\r\n", b"")}
+    before = _chromiums()
+    with RawSite(table=table, stall=("/events",)) as site, \
+            BrowserPool(settings.with_(page_timeout=20), size=1) as pool, \
+            ThreadPoolExecutor(max_workers=1) as thread:
+        held = thread.submit(pool.capture, site.url("/held"))
+        until = time.monotonic() + 15
+        while "/events" not in [r.path for r in site.received] and time.monotonic() < until:
+            time.sleep(0.05)
+        [pid] = _chromiums() - before
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(BrowserGone) as failed:
+            held.result(timeout=15)
+        assert failed.value.transient
+        assert pool.capture(site.url("/page")).status == 200
+        assert len(_chromiums() - before) == 1  # (the new one)

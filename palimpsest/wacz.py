@@ -54,7 +54,8 @@ def export_wacz(engine: Engine, store: BlobStore, url: str, out: Path) -> dict[s
         "software": f"palimpsest/{__version__}",
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mainPageURL": main["final_url"], "mainPageDate": main["fetched_at"],
-        "resources": [{"name": Path(path).name, "path": path, "bytes": len(data),
+        # (a Data Package names a resource in lower case: [-a-z0-9._/]+)
+        "resources": [{"name": Path(path).name.lower(), "path": path, "bytes": len(data),
                        "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
                       for path, data in files.items()],
     }, indent=1).encode()

@@ -76,6 +76,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_webrecorder_s_own_validator_finds_the_package_valid(
+        exported: tuple[Path, list[str]]) -> None:
+    # py-wacz checks what ReplayWeb.page relies on: the files a WACZ holds, its
+    # datapackage.json against the Data Package profile, the index, the hashes
+    validator = REPLAY_BIN / "wacz"
+    assert validator.exists(), "py-wacz is missing: ./dev test installs it into .replay"
+    result = subprocess.run([str(validator), "validate", "-f", str(exported[0])],
+                            capture_output=True, text=True, timeout=120)
+    assert "Validation succeeded" in result.stdout, result.stdout + result.stderr
+
+
 @pytest.fixture
 def pywb(exported: tuple[Path, list[str]], tmp_path: Path) -> Iterator[str]:
     """pywb serving the WACZ (added the way its manual says), on loopback."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +33,8 @@ from palimpsest.warc import write_warc
 SLUG = "harbour-bridge-reopens"
 #: pywb lives in a virtualenv of its own (see ./dev): its pins clash with Prefect's
 REPLAY_BIN = Path(__file__).parent.parent / ".replay" / "bin"
+#: ReplayWeb.page's npm package, as ./dev fetches it
+REPLAYWEB = Path(__file__).parent.parent / ".replayweb" / "package"
 
 
 @pytest.fixture
@@ -132,6 +138,60 @@ def test_pywb_replays_the_article_offline(pywb: str, exported: tuple[Path, list[
                                           "h => getComputedStyle(h).backgroundColor")
             assert color == "rgb(139, 0, 0)"  # the archived stylesheet applied
     assert requested and all(r.startswith(pywb) for r in requested if r.startswith("http"))
+
+
+@pytest.fixture
+def replayweb(exported: tuple[Path, list[str]], tmp_path: Path) -> Iterator[str]:
+    """A page on loopback embedding ReplayWeb.page, opening the WACZ as its
+    embedding guide shows (ui.js; the service worker under replay/); its URL."""
+    assert (REPLAYWEB / "sw.js").exists(), "ReplayWeb.page is missing: ./dev test fetches it"
+    root = tmp_path / "replayweb"
+    (root / "replay").mkdir(parents=True)
+    shutil.copy(REPLAYWEB / "ui.js", root)
+    shutil.copy(REPLAYWEB / "sw.js", root / "replay")
+    shutil.copy(exported[0], root / "article.wacz")
+    (root / "index.html").write_text(
+        '<!doctype html><script src="ui.js"></script><replay-web-page source="article.wacz"'
+        f' url="{exported[1][0]}" style="display: block; height: 900px"></replay-web-page>')
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_replayweb_page_replays_the_article_offline(
+        replayweb: str, exported: tuple[Path, list[str]], browser: Browser,
+        settings: Settings) -> None:
+    url = exported[1][0]
+    assert browser._playwright is not None
+    # (a Chromium of its own: captures block service workers, and ReplayWeb.page is one)
+    reader = browser._playwright.chromium.launch(executable_path=settings.chromium_path())
+    try:
+        page = reader.new_page()
+        requested: list[str] = []
+        page.context.on("request", lambda r: requested.append(r.url))
+        page.goto(f"{replayweb}/index.html")
+        deadline = time.monotonic() + 30
+        while not (shown := [f for f in page.frames if f.url.endswith("mp_/" + url)]):
+            assert time.monotonic() < deadline, [f.url for f in page.frames]
+            page.wait_for_timeout(200)  # (frames are seen as Playwright's calls run)
+        [frame] = shown
+        frame.wait_for_selector("h1.article-title")
+        assert "Harbour bridge" in (frame.text_content("h1.article-title") or "")
+        assert frame.eval_on_selector("figure.lead-image img", "img => img.naturalWidth") == 8
+        color = frame.eval_on_selector(".site-header", "h => getComputedStyle(h).backgroundColor")
+        assert color == "rgb(139, 0, 0)"  # the archived stylesheet applied
+    finally:
+        reader.close()
+    assert all(r.startswith((replayweb, "blob:", "data:")) for r in requested), requested
 
 
 def _exchange(method: str, url: str, body: bytes | None = None, kind: str = "") -> Exchange:

@@ -114,6 +114,13 @@ def snapshot(engine: Engine, snapshot_id: int) -> dict[str, Any]:
     return _snapshot_json(rows[0])
 
 
+def version_fields(engine: Engine, article_id: str) -> dict[int, dict[str, Any]]:
+    """The fields of each version of an article, by version number."""
+    rows = _all(engine, select(versions.c.version, versions.c.fields)
+                .where(versions.c.article_id == article_id))
+    return {r.version: r.fields for r in rows}
+
+
 def _snapshot_json(r: Any) -> dict[str, Any]:
     return {"id": r.id, "article_id": r.article_id, "fetched_at": from_db_time(r.fetched_at),
             "requested_url": r.requested_url, "final_url": r.final_url,

@@ -40,10 +40,9 @@ def export_wacz(engine: Engine, store: BlobStore, url: str, out: Path) -> dict[s
     if extra:
         warcs[DEPENDENCIES] = extra
     index = sorted(line for name, data in warcs.items() for line in cdxj_lines(name, data))
+    fields = queries.version_fields(engine, article_id)
     pages = [{"format": "json-pages-1.0", "id": "pages", "title": "All snapshots"}]
-    pages += [{"id": str(s["id"]), "url": s["final_url"], "ts": s["fetched_at"],
-               "title": f"{s['final_url']} ({s['outcome']}, {s['fetched_at']})"}
-              for s in snapshots if s["records"].get("dom")]
+    pages += [_page(s, fields.get(s["version"])) for s in snapshots if s["records"].get("dom")]
     files = {f"archive/{name}": data for name, data in warcs.items()}
     files["indexes/index.cdx"] = "".join(index).encode()
     files["pages/pages.jsonl"] = "".join(json.dumps(p) + "\n" for p in pages).encode()
@@ -72,6 +71,18 @@ def export_wacz(engine: Engine, store: BlobStore, url: str, out: Path) -> dict[s
     partial.replace(out)
     return {"url": main["final_url"], "snapshots": len(snapshots), "warcs": len(warcs),
             "index_lines": len(index), "bytes": out.stat().st_size, "path": str(out)}
+
+
+def _page(snapshot: dict[str, Any], fields: dict[str, Any] | None) -> dict[str, Any]:
+    """A snapshot's line in pages.jsonl: ReplayWeb.page lists it by its title,
+    and finds it by its text (the article as extracted: headline, dek, body)."""
+    when, outcome = snapshot["fetched_at"], snapshot["outcome"]
+    page = {"id": str(snapshot["id"]), "url": snapshot["final_url"], "ts": when,
+            "title": f"{snapshot['final_url']} ({outcome}, {when})"}
+    if fields:
+        page["title"] = f"{fields['headline']} (v{snapshot['version']}, {outcome}, {when})"
+        page["text"] = "\n".join([fields["headline"], fields["dek"], *fields["body"]]).strip()
+    return page
 
 
 def _name(key: str) -> str:

@@ -68,6 +68,10 @@ def test_wacz_is_a_complete_package(exported: tuple[Path, list[str]]) -> None:
         index = wacz.read("indexes/index.cdx").decode().splitlines()
     assert pages[0]["format"] == "json-pages-1.0"
     assert [p["url"] for p in pages[1:]] == [url, url]
+    # listed by headline, and found by the article's words (ReplayWeb.page's page search)
+    title = pages[1]["title"]
+    assert title.startswith("Harbour bridge reopens") and "(v1, new," in title
+    assert "reopened to traffic on Friday morning" in pages[2]["text"]
     assert index == sorted(index)
     entries = [json.loads(line.split(" ", 2)[2]) for line in index]
     page_entries = [e for e in entries if e["url"] == url]

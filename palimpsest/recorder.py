@@ -47,9 +47,11 @@ class NetworkRecorder:
         page.on("requestfinished", self._finished)  # (a redirect hop too)
         page.on("requestfailed", self._failed_to_load)
 
-    def touch(self) -> None:
-        """Something happened on the page (a scroll): the quiet window starts again."""
-        self.last_activity = time.monotonic()
+    def touch(self, ago: float = 0.0) -> None:
+        """Something happened on the page ``ago`` seconds ago (a scroll to a
+        new position): the quiet window starts again from then, unless a
+        request came later."""
+        self.last_activity = max(self.last_activity, time.monotonic() - ago)
 
     @property
     def quiet(self) -> bool:
@@ -88,7 +90,8 @@ class NetworkRecorder:
 QUIET = 0.25
 #: Scroll down a viewport a frame from ``from`` (where the last pass ended) to
 #: the end of the page or ``steps`` viewports; back to the top. Returns
-#: [where the pass ended, viewports scrolled]. Each position is drawn before
+#: [where the pass ended, viewports scrolled, milliseconds since the last new
+#: position was drawn (the top was drawn at the load)]. Each position is drawn before
 #: the next: a requestAnimationFrame callback runs before its frame is drawn
 #: (and intersection observers look), so a task queued from it runs after.
 #: (At most 100 ms a frame: a page may have replaced requestAnimationFrame.
@@ -110,16 +113,17 @@ SCROLL = """async ([from, steps]) => {
     const view = box === page ? innerHeight : box.clientHeight;
     const to = top => box.scrollTo({top, behavior: "instant"});
     to(Math.max(0, from - view));
-    let taken = 0;
+    let taken = 0, drawn = performance.now();
     while (taken < steps && view + box.scrollTop < box.scrollHeight) {
         to(box.scrollTop + view);
         taken++;
         await frame();
+        drawn = performance.now();
     }
     const reached = box.scrollTop + view;
     to(0);
     await frame();
-    return [reached, taken];
+    return [reached, taken, performance.now() - drawn];
 }"""
 
 
@@ -155,8 +159,8 @@ def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: flo
     reached, steps, grew = 0, scroll_steps, True
     scroll = _scroll if scripted else _scroll_by_steps
     while grew:
-        reached, taken = scroll(world, reached, steps)
-        recorder.touch()  # (what the scroll woke may take a moment to ask)
+        reached, taken, ago = scroll(world, reached, steps)
+        recorder.touch(ago)  # (what the scroll woke may take a moment to ask)
         if not _quiet(world.page, recorder, deadline, quiet, meanwhile):
             return False
         steps -= taken
@@ -165,18 +169,18 @@ def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: flo
     return True
 
 
-def _scroll(world: World, start: int, steps: int) -> tuple[int, int]:
-    reached, taken = world.evaluate(SCROLL, [start, steps])
-    return reached, taken
+def _scroll(world: World, start: int, steps: int) -> tuple[int, int, float]:
+    reached, taken, since = world.evaluate(SCROLL, [start, steps])
+    return reached, taken, since / 1000
 
 
-def _scroll_by_steps(world: World, start: int, steps: int) -> tuple[int, int]:
+def _scroll_by_steps(world: World, start: int, steps: int) -> tuple[int, int, float]:
     reached, taken = start, 0
     while taken < steps and (step := world.evaluate(STEP, [start, taken == 0])) is not None:
         reached, taken = step, taken + 1
         world.page.wait_for_timeout(DRAWN * 1000)
     world.evaluate("() => scrollTo({top: 0, behavior: 'instant'})")
-    return reached, taken
+    return reached, taken, 0.0
 
 
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,

@@ -20,7 +20,7 @@ from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
 from palimpsest.errors import CaptureError, CaptureTimeout
 from palimpsest.models import Capture, Frame
-from palimpsest.recorder import NetworkRecorder
+from palimpsest.recorder import NetworkRecorder, _scroll
 from palimpsest.render import Rendering
 from palimpsest.tap import MEDIA_KEPT
 from palimpsest.visit import _within, visit
@@ -427,6 +427,23 @@ def test_a_rendering_is_taken_again_after_any_change_request_or_scroll(
         assert rendering.current()
         recorder.touch()  # a scroll, or a request
         assert not rendering.current()
+
+
+def test_the_quiet_window_counts_from_the_last_new_position_drawn(browser: Browser) -> None:
+    # Scrolling back to the top shows what the load showed: the window that
+    # lets lazy content ask runs from the last position the scroll revealed.
+    with _site() as site, browser.page() as world:
+        world.page.goto(site.url("/long"), wait_until="load")
+        recorder = NetworkRecorder(world.page)
+        reached, taken, ago = _scroll(world, 0, 12)
+        assert taken > 1 and reached > 900
+        assert 0.005 < ago < 0.5  # (the frame drawn at the top, since)
+        now = time.monotonic()
+        recorder.touch(ago)
+        assert now - ago - 0.01 <= recorder.last_activity <= now - ago + 0.01
+        recorder.last_activity = later = time.monotonic()  # a request, since
+        recorder.touch(ago)
+        assert recorder.last_activity == later
 
 
 def test_each_record_is_dated_when_its_capture_began(browser: Browser) -> None:

@@ -348,7 +348,11 @@ def _mementos(request: Request, url: str) -> tuple[str, list[dict[str, Any]]]:
     engine = _engine(request)
     article_id = queries.article_for_url(engine, url)
     original = queries.article_url(engine, article_id)
-    mementos = [s for s in queries.article_snapshots(engine, article_id) if "dom" in s["records"]]
+    # One a second: a memento's datetime (an HTTP date) and its URI name the
+    # second; of snapshots taken within one, the last stands for it.
+    by_second = {_stamp(s["fetched_at"]): s for s in queries.article_snapshots(engine, article_id)
+                 if "dom" in s["records"]}
+    mementos = list(by_second.values())
     if not mementos:
         raise HTTPException(404, f"no memento of {url}")
     return original, mementos

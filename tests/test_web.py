@@ -17,12 +17,15 @@ import uvicorn
 from fastapi.testclient import TestClient
 from lxml import etree
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
+from palimpsest.database import to_db_time
 from palimpsest.demo_site import ARTICLES, NewsSite
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
+from palimpsest.schema import snapshots
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
 
@@ -218,6 +221,24 @@ def test_timemap_and_timegate(seeded: dict[str, Any], client: TestClient) -> Non
                       headers={"Accept-Datetime": early}).headers["location"] == mementos[0]["uri"]
     assert client.get(f"/timegate/{url}", headers={"Accept-Datetime": "yesterday"}).status_code \
         == 400
+
+
+@pytest.mark.browser
+def test_snapshots_within_one_second_are_one_memento_the_last(
+        seeded: dict[str, Any], client: TestClient, app_settings: Settings) -> None:
+    # (a re-snapshot asked for twice at once, say: HTTP dates cannot tell them apart)
+    url = seeded["url"]
+    first, last = client.get(f"/api/articles/{seeded['article_id']}/snapshots").json()
+    second = datetime.fromisoformat(first["fetched_at"]).replace(microsecond=0)
+    with HistoryStore(app_settings.db_url) as history, history.engine.begin() as conn:
+        for taken, offset in ((first, 0), (last, 500)):
+            conn.execute(update(snapshots).where(snapshots.c.id == taken["id"]).values(
+                fetched_at=to_db_time(second + timedelta(milliseconds=offset))))
+    mementos = [link for link in _links(client.get(f"/timemap/link/{url}").text)
+                if "memento" in link["rel"].split()]
+    assert [m["rel"] for m in mementos] == ["first last memento"]
+    page = client.get(mementos[0]["uri"].replace("http://testserver", ""))
+    assert "36 looted bronzes" in page.text  # the later one, edited
 
 
 @pytest.mark.browser

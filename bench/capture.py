@@ -3,9 +3,9 @@
 1. Pages per second of the full capture (every exchange recorded by the
    egress proxy, settle, scroll, rendered DOM, full-page screenshot, WARC
    written, as the sweep writes it: in another thread, while the browser
-   captures the next page) against bare Playwright (the same Chromium and flags, without
-   the proxy: a fresh context, ``goto`` until load, ``content()``) on the
-   same local pages, one browser each, in one run.
+   captures the next page) against bare Playwright (the same Chromium and
+   flags, without the proxy: a fresh context, ``goto`` until load,
+   ``content()``) on the same local pages, one browser each, in one run.
    Target: at least 0.75 of bare. Run at concurrency 1 (the settle window
    and screenshot show in full), 2 and 4 (where the machine's two cores
    are the limit). CPU seconds a page (every process: Chromium's,

@@ -52,11 +52,14 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
     record it; unless, by the time the slot is free, it is due no longer."""
     settings = Settings.from_env()
     check_url(url, allow_private=settings.allow_private)
+    with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
+        # (the database is opened only while used: dozens of tasks wait here)
+        with HistoryStore(settings.db_url) as history:
+            due = Watchlist(history).is_due(url)
+        if not due:
+            return {"url": url, "outcome": NOT_DUE}
+        capture = pool.capture(url)
     with HistoryStore(settings.db_url) as history:
-        with concurrency(domain_limit(url), occupy=1, timeout_seconds=3600):
-            if not Watchlist(history).is_due(url):
-                return {"url": url, "outcome": NOT_DUE}
-            capture = pool.capture(url)
         return process(capture, store=blob_store(settings), history=history).as_dict()
 
 

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
@@ -79,7 +79,8 @@ class Browser:
     page (``reused``) starts opening the next page's context, in the
     background, while the current page waits for the network to stay quiet:
     that costs the page nothing, and saves the next one the ~150 ms a new
-    context and page take.
+    context and page take. A page's context is closed in the background too,
+    while the next one finishes opening (~20 ms saved a page).
     """
 
     def __init__(self, settings: Settings, *, reused: bool = True) -> None:
@@ -90,6 +91,7 @@ class Browser:
         self._playwright: Playwright | None = None
         self._browser: PWBrowser | None = None
         self._spare: asyncio.Future[World] | None = None  # the next page, opening
+        self._closing: asyncio.Future[None] | None = None  # the last page's context
 
     def __enter__(self) -> Browser:
         from playwright.sync_api import Error, sync_playwright
@@ -143,12 +145,27 @@ class Browser:
             raise CaptureError("the browser is not running; use it in a with block")
         spare, self._spare = self._spare, None
         world = finished(self._browser, spare) if spare is not None else self._new_page()
+        self._closed()
         self.egress.new_page(_limits(settings or self.settings))
         try:
             yield world
         finally:
             self.egress.end_page()
-            world.page.context.close()
+            if self.reused:
+                self._closing = started(self._browser, world.page.context.close)
+            else:
+                world.page.context.close()
+
+    def _closed(self) -> None:
+        """Wait until the last page's context is closed: until then its page
+        could still connect, and be recorded as this one's. (One that fails
+        to close was closed already, by its deadline or with its browser.)"""
+        from playwright.sync_api import Error
+
+        closing, self._closing = self._closing, None
+        if closing is not None and self._browser is not None:
+            with suppress(Error):
+                finished(self._browser, closing)
 
     def _new_page(self) -> World:
         assert self._browser is not None

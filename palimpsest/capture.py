@@ -12,14 +12,14 @@ import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from .config import Settings
 from .egress import EgressProxy
 from .errors import BrowserGone, CaptureError
-from .loop import finished, started
+from .loop import aside, finished, started
 from .models import Capture
 from .tap import Limits
 from .urls import check_url
@@ -79,8 +79,9 @@ class Browser:
     page (``reused``) starts opening the next page's context, in the
     background, while the current page waits for the network to stay quiet:
     that costs the page nothing, and saves the next one the ~150 ms a new
-    context and page take. A page's context is closed in the background too,
-    while the next one finishes opening (~20 ms saved a page).
+    context and page take. A page's context is closed in the background
+    too, while the next page loads: each context comes in by a door of its
+    own to the egress proxy, which records only the page being captured.
     """
 
     def __init__(self, settings: Settings, *, reused: bool = True) -> None:
@@ -90,8 +91,7 @@ class Browser:
                                   connect_timeout=settings.page_timeout)
         self._playwright: Playwright | None = None
         self._browser: PWBrowser | None = None
-        self._spare: asyncio.Future[World] | None = None  # the next page, opening
-        self._closing: asyncio.Future[None] | None = None  # the last page's context
+        self._spare: asyncio.Future[tuple[World, str]] | None = None  # the next page
 
     def __enter__(self) -> Browser:
         from playwright.sync_api import Error, sync_playwright
@@ -138,44 +138,33 @@ class Browser:
     @contextmanager
     def page(self, settings: Settings | None = None) -> Iterator[World]:
         """A blank page in a fresh browser context (empty cache and cookies), in
-        its :class:`World`; the context is closed afterwards. The egress proxy
+        its :class:`World`; the context is closed afterwards (in the background). The egress proxy
         connects and records only meanwhile, within the limits of ``settings``
         (the browser's own by default)."""
         if self._browser is None:
             raise CaptureError("the browser is not running; use it in a with block")
         spare, self._spare = self._spare, None
-        world = finished(self._browser, spare) if spare is not None else self._new_page()
-        self._closed()
-        self.egress.new_page(_limits(settings or self.settings))
+        world, door = finished(self._browser, spare) if spare is not None else self._new_page()
+        self.egress.new_page(_limits(settings or self.settings), door)
         try:
             yield world
         finally:
             self.egress.end_page()
-            if self.reused:
-                self._closing = started(self._browser, world.page.context.close)
-            else:
-                world.page.context.close()
+            context = world.page.context
+            aside(context, context._impl_obj.close(None))  # (while the next page loads)
 
-    def _closed(self) -> None:
-        """Wait until the last page's context is closed: until then its page
-        could still connect, and be recorded as this one's. (One that fails
-        to close was closed already, by its deadline or with its browser.)"""
-        from playwright.sync_api import Error
-
-        closing, self._closing = self._closing, None
-        if closing is not None and self._browser is not None:
-            with suppress(Error):
-                finished(self._browser, closing)
-
-    def _new_page(self) -> World:
+    def _new_page(self) -> tuple[World, str]:
+        """A page in a fresh context, and the egress proxy's door it comes in by."""
         assert self._browser is not None
+        door = self.egress.door()
         context = self._browser.new_context(
             viewport=VIEWPORT,  # type: ignore[arg-type]
             user_agent=self.settings.user_agent,
             service_workers="block",
             accept_downloads=False,
+            proxy={"server": door},
         )
-        return World(context.new_page())
+        return World(context.new_page()), door
 
     def _prepare(self) -> bool:
         """Start opening the next page, unless it is open or opening; whether it

@@ -49,6 +49,8 @@ class EgressProxy:
     certificate that does not verify), so that a failed page can be
     explained. Call :meth:`new_page` before each page, and :meth:`recorded`
     and :meth:`end_page` after it: outside a page no connection is made.
+    Each browser context may come in through a :meth:`door` of its own, so
+    that only the page being captured is recorded, not one still closing.
     """
 
     def __init__(self, *, allow_private: bool, connect_timeout: float = 30.0) -> None:
@@ -58,6 +60,8 @@ class EgressProxy:
         self.tls = Interception()
         self.port = 0
         self.recording: Recording | None = None  # None: no page, no connection
+        self._door = ""  # the address the page being captured comes in by
+        self._doors: dict[str, asyncio.Server] = {}  # address -> its listener
         self._names: dict[str, asyncio.Future[list[Any]]] = {}  # this page's lookups
         self._serving: set[asyncio.Task[None]] = set()  # connections being relayed
         self._loop = asyncio.new_event_loop()
@@ -67,7 +71,7 @@ class EgressProxy:
 
     @property
     def server(self) -> str:
-        return f"socks5://127.0.0.1:{self.port}"
+        return _address(self.port)
 
     def __enter__(self) -> EgressProxy:
         self._thread.start()
@@ -96,7 +100,8 @@ class EgressProxy:
         try:
             loop.run_forever()
         finally:
-            server.close()
+            for listener in [server, *self._doors.values()]:
+                listener.close()
             # (a connection accepted while closing starts a task of its own)
             while tasks := asyncio.all_tasks(loop):
                 for task in tasks:
@@ -114,8 +119,10 @@ class EgressProxy:
         upstream: asyncio.StreamWriter | None = None
         try:
             host, port = await _handshake(reader, writer)
-            # Outside a page only the browser itself calls out (home): refused.
-            recording = self.recording
+            # Outside a page only the browser itself calls out (home): refused;
+            # as is a context that is not the page's (the last one, closing).
+            door = _address(writer.get_extra_info("sockname")[1])
+            recording = self.recording if door == (self._door or self.server) else None
             code, opened = (NOT_ALLOWED, None) if recording is None else \
                 await self._open(host, port, recording)
             writer.write(_reply(code))
@@ -163,14 +170,26 @@ class EgressProxy:
             _pipe(read, _writing(upstream), tap.sent, first, upstream),
             _pipe(_reading(up_reader), write, tap.received, b"", writer, tap.closed))
 
-    def new_page(self, limits: Limits) -> None:
-        """Connect and record from here on, for a new page (connections of the
-        last one, if any linger, go on recording into its own recording)."""
-        self._call(self._new_page, limits)
+    def door(self) -> str:
+        """The address of a proxy for one browser context alone: what comes in
+        by it is relayed only while it is the door of the page being captured
+        (:meth:`new_page`), and it closes when that page ends."""
+        async def open_door() -> str:
+            listener = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            address = _address(listener.sockets[0].getsockname()[1])
+            self._doors[address] = listener
+            return address
+        return asyncio.run_coroutine_threadsafe(open_door(), self._loop).result()
 
-    def _new_page(self, limits: Limits) -> None:
+    def new_page(self, limits: Limits, door: str = "") -> None:
+        """Connect and record from here on, for a new page that comes in by
+        ``door`` (by default :attr:`server`, the browser's own). Connections
+        of the last one, if any linger, go on recording into its own recording."""
+        self._call(self._new_page, limits, door)
+
+    def _new_page(self, limits: Limits, door: str) -> None:
         self.refusals.clear()
-        self.recording = Recording(limits)
+        self.recording, self._door = Recording(limits), door
         self._names = {}
 
     def recorded(self) -> list[Exchange]:
@@ -185,7 +204,12 @@ class EgressProxy:
 
     def end_page(self) -> None:
         """No page is being captured: refuse new connections until the next."""
+        self._call(self._end_page)
+
+    def _end_page(self) -> None:
         self.recording = None
+        if listener := self._doors.pop(self._door, None):
+            listener.close()  # (its connections still open go on)
 
     def _call(self, function: Callable[..., T], *args: object) -> T:
         """Run ``function`` in the proxy's thread, where the taps write."""
@@ -268,6 +292,10 @@ async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         writer.write(_reply(COMMAND_NOT_SUPPORTED))
         raise _Unsupported
     return host, port
+
+
+def _address(port: int) -> str:
+    return f"socks5://127.0.0.1:{port}"
 
 
 def _reply(code: int) -> bytes:

@@ -302,21 +302,22 @@ def test_a_context_opened_in_advance_is_as_fresh_as_any(browser: Browser) -> Non
     assert not [k for k, _ in first.headers + second.headers if k.lower() == "cookie"]
 
 
-def test_a_page_records_only_once_the_last_page_s_context_is_closed(
-        browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A page's context is closed in the background, while the next page opens;
-    # until it is closed its page could still connect, and be recorded as the
-    # next one's. So recording starts only once it is gone.
-    assert browser._browser is not None
-    chromium, opened = browser._browser, []
-    starting = browser.egress.new_page
-    monkeypatch.setattr(browser.egress, "new_page", lambda limits: (
-        opened.append(len(chromium.contexts)), starting(limits)))
-    with RawSite() as site:
-        for _ in range(3):
-            browser.capture(site.url("/page"), screenshot=False)
-            assert browser._spare is not None  # (so the next page opens at once)
-    assert opened[1:] == [1, 1]  # its own context alone
+def test_only_the_page_being_captured_is_recorded_not_a_context_still_closing(
+        browser: Browser) -> None:
+    # A page's context is closed in the background while the next page loads;
+    # until it is gone, its page may still ask for things, and must not be
+    # recorded as the next one's. Each context comes in by a door of its own.
+    with RawSite() as site, browser.page() as world:
+        other, _ = browser._new_page()  # (as the last page's, not yet closed)
+        try:
+            with pytest.raises(Exception, match="ERR_"):
+                other.page.goto(site.url("/style.css"))
+            world.page.goto(site.url("/page"))
+            recorded = browser.egress.recorded()
+        finally:
+            other.page.context.close()
+    assert [e.url for e in recorded].count(site.url("/style.css")) == 1  # the page's own
+    assert [r.path for r in site.received].count("/style.css") == 1
 
 
 def _chromiums() -> set[int]:

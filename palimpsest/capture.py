@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ from .world import World
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser as PWBrowser
-    from playwright.sync_api import Playwright
+    from playwright.sync_api import Error, Playwright
 
 VIEWPORT = {"width": 1280, "height": 900}
 # Chromium phones home at start-up; on a closed network those connections fail
@@ -113,7 +114,7 @@ class Browser:
         except Error as exc:
             self._playwright.stop()
             self.egress.__exit__(None, None, None)
-            raise CaptureError(f"could not start Chromium: {exc.message.splitlines()[0]}") from exc
+            raise _not_started(exc) from exc
         return self
 
     def __exit__(
@@ -207,6 +208,18 @@ def capture(url: str, settings: Settings, *, screenshot: bool = True) -> Capture
 def _capture_once(url: str, settings: Settings, screenshot: bool) -> Capture:
     with Browser(settings, reused=False) as browser:
         return browser.capture(url, screenshot=screenshot)
+
+
+def _not_started(exc: Error) -> CaptureError:
+    """Why Chromium did not start. Killed by a signal as it started (out of
+    memory: a sweep's other browsers were busy) or too slow to start, it may
+    start later; a binary that is missing or exits with an error will not."""
+    first = exc.message.splitlines()[0]
+    killed = re.search(r"process did exit: exitCode=null, signal=(SIG[A-Z]+)", exc.message)
+    if killed is not None or first.startswith("BrowserType.launch: Timeout"):
+        why = f"killed by {killed[1]}" if killed is not None else "too slow"
+        return BrowserGone(f"Chromium could not start ({why}); it may, later")
+    return CaptureError(f"could not start Chromium: {first}")
 
 
 def _reader_agent(browser: PWBrowser) -> str:

@@ -6,6 +6,7 @@
     ├── CaptureError        the page could not be captured
     │   ├── CaptureTimeout  it did not load within the time budget (transient)
     │   ├── NetworkError    DNS failure, refused or reset connection (transient)
+    │   ├── BrowserGone     Chromium crashed or was killed (transient)
     │   └── NotHTML         the response is not an HTML page
     ├── StorageError        the WARC could not be written to or read from storage
     ├── ArchiveError        a WARC is malformed or lacks the records we need
@@ -55,7 +56,8 @@ class NetworkError(CaptureError):
 
 
 class BrowserGone(CaptureError):
-    """Chromium ended (crashed, or killed: out of memory) during the capture."""
+    """Chromium ended during the capture, or as it started (it crashed, or was
+    killed: out of memory)."""
 
     transient = True
 

@@ -19,7 +19,7 @@ import pytest
 from palimpsest import egress
 from palimpsest.capture import CHROMIUM_ARGS, Browser, BrowserPool, capture
 from palimpsest.config import Settings
-from palimpsest.errors import BlockedURL, BrowserGone
+from palimpsest.errors import BlockedURL, BrowserGone, CaptureError
 from palimpsest.extract import extract
 from palimpsest.models import Capture
 from palimpsest.visit import visit
@@ -318,6 +318,24 @@ def test_only_the_page_being_captured_is_recorded_not_a_context_still_closing(
             other.page.context.close()
     assert [e.url for e in recorded].count(site.url("/style.css")) == 1  # the page's own
     assert [r.path for r in site.received].count("/style.css") == 1
+
+
+def test_a_chromium_killed_as_it_starts_is_tried_again_a_missing_one_is_not(
+        tmp_path: Path, settings: Settings) -> None:
+    # Killed as it starts (out of memory while a sweep's other browsers are
+    # busy), Chromium may start later: the task is retried. A binary that
+    # does not exist never will: the error says so, and is not retried.
+    killed = tmp_path / "chromium"
+    killed.write_text("#!/bin/sh\nkill -9 $$\n")
+    killed.chmod(0o755)
+    with pytest.raises(BrowserGone, match=r"killed by SIGKILL") as gone, \
+            Browser(settings.with_(chromium=str(killed))):
+        pass
+    assert gone.value.transient
+    with pytest.raises(CaptureError, match="executable doesn't exist") as missing, \
+            Browser(settings.with_(chromium=str(tmp_path / "none"))):
+        pass
+    assert not missing.value.transient
 
 
 def _chromiums() -> set[int]:

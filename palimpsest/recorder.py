@@ -3,8 +3,8 @@
 The exchanges themselves are recorded by the egress proxy (``tap.py``),
 exactly as the wire carried them. The browser tells the rest: when the page
 has gone quiet (no request in flight, open streams aside), which
-requests were the page's (the proxy also relays the browser's own calls
-home), and which got no response.
+requests were the page's (the proxy relays whatever the page's browser
+context asks for), and which got no response.
 Playwright's page events are used rather than a DevTools session of our own:
 they cover frames from other sites too, which Chromium renders in processes
 of their own (site isolation). Nothing is paused: the page loads at full speed.

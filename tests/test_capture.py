@@ -328,14 +328,18 @@ def test_a_chromium_killed_as_it_starts_is_tried_again_a_missing_one_is_not(
     killed = tmp_path / "chromium"
     killed.write_text("#!/bin/sh\nkill -9 $$\n")
     killed.chmod(0o755)
-    with pytest.raises(BrowserGone, match=r"killed by SIGKILL") as gone, \
-            Browser(settings.with_(chromium=str(killed))):
-        pass
-    assert gone.value.transient
-    with pytest.raises(CaptureError, match="executable doesn't exist") as missing, \
-            Browser(settings.with_(chromium=str(tmp_path / "none"))):
-        pass
-    assert not missing.value.transient
+
+    def start(chromium: Path) -> None:
+        with Browser(settings.with_(chromium=str(chromium))):
+            pass
+
+    # (in a thread of its own: this one may run the tests' browser already)
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        with pytest.raises(BrowserGone, match=r"killed by SIGKILL") as gone:
+            thread.submit(start, killed).result()
+        with pytest.raises(CaptureError, match="executable doesn't exist") as missing:
+            thread.submit(start, tmp_path / "none").result()
+    assert gone.value.transient and not missing.value.transient
 
 
 def _chromiums() -> set[int]:

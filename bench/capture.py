@@ -12,7 +12,8 @@
    Playwright's, ours) are printed too: where the cores bind, the ratio
    tends to bare's CPU over the full capture's. The two legs run in
    alternating rounds, so that this VM's drift in speed (up to 2x over
-   minutes) falls on both. Also printed: the full capture's median load and
+   minutes) falls on both; the ratios of single rounds (the same pages for
+   both legs) show how much the figure moves from run to run. Also printed: the full capture's median load and
    settle time a page, against bare's whole page: at concurrency 1 the
    settle (a scroll, then 250 ms of network quiet) is a floor under it.
 2. Bytes a second snapshot of an unchanged page adds (payloads already
@@ -126,15 +127,18 @@ class Leg:
         for thread in self._threads:
             thread.join()
 
-    def run(self, urls: list[str]) -> None:
+    def run(self, urls: list[str]) -> float:
+        """Load ``urls``; the seconds that took."""
         for url in urls:
             self._pending.put(url)
         started, cpu = time.perf_counter(), tree_cpu()
         self._go.wait()
         self._done.wait()  # counted while the browsers still run
-        self.elapsed += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        self.elapsed += elapsed
         self.cpu += tree_cpu() - cpu
         self.pages += len(urls)
+        return elapsed
 
     def _work(self, settings: Settings, job: Job,
               warm_up: str) -> None:
@@ -188,21 +192,24 @@ def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) ->
     """Both legs, in alternating rounds (bare, full, full, bare, ...): this
     VM's speed drifts over minutes, and the drift then falls on both."""
     TIMINGS.clear()
+    by_round = []  # the ratio of each round (the same pages for both legs)
     with NewsSite(generated_articles(pages)) as site:
         urls = [site.url(slug) for slug in site.articles]
         with Leg(settings, bare, concurrency, urls[0]) as bare_leg, \
                 Leg(settings, full, concurrency, urls[0]) as full_leg:
             for n in range(rounds):
                 batch = urls[n * pages // rounds:(n + 1) * pages // rounds]
-                for leg in (bare_leg, full_leg)[::1 if n % 2 == 0 else -1]:
-                    leg.run(batch)
+                took = {leg: leg.run(batch) for leg in
+                        (bare_leg, full_leg)[::1 if n % 2 == 0 else -1]}
+                by_round.append(took[bare_leg] / took[full_leg])
     bare_rate, full_rate = (leg.pages / leg.elapsed for leg in (bare_leg, full_leg))
     bare_cpu, full_cpu = (leg.cpu / leg.pages for leg in (bare_leg, full_leg))
     ratio = full_rate / bare_rate
     print(f"concurrency {concurrency}, {pages} pages in {rounds} rounds: bare Playwright "
           f"(goto + content) {bare_rate:.2f} pages/s, {bare_cpu:.2f} CPU-s a page; full "
           f"capture (recording, settle, DOM, PNG, WARC) {full_rate:.2f} pages/s, "
-          f"{full_cpu:.2f} CPU-s a page; ratio {ratio:.2f} (target >= {PAGES_TARGET}: "
+          f"{full_cpu:.2f} CPU-s a page; ratio {ratio:.2f} (rounds {min(by_round):.2f}"
+          f"-{max(by_round):.2f}; target >= {PAGES_TARGET}: "
           f"{'met' if ratio >= PAGES_TARGET else 'MISSED'}; where the CPUs bind, at most "
           f"{bare_cpu / full_cpu:.2f})")
     load, settle = (statistics.median(t[key] for t in TIMINGS[concurrency:])

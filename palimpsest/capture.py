@@ -139,9 +139,9 @@ class Browser:
     @contextmanager
     def page(self, settings: Settings | None = None) -> Iterator[World]:
         """A blank page in a fresh browser context (empty cache and cookies), in
-        its :class:`World`; the context is closed afterwards (in the background). The egress proxy
-        connects and records only meanwhile, within the limits of ``settings``
-        (the browser's own by default)."""
+        its :class:`World`; the context is closed afterwards, in the
+        background. The egress proxy connects and records only meanwhile, within
+        the limits of ``settings`` (the browser's own by default)."""
         if self._browser is None:
             raise CaptureError("the browser is not running; use it in a with block")
         spare, self._spare = self._spare, None

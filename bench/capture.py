@@ -13,9 +13,10 @@
    tends to bare's CPU over the full capture's. The two legs run in
    alternating rounds, so that this VM's drift in speed (up to 2x over
    minutes) falls on both; the ratios of single rounds (the same pages for
-   both legs) show how much the figure moves from run to run. Also printed: the full capture's median load and
-   settle time a page, against bare's whole page: at concurrency 1 the
-   settle (a scroll, then 250 ms of network quiet) is a floor under it.
+   both legs) show how much the figure moves from run to run. Also
+   printed: the full capture's median load and settle time a page, against
+   bare's whole page: at concurrency 1 the settle (a scroll, then 250 ms of
+   network quiet) is a floor under it.
 2. Bytes a second snapshot of an unchanged page adds (payloads already
    archived become revisit records). Target: at most 10% of the first.
 

@@ -21,6 +21,7 @@
    archived become revisit records). Target: at most 10% of the first.
 
     uv run python bench/capture.py [--pages 40] [--concurrency 1 2 4] [--rounds 4]
+                                   [--quiet 0.25]
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite, generated_articles
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import archive, process
-from palimpsest.recorder import QUIET
 from palimpsest.storage import LocalStore
 from palimpsest.warc import write_warc
 
@@ -216,7 +216,8 @@ def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) ->
     load, settle = (statistics.median(t[key] for t in TIMINGS[concurrency:])
                     for key in ("load", "settle_render"))
     print(f"  full capture, median a page: load {load:.3f} s, then settle and render "
-          f"{settle:.3f} s (scroll, {QUIET:g} s of network quiet, DOM and PNG within it); "
+          f"{settle:.3f} s (scroll, {settings.settle_quiet:g} s of network quiet, DOM and "
+          f"PNG within it); "
           f"bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
 
 
@@ -241,9 +242,12 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--quiet", type=float, default=0.25,
+                        help="seconds of network quiet a page settles on (PALIMPSEST_SETTLE_QUIET)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings.from_env({"PALIMPSEST_HOME": home, "PALIMPSEST_ALLOW_PRIVATE": "1"})
+        settings = Settings.from_env({"PALIMPSEST_HOME": home, "PALIMPSEST_ALLOW_PRIVATE": "1",
+                                      "PALIMPSEST_SETTLE_QUIET": str(args.quiet)})
         second_snapshot(settings, Path(home))
         for concurrency in args.concurrency:
             throughput(settings, args.pages, concurrency, args.rounds)

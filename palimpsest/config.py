@@ -48,6 +48,9 @@ class Settings:
     page_timeout: float = 30.0
     #: Seconds to wait for the network to go quiet after the load event.
     settle_timeout: float = 2.0
+    #: Seconds with no request in flight (and no scroll) for a page to count
+    #: as quiet: what a page asks for later than that is not waited for.
+    settle_quiet: float = 0.25
     #: Pages larger than this (rendered DOM, bytes) are refused.
     max_page_bytes: int = 20 * 1024 * 1024
     #: Requests a page may make; later ones are refused (and listed as failed).
@@ -68,6 +71,12 @@ class Settings:
         """Build settings from ``PALIMPSEST_*`` and ``AWS_*`` variables."""
         env = os.environ if environ is None else environ
         home = Path(env.get("PALIMPSEST_HOME") or DEFAULT_HOME).expanduser()
+        settle_timeout = _number(env, "PALIMPSEST_SETTLE_TIMEOUT", 2.0)
+        settle_quiet = _number(env, "PALIMPSEST_SETTLE_QUIET", 0.25)
+        if settle_quiet >= settle_timeout:
+            raise ConfigError("PALIMPSEST_SETTLE_QUIET must be shorter than "
+                              f"PALIMPSEST_SETTLE_TIMEOUT ({settle_timeout:g} s): no page "
+                              "could settle")
         return cls(
             home=home,
             db_url=env.get("PALIMPSEST_DB_URL") or f"sqlite:///{home / 'history.sqlite'}",
@@ -75,7 +84,8 @@ class Settings:
             chromium=env.get("PALIMPSEST_CHROMIUM") or None,
             allow_private=_flag(env.get("PALIMPSEST_ALLOW_PRIVATE")),
             page_timeout=_number(env, "PALIMPSEST_PAGE_TIMEOUT", 30.0),
-            settle_timeout=_number(env, "PALIMPSEST_SETTLE_TIMEOUT", 2.0),
+            settle_timeout=settle_timeout,
+            settle_quiet=settle_quiet,
             max_requests=int(_number(env, "PALIMPSEST_MAX_REQUESTS", 1000)),
             max_response_bytes=int(_number(env, "PALIMPSEST_MAX_RESPONSE_BYTES", 50 * 2**20)),
             max_snapshot_bytes=int(_number(env, "PALIMPSEST_MAX_SNAPSHOT_BYTES", 200 * 2**20)),

@@ -86,8 +86,6 @@ class NetworkRecorder:
         return mine, tuple(url for url in self._failed if url not in answered)
 
 
-#: Seconds with no request in flight (and no scroll) for a page to count as settled
-QUIET = 0.25
 #: Scroll down a viewport a frame from ``from`` (where the last pass ended) to
 #: the end of the page or ``steps`` viewports; back to the top. Returns
 #: [where the pass ended, viewports scrolled, milliseconds since the last new
@@ -142,11 +140,12 @@ STEP = """([from, first]) => {
 DRAWN = 0.05
 
 
-def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: float = QUIET,
+def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: float,
            scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False,
            scripted: bool = True) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
-    go quiet; again over whatever the page grew meanwhile.
+    go quiet (no request in flight for ``quiet`` seconds); again over
+    whatever the page grew meanwhile.
 
     Scrolling starts at once, while the last loads may still run, so a page
     costs one quiet window, not one before the scroll and one after. While

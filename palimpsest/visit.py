@@ -21,7 +21,7 @@ from .egress import EgressProxy
 from .errors import BlockedURL, CaptureError, CaptureTimeout, NetworkError, NotHTML
 from .loop import aside
 from .models import Capture, Frame
-from .recorder import QUIET, NetworkRecorder, settle
+from .recorder import NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
 from .world import World
 
@@ -140,7 +140,8 @@ def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screens
         # While the network is idle: the rendering, then the next page starts
         # opening (not both at once: a screenshot taken while a context opens
         # takes twice as long, and real pages then settled ~0.2 s later).
-        settled = settle(world, recorder, budget=settings.settle_timeout, scripted=scripted,
+        settled = settle(world, recorder, budget=settings.settle_timeout,
+                         quiet=settings.settle_quiet, scripted=scripted,
                          meanwhile=lambda: rendering.take_early() or meanwhile())
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:
@@ -236,8 +237,9 @@ def _conditions(settings: Settings, viewport: object) -> dict[str, object]:
     return {
         "viewport": viewport, "user_agent": settings.user_agent or "chromium default",
         "page_timeout": settings.page_timeout, "settle_budget": settings.settle_timeout,
-        "settle_quiet": QUIET, "rendered": "DOM and screenshot once the page stopped "
-                                          "changing (no request, scroll or DOM change)",
+        "settle_quiet": settings.settle_quiet,
+        "rendered": "DOM and screenshot once the page stopped changing (no request, "
+                    "scroll or DOM change)",
         "max_requests": settings.max_requests,
         "max_response_bytes": settings.max_response_bytes,
         "max_snapshot_bytes": settings.max_snapshot_bytes,

@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.demo_site import tiny_png
-from palimpsest.errors import CaptureError, CaptureTimeout
+from palimpsest.errors import CaptureError, CaptureTimeout, ConfigError
 from palimpsest.models import Capture, Frame
 from palimpsest.recorder import NetworkRecorder, _scroll
 from palimpsest.render import Rendering
@@ -99,6 +99,10 @@ TIMED_PAGE = b"""<!doctype html><html><head><title>Timed</title></head><body>
 <script>addEventListener('load', () => setTimeout(() => {
     document.getElementById('late').textContent = 'changed after the load';
 }, 220));</script></body></html>"""
+# Asks for something once, 700 ms after its load, with nothing in flight meanwhile.
+LATE_PAGE = b"""<!doctype html><html><head><title>Late</title></head><body>
+<h1>Late</h1><script>addEventListener('load', () => setTimeout(() => fetch('/tick').then(r => r.text()), 700));
+</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -123,6 +127,7 @@ def _site() -> RawSite:
         ("GET", "/more"): ok("text/html", MORE),
         ("GET", "/busy"): ok("text/html", BUSY_PAGE),
         ("GET", "/timed"): ok("text/html", TIMED_PAGE),
+        ("GET", "/late"): ok("text/html", LATE_PAGE),
         ("GET", "/tick"): ok("text/plain", b"tick"),
         ("GET", "/below.png"): ok("image/png", png),
         ("GET", "/bottom.png"): ok("image/png", png),
@@ -346,6 +351,28 @@ def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) 
     assert capture.exchanges[0].url == site.url("/busy")
     assert sum(e.url == site.url("/tick") for e in capture.exchanges) >= 3
     assert 'id="tick">tick<' in capture.dom
+
+
+def test_how_long_a_page_must_be_quiet_to_settle_is_a_setting(
+        browser: Browser, settings: Settings) -> None:
+    # What a page asks for once the quiet window has closed is not waited for;
+    # a longer window (PALIMPSEST_SETTLE_QUIET) waits for it, and says so.
+    seen = []
+    with _site() as site:
+        for quiet in (0.25, 1.0):
+            patient = settings.with_(settle_quiet=quiet, settle_timeout=3.0)
+            with browser.page(patient) as world:
+                capture = visit(world, site.url("/late"), patient, "", False, browser.egress)
+            seen.append((sum(e.url == site.url("/tick") for e in capture.exchanges),
+                         capture.conditions["settle_quiet"], capture.settled))
+    assert seen == [(0, 0.25, True), (1, 1.0, True)]
+
+
+def test_a_quiet_window_as_long_as_the_settle_budget_is_refused() -> None:
+    with pytest.raises(ConfigError, match="PALIMPSEST_SETTLE_QUIET must be shorter than "
+                                          r"PALIMPSEST_SETTLE_TIMEOUT \(2 s\)"):
+        Settings.from_env({"PALIMPSEST_SETTLE_QUIET": "2"})
+    assert Settings.from_env({"PALIMPSEST_SETTLE_QUIET": "0.5"}).settle_quiet == 0.5
 
 
 def test_a_cross_site_frame_and_what_it_loads_are_recorded(browser: Browser) -> None:

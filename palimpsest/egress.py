@@ -192,6 +192,20 @@ class EgressProxy:
         self.recording, self._door = Recording(limits), door
         self._names = {}
 
+    def delivered(self, asked: set[tuple[str, str]]) -> float | None:
+        """When the last response to these requests (method, URL) had come
+        whole, if every one of them has, and none with their method and URL is
+        still coming; else None."""
+        def whole() -> float | None:
+            recording = self.recording
+            taken = [t for t in recording.taken if (t.method, t.url) in asked] \
+                if recording is not None else []
+            if not taken or not all(t.done for t in taken) or \
+                    {(t.method, t.url) for t in taken} != asked:
+                return None
+            return max(t.ended for t in taken)
+        return self._call(whole)
+
     def recorded(self) -> list[Exchange]:
         """The exchanges relayed since :meth:`new_page`, in request order."""
         recording = self.recording

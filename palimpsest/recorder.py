@@ -31,19 +31,33 @@ if TYPE_CHECKING:
 STREAMS = ("eventsource", "media")
 
 
-class NetworkRecorder:
-    """Attach to a page before it navigates; read :meth:`exchanges` when it is done."""
+#: When the last response to some requests (method, URL) had come whole, if
+#: all have: the egress proxy's :meth:`~palimpsest.egress.EgressProxy.delivered`
+Delivered = Callable[[set[tuple[str, str]]], float | None]
 
-    def __init__(self, page: Page) -> None:
+
+class NetworkRecorder:
+    """Attach to a page before it navigates; read :meth:`exchanges` when it is done.
+
+    Chromium says a request has finished once the page has taken its
+    response; one the page never reads (a fetch fired and forgotten, as
+    analytics do) would stay in flight for ever. So a request answered, whose
+    response has come whole through the wire (``delivered``), is done too.
+    """
+
+    def __init__(self, page: Page, delivered: Delivered = lambda asked: None) -> None:
         self._asked: set[tuple[str, str]] = set()  # (method, URL) the page requested
         self._failed: list[str] = []
         self._in_flight: set[Request] = set()
+        self._answered: set[Request] = set()  # (its response's head has come)
+        self._delivered = delivered
         self.last_activity = time.monotonic()
         #: Requests for the page's own document (each redirect hop, and each
         #: redirect made by a script or a <meta http-equiv=refresh>)
         self.documents: list[Request] = []
         self._main = page.main_frame
         page.on("request", self._started)
+        page.on("response", lambda response: self._answered.add(response.request))
         page.on("requestfinished", self._finished)  # (a redirect hop too)
         page.on("requestfailed", self._failed_to_load)
 
@@ -53,9 +67,14 @@ class NetworkRecorder:
         request came later."""
         self.last_activity = max(self.last_activity, time.monotonic() - ago)
 
-    @property
-    def quiet(self) -> bool:
-        """No request in flight."""
+    def idle(self) -> bool:
+        """No request in flight (a response the page has not read, come whole,
+        is not in flight: the quiet window then runs from when it came)."""
+        if self._in_flight and self._in_flight <= self._answered:
+            ended = self._delivered({(r.method, r.url) for r in self._in_flight})
+            if ended is not None:
+                self._in_flight.clear()
+                self.last_activity = max(self.last_activity, ended)
         return not self._in_flight
 
     def _started(self, request: Request) -> None:
@@ -185,13 +204,14 @@ def _scroll_by_steps(world: World, start: int, steps: int) -> tuple[int, int, fl
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,
            meanwhile: Callable[[], bool]) -> bool:
     while (now := time.monotonic()) < deadline:
-        if recorder.quiet and now - recorder.last_activity >= quiet:
+        idle = recorder.idle()
+        if idle and now - recorder.last_activity >= quiet:
             return True
-        if recorder.quiet and meanwhile():
+        if idle and meanwhile():
             continue  # (that took a while: look again)
         # Sleep until the window could close (events are handled meanwhile);
         # while requests are in flight, 25 ms at a time: each wake-up is a
         # round trip through Playwright's driver.
-        left = quiet - (now - recorder.last_activity) if recorder.quiet else 0.025
+        left = quiet - (now - recorder.last_activity) if idle else 0.025
         page.wait_for_timeout(1000 * min(max(left, 0), deadline - now))
     return False

@@ -17,6 +17,7 @@ message) ends the tapping of that connection, never the relay.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class _Taken:
     body: bytearray = field(default_factory=bytearray)
     truncated: str | None = None
     done: bool = False
+    ended: float = 0.0  # when the response was whole (time.monotonic())
     address: str = ""  # of the server that answered
     sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -189,7 +191,7 @@ class Tap:
         if taken is None:
             return
         if data is None:  # the end of the message
-            taken.done = True
+            taken.done, taken.ended = True, time.monotonic()
         elif taken.truncated is None:
             room = self.recording.room(taken)
             if len(data) > room:

@@ -49,7 +49,7 @@ def visit(
     from playwright.sync_api import Error
 
     page = world.page
-    recorder = NetworkRecorder(page)
+    recorder = NetworkRecorder(page, egress.delivered)
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     response, in_time = _load(page, url, recorder, settings, egress)

@@ -99,10 +99,15 @@ TIMED_PAGE = b"""<!doctype html><html><head><title>Timed</title></head><body>
 <script>addEventListener('load', () => setTimeout(() => {
     document.getElementById('late').textContent = 'changed after the load';
 }, 220));</script></body></html>"""
-# Asks for something once, 700 ms after its load, with nothing in flight meanwhile.
+# Asks for something once, 700 ms after its load, with nothing in flight
+# meanwhile, and never reads the answer (as an analytics beacon).
 LATE_PAGE = b"""<!doctype html><html><head><title>Late</title></head><body>
-<h1>Late</h1><script>addEventListener('load', () => setTimeout(() => fetch('/tick').then(r => r.text()), 700));
+<h1>Late</h1><script>addEventListener('load', () => setTimeout(() => fetch('/tick'), 700));
 </script></body></html>"""
+# Fires a request at its load and forgets it: the answer is never read.
+FORGETFUL_PAGE = b"""<!doctype html><html><head><title>Beacon</title></head><body>
+<h1>Beacon</h1><script>addEventListener('load', () => { fetch('/tick'); });</script>
+</body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -128,6 +133,7 @@ def _site() -> RawSite:
         ("GET", "/busy"): ok("text/html", BUSY_PAGE),
         ("GET", "/timed"): ok("text/html", TIMED_PAGE),
         ("GET", "/late"): ok("text/html", LATE_PAGE),
+        ("GET", "/forgetful"): ok("text/html", FORGETFUL_PAGE),
         ("GET", "/tick"): ok("text/plain", b"tick"),
         ("GET", "/below.png"): ok("image/png", png),
         ("GET", "/bottom.png"): ok("image/png", png),
@@ -366,6 +372,17 @@ def test_how_long_a_page_must_be_quiet_to_settle_is_a_setting(
             seen.append((sum(e.url == site.url("/tick") for e in capture.exchanges),
                          capture.conditions["settle_quiet"], capture.settled))
     assert seen == [(0, 0.25, True), (1, 1.0, True)]
+
+
+def test_a_response_the_page_never_reads_does_not_keep_it_from_settling(
+        browser: Browser) -> None:
+    # Chromium never says a request has finished while the page has not read
+    # its response; the wire says it has come whole.
+    with _site() as site:
+        capture = browser.capture(site.url("/forgetful"), screenshot=False)
+    assert capture.settled
+    [tick] = [e for e in capture.exchanges if e.url == site.url("/tick")]
+    assert tick.body == b"tick" and tick.truncated is None
 
 
 def test_a_quiet_window_as_long_as_the_settle_budget_is_refused() -> None:

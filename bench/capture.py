@@ -217,8 +217,7 @@ def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) ->
                     for key in ("load", "settle_render"))
     print(f"  full capture, median a page: load {load:.3f} s, then settle and render "
           f"{settle:.3f} s (scroll, {settings.settle_quiet:g} s of network quiet, DOM and "
-          f"PNG within it); "
-          f"bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
+          f"PNG within it); bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
 
 
 def second_snapshot(settings: Settings, home: Path) -> None:
@@ -242,7 +241,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--quiet", type=float, default=0.25,
+    parser.add_argument("--quiet", type=float, default=Settings.settle_quiet,
                         help="seconds of network quiet a page settles on (PALIMPSEST_SETTLE_QUIET)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:

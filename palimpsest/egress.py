@@ -22,7 +22,7 @@ import socket
 import ssl
 import struct
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -179,7 +179,7 @@ class EgressProxy:
             address = _address(listener.sockets[0].getsockname()[1])
             self._doors[address] = listener
             return address
-        return asyncio.run_coroutine_threadsafe(open_door(), self._loop).result()
+        return self._on_loop(open_door())
 
     def new_page(self, limits: Limits, door: str = "") -> None:
         """Connect and record from here on, for a new page that comes in by
@@ -229,7 +229,11 @@ class EgressProxy:
         """Run ``function`` in the proxy's thread, where the taps write."""
         async def call() -> T:
             return function(*args)
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+        return self._on_loop(call())
+
+    def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the proxy's loop; what it returns."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     async def _open(self, host: str, port: int, recording: Recording
                     ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:

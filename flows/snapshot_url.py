@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.artifacts import create_table_artifact
 
 from tasks.archive import store_warc
 from tasks.capture import render_page
@@ -23,4 +24,7 @@ def snapshot_url(url: str) -> dict[str, Any]:
     stored = store_warc(capture)
     result = record_snapshot(capture, article, stored)
     print(f"{url}: {result.outcome} (version {result.version})")
+    # (shown with the run in Prefect's UI; the web's re-snapshot job reads it)
+    create_table_artifact([result.as_dict()], description="What the snapshot did to "
+                                                          "the article's history")
     return result.as_dict()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import HistoryError
 
 #: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -109,6 +111,15 @@ def _drop_scratch_tables(conn: Any) -> None:
     for name in names:
         if name.startswith("_alembic_tmp_") and name.removeprefix("_alembic_tmp_") in names:
             conn.exec_driver_sql(f'DROP TABLE "{name}"')
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Database errors become a HistoryError saying what could not be done."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise HistoryError(f"could not {what}: {exc}") from exc
 
 
 def to_db_time(moment: datetime) -> datetime:

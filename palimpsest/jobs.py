@@ -1,77 +1,112 @@
-"""Re-snapshots asked for from the web UI or API.
+"""Re-snapshots asked for from the web UI or API, kept in the history database.
 
 With a Prefect API configured, each is a flow run of the snapshot deployment
 (created through Prefect's REST API, so the core still never imports
-Prefect); without one, it runs here in a background thread.
+Prefect), and the job's id is the flow run's; without one, it runs in the web
+server's process, in a background thread. A job is a row of the ``jobs``
+table, not an entry in a server's memory: any server process answers for any
+job (another instance on the same database, or the same one after a restart),
+and a local job whose server stopped before it finished says so.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import os
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+
 from .config import Settings
+from .database import from_db_time, to_db_time, translated
 from .errors import PalimpsestError
+from .history import HistoryStore
 from .pipeline import snapshot
+from .schema import jobs
 from .urls import check_url
 
-FINAL_PREFECT_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+UNFINISHED = ("queued", "running")
+#: Prefect's state types, as a job's status (those not here: still queued)
+PREFECT_STATUS = {"RUNNING": "running", "COMPLETED": "done", "FAILED": "failed",
+                  "CRASHED": "failed", "CANCELLED": "failed", "CANCELLING": "failed"}
 
 
 class Jobs:
     """Snapshot jobs by id: queued, running, done or failed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, history: HistoryStore) -> None:
         self.settings = settings
-        self._jobs: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self.engine = history.engine
         # One at a time here: each snapshot starts a browser of its own.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-job")
+        self._me = _process(os.getpid())
 
     def submit(self, url: str) -> dict[str, Any]:
         """Start a snapshot of ``url``; return the job (raises InvalidURL first)."""
         url = check_url(url, allow_private=self.settings.allow_private)
-        job_id = uuid.uuid4().hex
-        job: dict[str, Any] = {"id": job_id, "url": url, "status": "queued", "result": None,
-               "error": None, "created_at": datetime.now(UTC).isoformat(), "flow_run_id": None,
-               "runner": "prefect" if self.settings.prefect_api_url else "local"}
-        with self._lock:
-            self._jobs[job_id] = job
         if self.settings.prefect_api_url:
-            job["flow_run_id"] = self._create_flow_run(url)
+            job_id, runner, worker = self._create_flow_run(url), "prefect", None
         else:
-            self._pool.submit(self._run, job_id)
-        return dict(job)
+            job_id, runner, worker = uuid.uuid4().hex, "local", self._me
+        self._write(jobs.insert().values(
+            id=job_id, url=url, runner=runner, status="queued", worker=worker,
+            created_at=to_db_time(datetime.now(UTC))))
+        if runner == "local":
+            self._pool.submit(self._run, job_id, url)
+        job = self.get(job_id)
+        assert job is not None
+        return job
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            return None
-        if job["flow_run_id"] and job["status"] not in ("done", "failed"):
-            self._refresh(job)
-        return dict(job)
+        """The job, its status brought up to date; None if there is no such job."""
+        row = self._read(job_id)
+        if row is not None and row.status in UNFINISHED:
+            if row.runner == "prefect":
+                self._update(job_id, **self._prefect_state(job_id))
+            elif _gone(row.worker):
+                self._update(job_id, status="failed", error="interrupted: the web server "
+                             "running it stopped before it finished; ask again")
+            row = self._read(job_id)
+        return _job(row) if row is not None else None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, job_id: str) -> None:
-        job = self._jobs[job_id]
-        job["status"] = "running"
+    def _run(self, job_id: str, url: str) -> None:
+        self._update(job_id, status="running")
         try:
-            job["result"] = snapshot(job["url"], settings=self.settings).as_dict()
-            job["status"] = "done"
+            result = snapshot(url, settings=self.settings).as_dict()
         except PalimpsestError as exc:
-            job["error"], job["status"] = str(exc), "failed"
+            self._update(job_id, status="failed", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - reported to whoever polls the job
-            job["error"], job["status"] = f"unexpected error: {exc!r}", "failed"
+            self._update(job_id, status="failed", error=f"unexpected error: {exc!r}")
+        else:
+            self._update(job_id, status="done", result=result)
+
+    def _update(self, job_id: str, **values: Any) -> None:
+        if values.get("status") in ("done", "failed"):
+            values["finished_at"] = to_db_time(datetime.now(UTC))
+        if values:
+            self._write(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    def _read(self, job_id: str) -> Row[Any] | None:
+        with translated("read the job"), self.engine.connect() as conn:
+            return conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+
+    def _write(self, statement: Any) -> None:
+        with translated("record the job"), self.engine.begin() as conn:
+            conn.execute(statement)
+
+    # ------------------------------------------------------------- Prefect
 
     def _prefect(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         api = (self.settings.prefect_api_url or "").rstrip("/")
@@ -92,14 +127,42 @@ class Jobs:
                             {"parameters": {"url": url}})
         return str(run["id"])
 
-    def _refresh(self, job: dict[str, Any]) -> None:
-        run = self._prefect("GET", f"/flow_runs/{job['flow_run_id']}")
-        state = (run.get("state") or {}).get("type", "PENDING")
-        job["prefect_state"] = state
-        if state == "RUNNING":
-            job["status"] = "running"
-        elif state == "COMPLETED":
-            job["status"] = "done"
-        elif state in FINAL_PREFECT_STATES:
-            job["status"] = "failed"
-            job["error"] = (run.get("state") or {}).get("message") or state.lower()
+    def _prefect_state(self, run_id: str) -> dict[str, Any]:
+        """What the flow run's state says of the job: its status, and the
+        snapshot's result (the table artifact the flow leaves) or the error."""
+        state = self._prefect("GET", f"/flow_runs/{run_id}").get("state") or {}
+        status = PREFECT_STATUS.get(state.get("type", ""), "queued")
+        if status == "failed":
+            return {"status": status, "error": state.get("message") or state["type"].lower()}
+        if status == "done":
+            found = self._prefect("POST", "/artifacts/filter", {"limit": 1, "artifacts": {
+                "flow_run_id": {"any_": [run_id]}, "type": {"any_": ["table"]}}})
+            return {"status": status, "result": json.loads(found[0]["data"])[0] if found else None}
+        return {"status": status}
+
+
+def _job(row: Row[Any]) -> dict[str, Any]:
+    return {"id": row.id, "url": row.url, "runner": row.runner, "status": row.status,
+            "created_at": from_db_time(row.created_at),
+            "finished_at": from_db_time(row.finished_at),
+            "flow_run_id": row.id if row.runner == "prefect" else None,
+            "error": row.error, "result": row.result}
+
+
+def _process(pid: int) -> str | None:
+    """A process as host:pid:start (its start time, in clock ticks since boot,
+    tells it from a later process given the same pid); None if it is not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return f"{socket.gethostname()}:{pid}:{stat.rpartition(')')[2].split()[19]}"
+
+
+def _gone(worker: str | None) -> bool:
+    """Whether the process that took a local job has stopped. Only a process
+    on this host can be looked at: one elsewhere is taken to be running."""
+    if not worker:
+        return False
+    host, pid, _ = worker.rsplit(":", 2)
+    return host == socket.gethostname() and _process(int(pid)) != worker

@@ -2,7 +2,9 @@
 
 One row per article in ``articles``; one per capture in ``snapshots``; one per
 distinct content in ``versions`` (full fields, never only diffs); one per
-consecutive pair of versions in ``edits`` (derived data, can be rebuilt).
+consecutive pair of versions in ``edits`` (derived data, can be rebuilt);
+the watchlist's ``feeds``, the dedup index's ``payloads``, and the
+re-snapshots asked for from the web, ``jobs``.
 """
 
 from __future__ import annotations
@@ -134,6 +136,27 @@ payloads = Table(
     Column("warc_key", Text, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("length", Integer, nullable=False),
+)
+
+#: Snapshots asked for from the web UI or API, and what became of each: rows
+#: here, not a web server's memory, so that any server process (another
+#: instance on the same database, or this one after a restart) answers for any.
+jobs = Table(
+    "jobs", metadata,
+    # a Prefect job's is its flow run's id
+    Column("id", String(36), primary_key=True),
+    Column("url", Text, nullable=False),
+    # local (a thread of the web server that took it) or prefect (a flow run)
+    Column("runner", String(8), nullable=False),
+    # queued, running, done, failed
+    Column("status", String(8), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    # the process running a local job (host:pid:start), to tell when it stopped
+    Column("worker", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    # the snapshot's result (outcome, version, snapshot id)
+    Column("result", JSON, nullable=True),
 )
 
 Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

@@ -3,17 +3,15 @@ feed it. Lives in the history database beside the articles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from .database import from_db_time, to_db_time
-from .errors import HistoryError
+from .database import from_db_time, to_db_time, translated
 from .history import HistoryStore
 from .identity import add_aliases, find_article, known_article
 from .schedule import MIN_INTERVAL
@@ -38,7 +36,7 @@ class Watchlist:
         """Watch the article at ``url`` (due at once); return its article id."""
         url = check_url(url, allow_private=True)  # addresses are checked at capture time
         when = to_db_time(now or _now())
-        with _translated("add to the watchlist"), self.engine.begin() as conn:
+        with translated("add to the watchlist"), self.engine.begin() as conn:
             aid, _ = self._article(conn, url, when)
             conn.execute(articles.update().where(articles.c.id == aid).values(
                 watched=True, priority=priority,
@@ -47,7 +45,7 @@ class Watchlist:
 
     def remove(self, url: str) -> bool:
         """Stop watching ``url``; its history stays. False if it was not watched."""
-        with _translated("remove from the watchlist"), self.engine.begin() as conn:
+        with translated("remove from the watchlist"), self.engine.begin() as conn:
             aid = known_article(conn, url)
             if aid is None:
                 return False
@@ -59,7 +57,7 @@ class Watchlist:
         """Every watched article with its schedule, soonest due first."""
         count = (select(func.count()).where(versions.c.article_id == articles.c.id)
                  .scalar_subquery())
-        with _translated("read the watchlist"), self.engine.connect() as conn:
+        with translated("read the watchlist"), self.engine.connect() as conn:
             rows = conn.execute(select(articles, count.label("versions"))
                                 .where(articles.c.watched)
                                 .order_by(articles.c.next_check_at, articles.c.url)).all()
@@ -70,7 +68,7 @@ class Watchlist:
     def due(self, *, now: datetime | None = None, limit: int = 1000) -> list[str]:
         """URLs of watched articles whose next check is due, most overdue first."""
         when = to_db_time(now or _now())
-        with _translated("read the watchlist"), self.engine.connect() as conn:
+        with translated("read the watchlist"), self.engine.connect() as conn:
             return list(conn.execute(
                 select(articles.c.url).where(articles.c.watched, articles.c.next_check_at <= when)
                 .order_by(articles.c.next_check_at).limit(limit)).scalars())
@@ -80,7 +78,7 @@ class Watchlist:
         it captures: a sweep that overlaps it (the schedule's next, while this
         one runs on) may have captured it meanwhile, or a reader unwatched it."""
         when = to_db_time(now or _now())
-        with _translated("read the watchlist"), self.engine.connect() as conn:
+        with translated("read the watchlist"), self.engine.connect() as conn:
             aid = known_article(conn, url)
             return aid is not None and conn.execute(select(articles.c.id).where(
                 articles.c.id == aid, articles.c.watched, articles.c.next_check_at <= when,
@@ -89,7 +87,7 @@ class Watchlist:
     def postpone(self, url: str, *, failures: int = 1, now: datetime | None = None) -> None:
         """Push a failed article's next check back, longer after each failure."""
         when = to_db_time(now or _now()) + RETRY_BACKOFF * max(1, failures)
-        with _translated("reschedule"), self.engine.begin() as conn:
+        with translated("reschedule"), self.engine.begin() as conn:
             aid = known_article(conn, url)
             if aid:
                 conn.execute(articles.update().where(articles.c.id == aid)
@@ -98,7 +96,7 @@ class Watchlist:
     def add_feed(self, url: str, *, now: datetime | None = None) -> bool:
         """Register a feed or sitemap; False if it was already registered."""
         url = check_url(url, allow_private=True)
-        with _translated("add the feed"), self.engine.begin() as conn:
+        with translated("add the feed"), self.engine.begin() as conn:
             if conn.execute(select(feeds.c.url).where(feeds.c.url == url)).first():
                 return False
             conn.execute(feeds.insert().values(url=url, added_at=to_db_time(now or _now()),
@@ -106,11 +104,11 @@ class Watchlist:
         return True
 
     def remove_feed(self, url: str) -> bool:
-        with _translated("remove the feed"), self.engine.begin() as conn:
+        with translated("remove the feed"), self.engine.begin() as conn:
             return bool(conn.execute(feeds.delete().where(feeds.c.url == url.strip())).rowcount)
 
     def feeds(self) -> list[dict[str, Any]]:
-        with _translated("read the feeds"), self.engine.connect() as conn:
+        with translated("read the feeds"), self.engine.connect() as conn:
             rows = conn.execute(select(feeds).order_by(feeds.c.added_at)).all()
         return [{"url": r.url, "added_at": from_db_time(r.added_at),
                  "last_polled": from_db_time(r.last_polled), "last_error": r.last_error,
@@ -121,7 +119,7 @@ class Watchlist:
         """Watch the article URLs a feed listed that no article is known by yet."""
         when = to_db_time(now or _now())
         added = []
-        with _translated("add discovered articles"), self.engine.begin() as conn:
+        with translated("add discovered articles"), self.engine.begin() as conn:
             for url in dict.fromkeys(urls):
                 aid, created = self._article(conn, url, when)
                 if created:
@@ -148,12 +146,3 @@ class Watchlist:
             # Added a moment ago by another feed or worker: theirs it is.
             return find_article(conn, [normal]) or url_id(url), False
         return url_id(url), True
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Database errors become HistoryError at this module's boundary."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise HistoryError(f"could not {what}: {exc}") from exc

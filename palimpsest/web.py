@@ -50,7 +50,7 @@ class SnapshotRequest(BaseModel):
 def create_app(settings: Settings) -> FastAPI:
     """The application, bound to one history database and one store."""
     history = HistoryStore(settings.db_url)
-    jobs = Jobs(settings)
+    jobs = Jobs(settings, history)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -64,22 +64,27 @@ def test_run_button_snapshots_through_server_and_worker(
     """The web UI's re-snapshot button with a Prefect API: a flow run of the snapshot
     deployment, picked up by a worker (the Prefect UI's Run button makes the same call)."""
     worker = stack.start_worker(**env)
-    jobs = Jobs(settings.with_(prefect_api_url=stack.api_url))
+    history = HistoryStore(settings.db_url)
+    prefect = settings.with_(prefect_api_url=stack.api_url)
+    jobs = Jobs(prefect, history)
     try:
         url = site.url("museum-returns-bronzes")
         job = jobs.submit(url)
-        assert job["runner"] == "prefect" and job["flow_run_id"]
+        assert job["runner"] == "prefect" and job["id"] == job["flow_run_id"]
         deadline = time.monotonic() + 240
         while (job := jobs.get(job["id"]) or job)["status"] not in ("done", "failed"):
             assert time.monotonic() < deadline, job
             time.sleep(1)
         assert job["status"] == "done", job
+        # Another server on the same database answers for it, with what it did.
+        assert Jobs(prefect, history).get(job["id"]) == job
     finally:
         stack.kill(worker)
         jobs.close()
-    history = HistoryStore(settings.db_url)
     data = history.history(url)
     history.close()
+    assert job["result"]["outcome"] == "new" and job["result"]["version"] == 1
+    assert job["result"]["article_id"] == data["article_id"]
     assert [v["version"] for v in data["versions"]] == [1]
     assert data["versions"][0]["fields"]["headline"] == "Museum agrees to return looted bronzes"
 

@@ -3,7 +3,10 @@ against hostile archived HTML."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +27,9 @@ from palimpsest.config import Settings
 from palimpsest.database import to_db_time
 from palimpsest.demo_site import ARTICLES, NewsSite
 from palimpsest.history import HistoryStore
+from palimpsest.jobs import _process
 from palimpsest.pipeline import snapshot
-from palimpsest.schema import snapshots
+from palimpsest.schema import jobs, snapshots
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
 
@@ -181,6 +185,64 @@ def test_write_actions_need_the_token(client: TestClient, settings: Settings) ->
     with TestClient(create_app(settings.with_(api_token=None))) as open_client:
         refused = open_client.post("/api/snapshots", json={"url": url}, headers=right)
         assert refused.status_code == 403 and "PALIMPSEST_TOKEN" in refused.json()["detail"]
+
+
+@pytest.mark.browser
+def test_a_job_is_answered_by_any_server_on_its_database(
+    site: NewsSite, app_settings: Settings,
+) -> None:
+    """Jobs live in the history database: a server started later (another
+    instance, or this one restarted) answers for one it never ran."""
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(app_settings)) as first:
+        job = first.post("/api/snapshots", json={"url": site.url(SLUG)}, headers=right).json()
+        assert job["status"] == "queued" and job["runner"] == "local"
+        deadline = time.monotonic() + 120
+        while (job := first.get(f"/api/jobs/{job['id']}").json())["status"] != "done":
+            assert job["status"] != "failed" and time.monotonic() < deadline, job
+            time.sleep(0.2)
+    with TestClient(create_app(app_settings)) as second:
+        again = second.get(f"/api/jobs/{job['id']}").json()
+    assert again == job and again["result"]["outcome"] == "new"
+    assert again["finished_at"] >= again["created_at"]
+
+
+def test_a_local_job_whose_server_stopped_says_so(
+    client: TestClient, app_settings: Settings,
+) -> None:
+    """A job left running by a server process that has stopped failed; one
+    whose process still runs, or runs on another host, is left as it is."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    host = socket.gethostname()
+    workers = {"stopped": f"{host}:{ended.pid}:1", "alive": _process(os.getpid()),
+               "elsewhere": "another-host:1:1"}
+    with HistoryStore(app_settings.db_url) as history, history.engine.begin() as conn:
+        for name, worker in workers.items():
+            conn.execute(jobs.insert().values(
+                id=name, url="http://127.0.0.1:9/x", runner="local", status="running",
+                worker=worker, created_at=datetime(2026, 11, 29)))
+    stopped = client.get("/api/jobs/stopped").json()
+    assert stopped["status"] == "failed" and "interrupted" in stopped["error"]
+    assert stopped["finished_at"] is not None
+    assert client.get("/api/jobs/alive").json()["status"] == "running"
+    assert client.get("/api/jobs/elsewhere").json()["status"] == "running"
+    assert client.get("/api/jobs/unknown").status_code == 404
+
+
+@pytest.mark.browser
+def test_a_job_the_server_no_longer_knows_fails_in_the_page(
+    seeded: dict[str, Any], server: str, browser: Browser, app_settings: Settings,
+) -> None:
+    with browser.page() as world:
+        page = world.page
+        page.goto(f"{server}/articles/{seeded['article_id']}")
+        page.fill("input.token", TOKEN)
+        page.click("button.resnapshot-button")
+        expect(page.locator(".job-status")).to_have_text(re.compile(r"Queued|Capturing"))
+        with HistoryStore(app_settings.db_url) as history, history.engine.begin() as conn:
+            conn.execute(jobs.delete())
+        expect(page.locator(".job-status")).to_have_text(re.compile(r"^Failed: no job"))
 
 
 def _links(text: str) -> list[dict[str, str]]:

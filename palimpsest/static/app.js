@@ -10,21 +10,29 @@
 
   function show(text) { status.textContent = text; }
 
+  // A job the server does not know (404) failed; a server that cannot be
+  // reached (restarting) is asked again: jobs live in its database.
   function poll(id) {
-    fetch("/api/jobs/" + encodeURIComponent(id)).then(function (r) { return r.json(); })
-      .then(function (job) {
-        if (job.status === "done") {
-          var r = job.result || {};
-          show("Done: " + (r.outcome || "recorded") + (r.version ? " (v" + r.version + ")" : ""));
-          setTimeout(function () { location.reload(); }, 600);
-        } else if (job.status === "failed") {
-          show("Failed: " + job.error);
-          button.disabled = false;
-        } else {
-          show(job.status === "running" ? "Capturing…" : "Queued…");
-          setTimeout(function () { poll(id); }, 700);
-        }
+    fetch("/api/jobs/" + encodeURIComponent(id)).then(function (r) {
+      return r.json().then(function (body) {
+        return r.ok ? body : {status: "failed", error: body.detail || r.statusText};
       });
+    }).then(function (job) {
+      if (job.status === "done") {
+        var r = job.result || {};
+        show("Done: " + (r.outcome || "recorded") + (r.version ? " (v" + r.version + ")" : ""));
+        setTimeout(function () { location.reload(); }, 600);
+      } else if (job.status === "failed") {
+        show("Failed: " + job.error);
+        button.disabled = false;
+      } else {
+        show(job.status === "running" ? "Capturing…" : "Queued…");
+        setTimeout(function () { poll(id); }, 700);
+      }
+    }, function () {
+      show("The server cannot be reached; asking again…");
+      setTimeout(function () { poll(id); }, 2000);
+    });
   }
 
   button.addEventListener("click", function () {

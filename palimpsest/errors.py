@@ -1,6 +1,7 @@
 """Every error Palimpsest raises, under one base class.
 
     PalimpsestError
+    ├── ConfigError         a setting in the environment is not a valid value
     ├── InvalidURL          the URL is malformed or not http(s)
     │   └── BlockedURL      it resolves to a private, loopback or link-local address
     ├── CaptureError        the page could not be captured
@@ -11,7 +12,8 @@
     ├── StorageError        the WARC could not be written to or read from storage
     ├── ArchiveError        a WARC is malformed or lacks the records we need
     ├── ExtractError        no article could be extracted from the page
-    └── HistoryError        the history database failed or holds no such article
+    ├── HistoryError        the history database failed or holds no such article
+    └── PrefectError        the Prefect API could not be asked (a re-snapshot job)
 
 Errors from Playwright, botocore and SQLAlchemy are translated at the module
 boundary with ``raise X(...) from exc``, so callers only ever catch these.
@@ -82,3 +84,9 @@ class ExtractError(PalimpsestError):
 
 class HistoryError(PalimpsestError):
     """The history database failed, or has no such article."""
+
+
+class PrefectError(PalimpsestError):
+    """The Prefect API did not answer, or refused (a re-snapshot job's flow run)."""
+
+    transient = True

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Row
 
 from .config import Settings
 from .database import from_db_time, to_db_time, translated
-from .errors import PalimpsestError
+from .errors import PalimpsestError, PrefectError
 from .history import HistoryStore
 from .pipeline import snapshot
 from .schema import jobs
@@ -117,7 +117,7 @@ class Jobs:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise PalimpsestError(f"the Prefect API at {api} failed: {exc}") from exc
+            raise PrefectError(f"the Prefect API at {api} failed: {exc}") from exc
 
     def _create_flow_run(self, url: str) -> str:
         flow, deployment = self.settings.snapshot_deployment.split("/", 1)

@@ -28,7 +28,14 @@ from pydantic import BaseModel
 from . import queries
 from .config import Settings
 from .diff import compare, word_diff
-from .errors import ArchiveError, HistoryError, InvalidURL, PalimpsestError, StorageError
+from .errors import (
+    ArchiveError,
+    HistoryError,
+    InvalidURL,
+    PalimpsestError,
+    PrefectError,
+    StorageError,
+)
 from .feeds_atom import atom_feed
 from .history import HistoryStore
 from .jobs import Jobs
@@ -81,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StorageError)
     @app.exception_handler(ArchiveError)
-    async def storage_failed(request: Request, exc: PalimpsestError) -> JSONResponse:
+    @app.exception_handler(PrefectError)
+    async def upstream_failed(request: Request, exc: PalimpsestError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
 
     _pages(app)
@@ -300,6 +308,7 @@ def _api(app: FastAPI) -> None:
 
     @app.get("/api/jobs/{job_id}", tags=["snapshots"])
     def get_job(request: Request, job_id: str) -> dict[str, Any]:
+        """The job: queued, running, done (with the snapshot's result) or failed."""
         job: dict[str, Any] | None = request.app.state.jobs.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id}")

@@ -11,9 +11,11 @@
   function show(text) { status.textContent = text; }
 
   // A job the server does not know (404) failed; a server that cannot be
-  // reached (restarting) is asked again: jobs live in its database.
+  // reached (restarting), or cannot reach Prefect, is asked again: jobs live
+  // in its database.
   function poll(id) {
     fetch("/api/jobs/" + encodeURIComponent(id)).then(function (r) {
+      if (r.status >= 500) throw new Error(r.statusText);
       return r.json().then(function (body) {
         return r.ok ? body : {status: "failed", error: body.detail || r.statusText};
       });
@@ -30,7 +32,7 @@
         setTimeout(function () { poll(id); }, 700);
       }
     }, function () {
-      show("The server cannot be reached; asking again…");
+      show("No answer from the server; asking again…");
       setTimeout(function () { poll(id); }, 2000);
     });
   }

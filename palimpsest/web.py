@@ -169,10 +169,13 @@ def _pages(app: FastAPI) -> None:
         edit = _diff(history, from_version, to_version)
         fields = [{"name": name, "words": word_diff(_text(change["old"]), _text(change["new"]))}
                   for name, change in (edit or {}).get("fields", {}).items()]
+        # The evidence: each version as it was captured when first seen.
+        first = _first_snapshots(queries.article_snapshots(_engine(request), article_id))
         return templates.TemplateResponse(request, "diff.html", {
             "article_id": article_id, "headline": _headline(history), "edit": edit,
             "fields": fields, "body": (edit or {}).get("body", []), "view": view,
-            "from_version": from_version, "to_version": to_version})
+            "from_version": from_version, "to_version": to_version,
+            "captured": [(n, first.get(n)) for n in (from_version, to_version)]})
 
     @app.get("/snapshots/{snapshot_id}", response_class=HTMLResponse, include_in_schema=False)
     def snapshot_page(request: Request, snapshot_id: int) -> Response:
@@ -203,13 +206,11 @@ def _text(value: Any) -> str:
 def _timeline(history: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[str, Any]:
     """Versions and events in time order, and the headline's history."""
     edits = {e["to_version"]: e for e in history["edits"]}
-    first_snapshot: dict[int, int] = {}
-    for s in snapshots:
-        if s["version"] is not None:
-            first_snapshot.setdefault(s["version"], s["id"])
+    first = _first_snapshots(snapshots)
     entries = [{"kind": "version", "version": v["version"], "at": v["captured_at"],
                 "edit": edits.get(v["version"]), "reverts_to": v["reverts_to"],
-                "snapshot_id": first_snapshot.get(v["version"])} for v in history["versions"]]
+                "snapshot_id": first[v["version"]]["id"] if v["version"] in first else None}
+               for v in history["versions"]]
     entries += [{"kind": e["kind"], "at": e["at"],
                  "detail": ", ".join(f"{k}: {v}" for k, v in e.items()
                                      if k not in ("kind", "at", "snapshot_id"))}
@@ -221,6 +222,15 @@ def _timeline(history: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[
             headlines.append({"version": v["version"], "at": v["captured_at"], "text": text})
     return {"timeline": sorted(entries, key=lambda e: e["at"] or ""), "headlines": headlines,
             "headline": _headline(history)}
+
+
+def _first_snapshots(snapshots: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The snapshot in which each version was first seen (``snapshots`` oldest first)."""
+    first: dict[int, dict[str, Any]] = {}
+    for snapshot in snapshots:
+        if snapshot["version"] is not None:
+            first.setdefault(snapshot["version"], snapshot)
+    return first
 
 
 def _diff(history: dict[str, Any], old: int, new: int) -> dict[str, Any] | None:

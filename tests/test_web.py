@@ -118,6 +118,18 @@ def test_timeline_diff_and_resnapshot_in_a_real_browser(
         assert body.locator("ins").first.inner_text() == "36"
         headline = page.locator('section[data-field="headline"]')
         assert headline.locator("ins").all_inner_texts() == ["36"]
+        # Beside the diff, each version as it was captured when first seen.
+        captured = page.locator("section.captured .capture")
+        assert captured.count() == 2
+        links = [captured.nth(n).locator('a[href^="/snapshots/"]').first.get_attribute("href")
+                 for n in range(2)]
+        assert len(set(links)) == 2
+        for n, link in enumerate(links):
+            shot = captured.nth(n).locator("img.screenshot")
+            shot.scroll_into_view_if_needed()
+            expect(shot).to_have_attribute("src", f"{link}/screenshot.png")
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                                   arg=shot.element_handle())
 
         site.edit(SLUG, headline="Museum to return 36 bronzes by the end of next year")
         page.goto(f"{server}/articles/{seeded['article_id']}")

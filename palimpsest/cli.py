@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .config import Settings
-from .errors import PalimpsestError
+from .errors import InvalidURL, PalimpsestError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -202,14 +202,42 @@ def watch() -> None:
     """The watchlist: articles re-captured on an adaptive schedule."""
 
 
+def listed(urls: tuple[str, ...]) -> list[str]:
+    """URLS as given, ``-`` read from standard input (one a line; blank lines
+    and ``#`` comments skipped), every one checked before any is added: a list
+    with a bad line is refused whole, each bad line named (fix it, run again)."""
+    from .urls import check_url
+
+    given: list[tuple[str, str]] = []
+    for url in urls:
+        if url != "-":
+            given.append((url, url))
+            continue
+        for n, line in enumerate(sys.stdin.read().splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                given.append((f"line {n}", line.strip()))
+    bad = []
+    for where, url in given:
+        try:
+            check_url(url, allow_private=True)  # (addresses are checked at capture time)
+        except InvalidURL as exc:
+            bad.append(f"{where}: {exc}" if where != url else str(exc))
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise InvalidURL(f"nothing added: {len(bad)} of {len(given)} URLs are not valid: "
+                         f"{'; '.join(bad[:3])}{more}")
+    return [url for _, url in given]
+
+
 @watch.command("add")
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Each step up halves the time between checks (negative: doubles it).")
 def watch_add(urls: tuple[str, ...], priority: int) -> None:
-    """Watch URLS; each is captured at the next sweep."""
+    """Watch URLS (- reads them from standard input, one a line); each is
+    captured at the next sweep."""
     with watchlist() as items:
-        for url in urls:
+        for url in listed(urls):
             items.add(url, priority=priority)
             click.echo(f"watching {url}")
 
@@ -245,9 +273,10 @@ def feeds() -> None:
 @feeds.command("add")
 @click.argument("urls", nargs=-1, required=True)
 def feeds_add(urls: tuple[str, ...]) -> None:
-    """Register feed or sitemap URLS for discovery."""
+    """Register feed or sitemap URLS for discovery (- reads them from standard
+    input, one a line)."""
     with watchlist() as items:
-        for url in urls:
+        for url in listed(urls):
             click.echo(f"{'added' if items.add_feed(url) else 'already registered'}: {url}")
 
 

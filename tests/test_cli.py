@@ -164,6 +164,22 @@ def test_watch_and_feeds_commands(settings: Settings) -> None:
     assert code == 1 and output.startswith("Error: ")
 
 
+def test_a_list_of_urls_is_read_from_stdin_and_checked_whole(settings: Settings) -> None:
+    """``watch add -`` reads a list (blank lines and comments skipped); a list
+    with a bad line adds nothing and names every bad line."""
+    good = "# from the newsroom's sitemap\nhttps://news.example/a\n\n  https://news.example/b  \n"
+    bad = good + "ftp://news.example/c\nnot a url\n"
+    code, output = run("watch", "add", "-", "https://news.example/d", input=bad)
+    assert code == 1 and output.startswith("Error: nothing added: 2 of 5 URLs")
+    assert "line 5" in output and "line 6" in output
+    assert json.loads(run("watch", "list", "--json")[1]) == []
+    assert run("watch", "add", "-", "https://news.example/d", input=good)[0] == 0
+    watched = [e["url"] for e in json.loads(run("watch", "list", "--json")[1])]
+    assert sorted(watched) == [f"https://news.example/{x}" for x in "abd"]
+    assert run("feeds", "add", "-", input="https://news.example/feed.xml\n")[0] == 0
+    assert len(json.loads(run("feeds", "list", "--json")[1])) == 1
+
+
 @pytest.mark.browser
 def test_reextract_command_reports_nothing_new(site: NewsSite, settings: Settings) -> None:
     assert run("snapshot", site.url(SLUG))[0] == 0

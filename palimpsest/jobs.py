@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from .schema import jobs
 from .urls import check_url
 
 UNFINISHED = ("queued", "running")
+INTERRUPTED = "interrupted: the web server running it stopped before it finished; ask again"
 #: Prefect's state types, as a job's status (those not here: still queued)
 PREFECT_STATUS = {"RUNNING": "running", "COMPLETED": "done", "FAILED": "failed",
                   "CRASHED": "failed", "CANCELLED": "failed", "CANCELLING": "failed"}
@@ -49,6 +50,7 @@ class Jobs:
         # One at a time here: each snapshot starts a browser of its own.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-job")
         self._me = _process(os.getpid())
+        self._waiting: dict[str, Future[None]] = {}  # local jobs not yet finished
 
     def submit(self, url: str) -> dict[str, Any]:
         """Start a snapshot of ``url``; return the job (raises InvalidURL first)."""
@@ -61,7 +63,8 @@ class Jobs:
             id=job_id, url=url, runner=runner, status="queued", worker=worker,
             created_at=to_db_time(datetime.now(UTC))))
         if runner == "local":
-            self._pool.submit(self._run, job_id, url)
+            waiting = self._waiting[job_id] = self._pool.submit(self._run, job_id, url)
+            waiting.add_done_callback(lambda _: self._waiting.pop(job_id, None))
         job = self.get(job_id)
         assert job is not None
         return job
@@ -69,17 +72,26 @@ class Jobs:
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The job, its status brought up to date; None if there is no such job."""
         row = self._read(job_id)
-        if row is not None and row.status in UNFINISHED:
-            if row.runner == "prefect":
-                self._update(job_id, **self._prefect_state(job_id))
-            elif _gone(row.worker):
-                self._update(job_id, status="failed", error="interrupted: the web server "
-                             "running it stopped before it finished; ask again")
+        if row is None or row.status not in UNFINISHED:
+            return _job(row) if row is not None else None
+        if row.runner == "prefect":
+            now = self._prefect_state(job_id)
+        elif _gone(row.worker):
+            now = {"status": "failed", "error": INTERRUPTED}
+        else:
+            now = {"status": row.status}
+        if now["status"] != row.status:
+            self._update(job_id, **now)
             row = self._read(job_id)
         return _job(row) if row is not None else None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking jobs: those still queued here fail (interrupted); the
+        one running goes on in the background."""
+        for job_id, waiting in list(self._waiting.items()):
+            if waiting.cancel():
+                self._update(job_id, status="failed", error=INTERRUPTED)
+        self._pool.shutdown(wait=False)
 
     def _run(self, job_id: str, url: str) -> None:
         self._update(job_id, status="running")
@@ -95,8 +107,7 @@ class Jobs:
     def _update(self, job_id: str, **values: Any) -> None:
         if values.get("status") in ("done", "failed"):
             values["finished_at"] = to_db_time(datetime.now(UTC))
-        if values:
-            self._write(jobs.update().where(jobs.c.id == job_id).values(**values))
+        self._write(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def _read(self, job_id: str) -> Row[Any] | None:
         with translated("read the job"), self.engine.connect() as conn:

@@ -27,7 +27,7 @@ from palimpsest.config import Settings
 from palimpsest.database import to_db_time
 from palimpsest.demo_site import ARTICLES, NewsSite
 from palimpsest.history import HistoryStore
-from palimpsest.jobs import _process
+from palimpsest.jobs import UNFINISHED, _process
 from palimpsest.pipeline import snapshot
 from palimpsest.schema import jobs, snapshots
 from palimpsest.storage import open_store
@@ -217,6 +217,24 @@ def test_a_job_is_answered_by_any_server_on_its_database(
         again = second.get(f"/api/jobs/{job['id']}").json()
     assert again == job and again["result"]["outcome"] == "new"
     assert again["finished_at"] >= again["created_at"]
+
+
+@pytest.mark.browser
+def test_a_server_closing_fails_the_jobs_it_had_not_started(app_settings: Settings) -> None:
+    """A server closing fails the jobs still queued in it (interrupted), and
+    lets the one it is running finish."""
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    with NewsSite(page_delay=2.0) as slow:
+        with TestClient(create_app(app_settings)) as first:
+            taken = [first.post("/api/snapshots", json={"url": slow.url(SLUG)},
+                                headers=right).json()["id"] for _ in range(2)]
+        with TestClient(create_app(app_settings)) as second:
+            queued = second.get(f"/api/jobs/{taken[1]}").json()
+            assert queued["status"] == "failed" and "interrupted" in queued["error"]
+            deadline = time.monotonic() + 60
+            while (running := second.get(f"/api/jobs/{taken[0]}").json())["status"] != "done":
+                assert running["status"] in UNFINISHED and time.monotonic() < deadline, running
+                time.sleep(0.2)
 
 
 def test_a_local_job_whose_server_stopped_says_so(

@@ -82,7 +82,7 @@ def snapshot(url: str, as_json: bool) -> None:
         "revert": f"reverted to an earlier text, recorded as v{result.version}",
         "unchanged": f"unchanged since v{result.version}",
         "ab-flip": f"headline flipped back to v{result.version}'s: a likely A/B test",
-        "unpublished": "the article is gone (error page archived)",
+        "unpublished": "the article is gone (its error or 'not found' page archived)",
         "wall": "a paywall, consent or bot-check page was served, or the reader was "
                 "refused (401, 403); archived, not a version",
         "redirected": "redirected to a different article; archived, not a version",

@@ -64,6 +64,9 @@ class DemoArticle:
     moved_to: str | None = None
     #: serve a paywall in place of the article
     wall: bool = False
+    #: serve, with status 200, a "page not found" page in the site's own frame
+    #: (a soft 404: how many sites answer for a story taken down)
+    not_found: bool = False
     #: name of the lead image file; the slug unless the article moved
     image: str = ""
     #: raw HTML put into the body as is (hostile pages in tests)
@@ -165,6 +168,16 @@ main{display:flex;gap:32px;padding:24px}article{max-width:720px}
 .related-news{border-left:4px solid #8b0000;padding-left:12px;font:14px sans-serif}
 .most-read{width:260px;font:14px sans-serif}.ad-slot{background:#eee;height:90px}
 """
+NOT_FOUND_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Page not found | {SITE_NAME}</title><link rel="stylesheet" href="/static/site.css"></head>
+<body><header class="site-header"><a href="/">{SITE_NAME}</a><nav><a href="/news">News</a>
+<a href="/politics">Politics</a></nav></header>
+<main><section class="error-404"><h1>Sorry, we couldn't find that page</h1>
+<p>The page you are looking for may have been moved or deleted. Try the search, or start again
+from the home page.</p></section>
+<aside class="most-read"><h2>Most Read</h2><ol><li><a href="/news/1">{MOST_READ[0]}</a></li>
+<li><a href="/news/2">{MOST_READ[1]}</a></li></ol></aside></main>
+<footer><p>{SITE_NAME} is an independent newsroom.</p></footer></body></html>""".encode()
 JS = b"""(function(){
   var x = new XMLHttpRequest();
   x.open('GET', '/api/ticker');
@@ -429,6 +442,8 @@ class SiteHandler(BaseHTTPRequestHandler):
             elif status >= 400:
                 self._send(status, b"<html><body><h1>Gone</h1></body></html>",
                            "text/html; charset=utf-8")
+            elif article.not_found:
+                self._send(200, NOT_FOUND_PAGE, "text/html; charset=utf-8")
             else:
                 self._serve_page(slug)
         elif path == "/feed.xml":

@@ -78,6 +78,26 @@ WALL_PHRASES = re.compile(
     r" to continue|we value your privacy|before you continue to|access denied",
     re.IGNORECASE)
 
+#: What a page says when the article is not there: "page not found" served
+#: with status 200 (a soft 404, as many sites answer for a story taken down),
+#: or a notice that the story was removed. Looked for in a short page only
+#: (see WALL_MAX_WORDS): an article may quote these words. In the headline or
+#: the <title>:
+GONE_TITLE = re.compile(
+    r"^\W*404\b|\berror 404\b|\b404 (?:error|page|not found)\b"
+    r"|\b(?:page|article|story|content) (?:was )?not found\b"
+    r"|seite (?:wurde )?nicht gefunden|page (?:non )?introuvable|p[áa]gina no encontrada"
+    r"|pagina non trovata|pagina niet gevonden", re.IGNORECASE)
+#: ... or in the headline or the body:
+GONE_TEXT = re.compile(
+    r"\b(?:can(?:no|['’])t|could(?:n['’]t| not)|unable to) (?:seem to )?find "
+    r"(?:that|the|this|your) (?:page|article|story)"
+    r"|\b(?:page|article|story) (?:can(?:no|['’])t|could(?:n['’]t| not)) be found"
+    r"|\b(?:page|article|story|content) (?:that )?you(?:['’]re| are| were| have been) looking for"
+    r"|\b(?:page|article|story|content) you (?:have )?requested"
+    r"|\bthis (?:article|story|page|content|post) (?:is no longer available|(?:has been|was) "
+    r"(?:removed|taken down|deleted|unpublished|withdrawn))", re.IGNORECASE)
+
 
 def _parser(**options: Any) -> lxml.html.HTMLParser:
     """A parser as trafilatura's (no comments, no processing instructions) whose
@@ -158,7 +178,8 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
-                   wall=_is_wall(pristine, body), **fields)
+                   wall=_is_wall(pristine, body), gone=_gone(tree, fields["headline"], body),
+                   **fields)
 
 
 def _parse(html: str | bytes, url: str | None) -> Any:
@@ -464,6 +485,17 @@ def _caption(tree: Any, data: dict[str, Any]) -> str:
     found = tree.xpath("(//article//figure//figcaption | //main//figure//figcaption"
                        ' | //figure//*[contains(@class, "caption")])[1]')
     return clean(found[0].text_content()) if found else ""
+
+
+def _gone(page: Any, headline: str, body: list[str]) -> str:
+    """What the page says if it says the article is not there (a soft 404, a
+    takedown notice), in its own words; "" for an article."""
+    if sum(len(p.split()) for p in body) > WALL_MAX_WORDS:
+        return ""
+    title = clean(page.findtext(".//title") or "")
+    said = [t for t in (headline, title) if GONE_TITLE.search(t)]
+    said += [t for t in (headline, *body) if GONE_TEXT.search(t)]
+    return min(said, key=lambda t: t != headline, default="")[:300]
 
 
 def _is_wall(page: Any, body: list[str]) -> bool:

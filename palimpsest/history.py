@@ -12,9 +12,10 @@ What a snapshot does to an article's history (its ``outcome``):
 - ``revert``: a new version equal to an earlier, non-current one (A, B, A);
 - ``ab-flip``: the headline flipped back to one seen within hours: a likely
   A/B test, recorded once as an ``ab_test`` event, not as a stream of edits;
-- ``unpublished`` (404, 410...), ``wall`` (paywall, consent or bot check;
-  401 and 403, which refuse the reader),
-  ``redirected`` (to a different article): lifecycle events, no version;
+- ``unpublished`` (404, 410..., or a page that says the story is not there:
+  a "page not found" served with 200, a takedown notice), ``wall`` (paywall,
+  consent or bot check; 401 and 403, which refuse the reader), ``redirected``
+  (to a different article): lifecycle events, no version;
 - ``unavailable`` (5xx, 429, 408): the server could not answer then, which
   says nothing about the article: archived, no event, no version.
 """
@@ -232,12 +233,11 @@ class Recorder:
         if capture.status in REFUSED:
             return self._walled({"http_status": capture.status})
         if capture.status >= 400 or article is None:
-            if self.status == "live":
-                self.events.append(("unpublished", {"http_status": capture.status}))
-            self.status = "gone"
-            return "unpublished", None
+            return self._unpublished({"http_status": capture.status})
         if article.wall:
             return self._walled({"headline": article.headline})
+        if article.gone:  # (a "page not found" served with 200, a takedown notice)
+            return self._unpublished({"http_status": capture.status, "notice": article.gone})
         final = normalize_url(capture.final_url)
         if final != urls[0] and not self._follow_redirect(final):
             return "redirected", None
@@ -246,6 +246,13 @@ class Recorder:
             self.events.append(("republished", {"http_status": capture.status}))
         self.status = "live"
         return self._version(article)
+
+    def _unpublished(self, event: dict[str, Any]) -> tuple[Outcome, None]:
+        """The story is not there (any more): said when it goes, no version."""
+        if self.status == "live":
+            self.events.append(("unpublished", event))
+        self.status = "gone"
+        return "unpublished", None
 
     def _walled(self, event: dict[str, Any]) -> tuple[Outcome, None]:
         """The reader was kept out (a paywall, a login, a consent or bot

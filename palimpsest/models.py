@@ -156,6 +156,9 @@ class Article:
     language: str | None = None
     #: the page is a paywall, consent or bot-check wall, not the article
     wall: bool = False
+    #: what the page says if it says the article is not there (a "page not
+    #: found" served with 200, a takedown notice); "" for an article
+    gone: str = ""
 
     def fields(self) -> dict[str, Any]:
         """The compared fields, JSON-ready (tuples become lists)."""

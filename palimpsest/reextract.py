@@ -186,6 +186,8 @@ def _differs(row: Any, article: Article | None) -> bool:
         return row.outcome not in ("unpublished", "unavailable")
     if article.wall != (row.outcome == "wall"):
         return True
+    if article.gone:
+        return bool(row.outcome != "unpublished")
     if row.content_hash is None:
         return row.outcome not in ("wall", "redirected")
     return bool(row.content_hash != content_hash(article)

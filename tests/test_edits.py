@@ -156,6 +156,38 @@ def test_gone_with_410(track: Callable[..., Any]) -> None:
     assert history["events"][0]["http_status"] == 410 and history["edits"] == []
 
 
+def test_a_page_not_found_served_with_200_is_unpublished_not_an_edit(
+    track: Callable[..., Any],
+) -> None:
+    """A soft 404 (a "page not found" page with status 200, in the site's own
+    frame) is the story gone, not a rewrite; the story back is republished."""
+    outcomes, history = track(edit(not_found=True), edit(not_found=True),
+                              edit(not_found=False))
+    assert outcomes == ["new", "unpublished", "unpublished", "unchanged"]
+    assert kinds(history) == ["unpublished", "republished"]
+    gone = history["events"][0]
+    assert gone["http_status"] == 200 and gone["notice"] == "Sorry, we couldn't find that page"
+    assert len(history["versions"]) == 1 and history["edits"] == []
+
+
+def test_a_page_not_found_recorded_as_an_edit_is_mended_by_reextract(
+    track: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Snapshots recorded before soft 404s were told apart (the "page not
+    found" taken for a rewrite of the story) become the story unpublished
+    when re-extracted from their WARCs."""
+    with monkeypatch.context() as older:  # (an extractor that took it for the story)
+        older.setattr("palimpsest.extract._gone", lambda *_: "")
+        outcomes, history = track(edit(not_found=True))
+    assert outcomes == ["new", "changed"] and len(history["edits"]) == 1
+    result = CliRunner().invoke(main, ["reextract", "--url", history["url"], "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rebuilt"][0]["outcomes"] == ["new", "unpublished"]
+    rebuilt = json.loads(CliRunner().invoke(main, ["history", "--json", history["url"]]).output)
+    assert kinds(rebuilt) == ["unpublished"] and rebuilt["edits"] == []
+    assert len(rebuilt["versions"]) == 1 and rebuilt["status"] == "gone"
+
+
 def test_headline_ab_test_is_one_event_not_a_stream_of_edits(track: Callable[..., Any]) -> None:
     a = "Harbour bridge reopens after two-year repair"
     b = "Drivers return as harbour bridge finally reopens"

@@ -100,6 +100,50 @@ def test_paywall_page_is_recognised_as_a_wall() -> None:
     assert not extract(render_article(demo, "http://news.test", views=1)).wall
 
 
+SITE = ('<header><a href="/">Riverside Gazette</a><nav><a href="/news">News</a></nav></header>'
+        '<aside><h2>Most Read</h2><ol><li><a href="/a">Council approves new budget</a></li>'
+        '<li><a href="/b">High school team wins the state final</a></li></ol></aside>')
+
+
+@pytest.mark.parametrize(("head", "main", "notice"), [
+    # WordPress's own theme: a soft 404, its apostrophe curly
+    ("<title>Page not found &#8211; Riverside Gazette</title>",
+     '<h1 class="page-title">Oops! That page can&rsquo;t be found.</h1><p>It looks like '
+     "nothing was found at this location. Maybe try a search?</p>",
+     "Oops! That page can’t be found."),
+    ("<title>Riverside Gazette</title>",
+     "<h1>Sorry, we're unable to bring you the page you're looking for.</h1>"
+     "<p>Try checking the web address for errors.</p>",
+     "Sorry, we're unable to bring you the page you're looking for."),
+    ("<title>Error 404 | Riverside Gazette</title>", "<h1>Nothing here</h1><p>Go home.</p>",
+     "Error 404 | Riverside Gazette"),
+    ("<title>Seite nicht gefunden | Tagesblatt</title>",
+     "<h1>Diese Seite existiert leider nicht mehr</h1><p>Zur Startseite.</p>",
+     "Seite nicht gefunden | Tagesblatt"),
+    # A takedown notice in the article's own frame, its headline kept
+    ('<title>Council leader resigns | Riverside Gazette</title>'
+     '<meta property="og:type" content="article">',
+     '<article><h1>Council leader resigns</h1><div class="article-body"><p>This article has '
+     "been removed for legal reasons.</p></div></article>",
+     "This article has been removed for legal reasons."),
+])
+def test_a_page_that_says_the_story_is_not_there_is_gone(
+    head: str, main: str, notice: str,
+) -> None:
+    """A "page not found" served with 200 (a soft 404), or a takedown notice:
+    the page's own words are kept as the notice."""
+    assert notice in extract(_page(head, f"{SITE}<main>{main}</main>")).gone
+
+
+def test_a_story_that_speaks_of_things_not_found_is_not_gone() -> None:
+    brief = _page("<title>Missing hiker not found after three-day search | Riverside Gazette"
+                  "</title>", f"{SITE}<main><article><h1>Missing hiker not found after "
+                  "three-day search</h1><p>Rescuers said the page of the logbook they were "
+                  "looking for was found, but the hiker was not.</p></article></main>")
+    assert extract(brief).gone == ""
+    assert extract(render_article(ARTICLES[0], "http://news.test", views=1)).gone == ""
+
+
 def _page(head: str, body: str, *, lang: str = "en") -> str:
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}</head>'
             f"<body>{body}</body></html>")

@@ -1,17 +1,30 @@
-"""Atom (RFC 4287) feeds of edits."""
+"""Atom (RFC 4287) feeds of what happened to articles: their edits, and the
+rest (unpublished, back online, moved, redirected, walled, A/B tested)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 
 ATOM = "http://www.w3.org/2005/Atom"
+#: What each kind of event says, after the article's headline
+EVENT_TITLES = {
+    "unpublished": "unpublished", "republished": "back online", "moved": "moved",
+    "redirected": "now redirects elsewhere", "wall": "behind a wall",
+    "ab_test": "headline A/B test",
+}
 
 
-def atom_feed(*, title: str, self_url: str, base_url: str, edits: list[dict[str, Any]]) -> bytes:
-    """An Atom document with one entry per edit, newest first."""
+def atom_feed(*, title: str, self_url: str, base_url: str, edits: Sequence[dict[str, Any]],
+              events: Sequence[dict[str, Any]] = (), limit: int = 100) -> bytes:
+    """An Atom document with one entry per edit and per event, newest first."""
+    entries = sorted([_edit_entry(e, base_url) for e in edits] +
+                     [_event_entry(e, base_url) for e in events],
+                     key=lambda entry: entry["updated"], reverse=True)[:limit]
+
     def add(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
         node = etree.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
         node.text = text
@@ -21,19 +34,41 @@ def atom_feed(*, title: str, self_url: str, base_url: str, edits: list[dict[str,
     add(feed, "title", title)
     add(feed, "id", self_url)
     add(feed, "link", rel="self", href=self_url)
-    add(feed, "updated", edits[0]["captured_at"] if edits else datetime.now(UTC).isoformat())
+    add(feed, "updated", entries[0]["updated"] if entries else datetime.now(UTC).isoformat())
     add(add(feed, "author"), "name", "Palimpsest")
-    for edit in edits:
-        diff = (f"{base_url}/articles/{edit['article_id']}/diff?"
-                f"from_version={edit['from_version']}&to_version={edit['to_version']}")
+    for item in entries:
         entry = add(feed, "entry")
-        add(entry, "id", f"urn:palimpsest:edit:{edit['article_id']}:{edit['to_version']}")
-        add(entry, "title", f"{edit['headline']}: {', '.join(edit['changed_fields'])} changed")
-        add(entry, "updated", edit["captured_at"])
-        add(entry, "link", rel="alternate", type="text/html", href=diff)
-        add(entry, "link", rel="related", href=edit["url"])
-        add(entry, "summary", f"v{edit['from_version']} → v{edit['to_version']}: "
-            f"{', '.join(edit['changed_fields'])}; +{edit['words_added']} / "
-            f"-{edit['words_removed']} words" + (f"; {', '.join(edit['flags'])}"
-                                                 if edit["flags"] else ""))
+        add(entry, "id", item["id"])
+        add(entry, "title", item["title"])
+        add(entry, "updated", item["updated"])
+        add(entry, "link", rel="alternate", type="text/html", href=item["page"])
+        add(entry, "link", rel="related", href=item["url"])
+        add(entry, "summary", item["summary"])
     return bytes(etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True))
+
+
+def _edit_entry(edit: dict[str, Any], base_url: str) -> dict[str, str]:
+    changed = ", ".join(edit["changed_fields"])
+    flags = f"; {', '.join(edit['flags'])}" if edit["flags"] else ""
+    return {
+        "id": f"urn:palimpsest:edit:{edit['article_id']}:{edit['to_version']}",
+        "title": f"{edit['headline']}: {changed} changed", "updated": edit["captured_at"],
+        "page": f"{base_url}/articles/{edit['article_id']}/diff?"
+                f"from_version={edit['from_version']}&to_version={edit['to_version']}",
+        "url": edit["url"],
+        "summary": f"v{edit['from_version']} → v{edit['to_version']}: {changed}; "
+                   f"+{edit['words_added']} / -{edit['words_removed']} words{flags}",
+    }
+
+
+def _event_entry(event: dict[str, Any], base_url: str) -> dict[str, str]:
+    detail = event["detail"]
+    said = "; ".join(f"{key}: {', '.join(value) if isinstance(value, list) else value}"
+                     for key, value in detail.items())
+    return {
+        "id": f"urn:palimpsest:event:{event['article_id']}:{event['kind']}:{event['at']}",
+        "title": f"{event['headline'] or event['url']}: "
+                 f"{EVENT_TITLES.get(event['kind'], event['kind'])}",
+        "updated": event["at"], "page": f"{base_url}/articles/{event['article_id']}",
+        "url": event["url"], "summary": said or event["kind"],
+    }

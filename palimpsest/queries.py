@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .database import from_db_time, to_db_time
 from .errors import HistoryError
-from .schema import articles, edits, snapshots, versions
+from .schema import articles, edits, events, snapshots, versions
 
 #: The latest version of each article: its headline names it in lists.
 _latest = (select(versions.c.article_id, func.max(versions.c.version).label("version"))
@@ -33,9 +33,9 @@ def _site_filter(column: Any, site: str | None) -> Any:
 
 
 def recent_edits(engine: Engine, *, site: str | None = None, field: str | None = None,
-                 since: datetime | None = None, limit: int = 50,
-                 offset: int = 0) -> list[dict[str, Any]]:
-    """Edits across all articles, newest first."""
+                 article_id: str | None = None, since: datetime | None = None,
+                 limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Edits across all articles (or of one), newest first."""
     heads = _headlines()
     query = (select(edits.c.article_id, edits.c.from_version, edits.c.to_version,
                     edits.c.changed_fields, edits.c.created_at, edits.c.words_added,
@@ -44,6 +44,8 @@ def recent_edits(engine: Engine, *, site: str | None = None, field: str | None =
              .join(heads, heads.c.article_id == edits.c.article_id))
     if (condition := _site_filter(articles.c.url, site)) is not None:
         query = query.where(condition)
+    if article_id is not None:
+        query = query.where(edits.c.article_id == article_id)
     if since is not None:
         query = query.where(edits.c.created_at >= to_db_time(since))
     if field:  # JSON containment differs between SQLite and PostgreSQL; the text does not
@@ -56,6 +58,33 @@ def recent_edits(engine: Engine, *, site: str | None = None, field: str | None =
         "changed_fields": r.changed_fields, "captured_at": from_db_time(r.created_at),
         "words_added": r.words_added, "words_removed": r.words_removed,
         "flags": r.changes.get("flags", []),
+    } for r in rows]
+
+
+def recent_events(engine: Engine, *, site: str | None = None, kind: str | None = None,
+                  article_id: str | None = None, since: datetime | None = None,
+                  limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """What happened to articles besides edits (unpublished, republished,
+    moved, redirected, wall, ab_test), across all articles (or of one),
+    newest first, with the article's URL and latest headline."""
+    heads = _headlines()
+    query = (select(events, articles.c.url, heads.c.fields)
+             .join(articles, articles.c.id == events.c.article_id)
+             .outerjoin(heads, heads.c.article_id == events.c.article_id))
+    if (condition := _site_filter(articles.c.url, site)) is not None:
+        query = query.where(condition)
+    if kind:
+        query = query.where(events.c.kind == kind)
+    if article_id is not None:
+        query = query.where(events.c.article_id == article_id)
+    if since is not None:
+        query = query.where(events.c.at >= to_db_time(since))
+    rows = _all(engine, query.order_by(events.c.at.desc(), events.c.id.desc())
+                .limit(limit).offset(offset))
+    return [{
+        "article_id": r.article_id, "url": r.url, "headline": (r.fields or {}).get("headline", ""),
+        "kind": r.kind, "at": from_db_time(r.at), "snapshot_id": r.snapshot_id,
+        "detail": r.detail,
     } for r in rows]
 
 

@@ -293,6 +293,18 @@ def _api(app: FastAPI) -> None:
                                      since=_since(since), limit=limit, offset=offset)
         return _page(items, request, limit, offset)
 
+    @app.get("/api/events", tags=["edits"])
+    def list_events(request: Request, site: str | None = None, kind: str | None = None,
+                    since: str | None = None, limit: int = Query(50, ge=1, le=500),
+                    offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """What happened to articles besides edits, newest first: unpublished
+        (with the page's own words as `notice` when it said so with a 200),
+        republished, moved, redirected, wall, ab_test; filterable by site,
+        kind and time."""
+        items = queries.recent_events(_engine(request), site=site, kind=kind,
+                                      since=_since(since), limit=limit, offset=offset)
+        return _page(items, request, limit, offset)
+
     @app.get("/api/snapshots/{snapshot_id}", tags=["snapshots"])
     def get_snapshot(request: Request, snapshot_id: int) -> dict[str, Any]:
         return queries.snapshot(_engine(request), snapshot_id)
@@ -453,25 +465,28 @@ def _archive(app: FastAPI) -> None:
 
     @app.get("/feeds/edits.atom", tags=["feeds"])
     def all_edits_feed(request: Request) -> Response:
-        """Atom feed of the latest edits of every article."""
-        return _atom(request, "All edits", queries.recent_edits(_engine(request), limit=100))
+        """Atom feed of the latest edits and events (unpublished, back online,
+        moved, redirected...) of every article."""
+        return _atom(request, "All edits")
 
     @app.get("/feeds/sites/{site}.atom", tags=["feeds"])
     def site_feed(request: Request, site: str) -> Response:
-        """Atom feed of the latest edits on one site."""
-        edits = queries.recent_edits(_engine(request), site=site, limit=100)
-        return _atom(request, f"Edits on {site}", edits)
+        """Atom feed of the latest edits and events on one site."""
+        return _atom(request, f"Edits on {site}", site=site)
 
     @app.get("/feeds/articles/{article_id}.atom", tags=["feeds"])
     def article_feed(request: Request, article_id: str) -> Response:
-        """Atom feed of one article's edits."""
+        """Atom feed of one article's edits and events."""
         history = _history(request, article_id)
-        edits = [e for e in queries.recent_edits(_engine(request), limit=500)
-                 if e["article_id"] == article_id]
-        return _atom(request, f"Edits of {_headline(history)}", edits)
+        return _atom(request, f"Edits of {_headline(history)}", article_id=article_id)
 
 
-def _atom(request: Request, title: str, edits: list[dict[str, Any]]) -> Response:
-    base = str(request.base_url).rstrip("/")
-    return Response(atom_feed(title=title, self_url=str(request.url), base_url=base, edits=edits),
-                    media_type="application/atom+xml")
+def _atom(request: Request, title: str, *, site: str | None = None,
+          article_id: str | None = None) -> Response:
+    """The feed of the latest 100 edits and events (on a site, of an article)."""
+    engine, base = _engine(request), str(request.base_url).rstrip("/")
+    feed = atom_feed(
+        title=title, self_url=str(request.url), base_url=base,
+        edits=queries.recent_edits(engine, site=site, article_id=article_id, limit=100),
+        events=queries.recent_events(engine, site=site, article_id=article_id, limit=100))
+    return Response(feed, media_type="application/atom+xml")

@@ -381,6 +381,34 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
 
 
 @pytest.mark.browser
+def test_events_are_listed_and_fed_beside_the_edits(
+    seeded: dict[str, Any], client: TestClient, site: NewsSite, browser: Browser,
+    app_settings: Settings,
+) -> None:
+    """A story unpublished (here, a "page not found" served with 200) is in
+    /api/events and in every Atom feed that holds its edits, newest first."""
+    site.edit(SLUG, not_found=True)
+    with HistoryStore(app_settings.db_url) as history:
+        snapshot(seeded["url"], settings=app_settings, browser=browser, history=history,
+                 store=open_store(app_settings.storage_url))
+    aid = seeded["article_id"]
+    (event,) = client.get("/api/events").json()["items"]
+    assert (event["kind"], event["article_id"], event["url"]) == ("unpublished", aid, seeded["url"])
+    assert event["detail"] == {"http_status": 200,
+                               "notice": "Sorry, we couldn't find that page"}
+    assert event["headline"] == "Museum agrees to return 36 looted bronzes"
+    assert client.get("/api/events", params={"kind": "moved"}).json()["items"] == []
+    assert client.get("/api/events", params={"site": "elsewhere.example"}).json()["items"] == []
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    for feed in (f"/feeds/articles/{aid}.atom", "/feeds/edits.atom", "/feeds/sites/127.0.0.1.atom"):
+        entries = etree.fromstring(client.get(feed).content).findall("a:entry", ns)
+        titles = [entry.findtext("a:title", namespaces=ns) for entry in entries]
+        assert len(titles) == 2 and titles[0].endswith(": unpublished"), (feed, titles)
+        assert "changed" in titles[1]
+        assert "couldn't find that page" in entries[0].findtext("a:summary", namespaces=ns)
+
+
+@pytest.mark.browser
 def test_a_snapshot_lists_its_frames_and_their_documents(
         app_settings: Settings, browser: Browser, client: TestClient) -> None:
     embed = {("GET", "/embed"): ok("text/html", b"<p>post")}

@@ -148,10 +148,11 @@ def _pages(app: FastAPI) -> None:
         edits = queries.recent_edits(engine, site=site, field=field or None,
                                      since=_since(since), limit=50, offset=offset)
         articles = queries.find_articles(engine, q=q, site=site) if q else []
+        happened = queries.recent_events(engine, site=site, since=_since(since), limit=10)
         next_query = urlencode({**request.query_params, "offset": offset + 50})
         return templates.TemplateResponse(request, "index.html", {
             "q": q, "site": site, "field": field, "since": since, "edits": edits,
-            "articles": articles, "fields": ARTICLE_FIELDS,
+            "events": happened, "articles": articles, "fields": ARTICLE_FIELDS,
             "next_offset": offset + 50 if len(edits) == 50 else None, "next_query": next_query})
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -406,6 +406,9 @@ def test_events_are_listed_and_fed_beside_the_edits(
         assert len(titles) == 2 and titles[0].endswith(": unpublished"), (feed, titles)
         assert "changed" in titles[1]
         assert "couldn't find that page" in entries[0].findtext("a:summary", namespaces=ns)
+    front = etree.HTML(client.get("/").text)
+    (row,) = front.xpath('//table[@class="events"]/tbody/tr')
+    assert "unpublished “Sorry, we couldn't find that page”" in "".join(row.itertext())
 
 
 @pytest.mark.browser

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from palimpsest.config import Settings
 from palimpsest.errors import HistoryError
 from palimpsest.history import HistoryStore
 from palimpsest.models import Article, Capture, StoredWarc
@@ -193,3 +195,38 @@ def _first_release(url: str) -> Any:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
     return engine
+
+
+def test_a_page_that_says_the_story_is_gone_is_an_event_listed_with_it(db: HistoryStore) -> None:
+    from palimpsest import queries
+
+    aid = db.record(capture(0), ARTICLE, warc(1)).article_id
+    db.record(capture(3), replace(ARTICLE, headline="Bridge reopens late"), warc(2))
+    notice = "Sorry, we couldn't find that page"
+    soft_404 = replace(ARTICLE, headline=notice, body=("Try the search.",), gone=notice)
+    assert db.record(capture(5), soft_404, warc(3)).outcome == "unpublished"
+    (event,) = queries.recent_events(db.engine)
+    assert (event["kind"], event["article_id"], event["headline"]) == \
+        ("unpublished", aid, "Bridge reopens late")
+    assert event["detail"] == {"http_status": 200, "notice": notice}
+    assert queries.recent_events(db.engine, kind="wall") == []
+    assert queries.recent_events(db.engine, article_id="another") == []
+    assert [e["to_version"] for e in queries.recent_edits(db.engine, article_id=aid)] == [2]
+    assert db.history(URL)["status"] == "gone"
+
+
+def test_jobs_are_kept_in_the_database(db: HistoryStore, settings: Settings) -> None:
+    """Any server on the database answers for a job; one left running by a
+    stopped process failed."""
+    from palimpsest.jobs import Jobs
+    from palimpsest.schema import jobs
+
+    with db.engine.begin() as conn:
+        conn.execute(jobs.insert().values(
+            id="j1", url="http://news.test/a", runner="local", status="running",
+            # (no process has a pid above 2**22, Linux's highest)
+            worker=f"{socket.gethostname()}:{2 ** 22 + 1}:1", created_at=T0))
+    found = Jobs(settings, db).get("j1")
+    assert found is not None and found["status"] == "failed"
+    assert "interrupted" in found["error"] and found["created_at"] == T0.isoformat()
+    assert Jobs(settings, db).get("j2") is None

@@ -331,6 +331,36 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--url", help="Only the snapshots of this article (any of its URLs).")
+@json_option
+def verify(url: str | None, as_json: bool) -> None:
+    """Check that every stored WARC still holds exactly the bytes recorded
+    for it (size and SHA-256): exit status 1 if one is missing or altered."""
+    from .fixity import check_fixity
+    from .history import HistoryStore
+    from .storage import open_store
+
+    settings = Settings.from_env()
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        store = open_store(settings.storage_url, s3_options=settings.s3_options)
+        with click.progressbar(length=history.snapshot_count(), label="verifying",
+                               file=sys.stderr) as bar:
+            report = check_fixity(history, store, url=url, progress=bar.update)
+    if as_json:
+        emit(report.as_dict())
+    else:
+        click.echo(f"{report.checked} WARCs checked: {report.checked - report.failed} intact, "
+                   f"{len(report.missing)} missing, {len(report.altered)} altered, "
+                   f"{len(report.unreadable)} unreadable")
+        for kind in ("missing", "altered", "unreadable"):
+            for item in getattr(report, kind):
+                click.echo(f"  {kind}: snapshot {item['snapshot_id']} of {item['url']}: "
+                           f"{item['warc_key']}")
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("url")
 @click.option("--wacz", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The WACZ file to write.")

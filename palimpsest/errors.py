@@ -10,6 +10,7 @@
     │   ├── BrowserGone     Chromium crashed or was killed (transient)
     │   └── NotHTML         the response is not an HTML page
     ├── StorageError        the WARC could not be written to or read from storage
+    │   └── NotStored       the storage holds nothing under that key
     ├── ArchiveError        a WARC is malformed or lacks the records we need
     ├── ExtractError        no article could be extracted from the page
     ├── HistoryError        the history database failed or holds no such article
@@ -72,6 +73,12 @@ class StorageError(PalimpsestError):
     """Object storage failed to store or return a WARC."""
 
     transient = True
+
+
+class NotStored(StorageError):
+    """The storage holds no object under that key (it was never stored, or lost)."""
+
+    transient = False
 
 
 class ArchiveError(PalimpsestError):

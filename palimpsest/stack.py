@@ -58,7 +58,7 @@ def up(settings: Settings, *, prefect_port: int = 4200, web_port: int = 8000,
     _prefect(env, "work-pool", "create", "palimpsest", "--type", "process", "--overwrite")
     _prefect(env, "--no-prompt", "deploy", "--all")
     echo("deployed: snapshot-url, sweep-watchlist (every 5 min), discover-articles "
-         "(every 10 min), reextract (manual)")
+         "(every 10 min), reextract (manual), verify-archive (weekly)")
     _start(run, "prefect-worker", [_bin("prefect"), "worker", "start", "--pool", "palimpsest"],
            env)
     echo("worker started on pool 'palimpsest'")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import StorageError
+from .errors import NotStored, StorageError
 
 
 class BlobStore(Protocol):
@@ -83,6 +83,8 @@ class LocalStore:
             with self._path(key).open("rb") as f:
                 f.seek(start)
                 return f.read() if length is None else f.read(length)
+        except FileNotFoundError as exc:
+            raise NotStored(f"{key} is not in {self.root}") from exc
         except OSError as exc:
             raise StorageError(f"could not read {key} from {self.root}: {exc}") from exc
 
@@ -141,7 +143,11 @@ class S3Store:
 
         try:
             return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise NotStored(f"s3://{self.bucket}/{key} does not exist") from exc
+            raise StorageError(f"could not {what} s3://{self.bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
             raise StorageError(f"could not {what} s3://{self.bucket}/{key}: {exc}") from exc
 
     def put(self, key: str, data: bytes) -> None:

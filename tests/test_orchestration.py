@@ -49,7 +49,9 @@ def test_prefect_yaml_declares_every_flow_on_a_schedule_or_by_hand() -> None:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     deployments = {d["name"]: d for d in config["deployments"]}
     assert set(deployments) == {"snapshot-url-default", "sweep-watchlist-default",
-                                "discover-articles-default", "reextract-default"}
+                                "discover-articles-default", "reextract-default",
+                                "verify-archive-default"}
+    assert deployments["verify-archive-default"]["schedules"] == [{"interval": 604800}]
     assert deployments["sweep-watchlist-default"]["schedules"] == [{"interval": 300}]
     assert deployments["discover-articles-default"]["schedules"] == [{"interval": 600}]
     assert "schedules" not in deployments["reextract-default"]

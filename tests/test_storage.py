@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from palimpsest.errors import StorageError
+from palimpsest.errors import NotStored, StorageError
 from palimpsest.storage import BlobStore, LocalStore, open_store
 
 
@@ -18,7 +18,7 @@ def test_put_get_range_list_delete(store: BlobStore) -> None:
     assert sorted(store.keys("host/")) == ["host/abc/1.warc.gz", "host/abc/2.warc.gz"]
     store.delete("host/abc/1.warc.gz")
     store.delete("host/abc/1.warc.gz")  # deleting twice is fine
-    with pytest.raises(StorageError):
+    with pytest.raises(NotStored):  # (a StorageError that says the object is not there)
         store.get("host/abc/1.warc.gz")
 
 

@@ -33,7 +33,8 @@ def test_up_then_down(tmp_path: Path) -> None:
             headers={"Content-Type": "application/json"})
         names = {d["name"] for d in json.load(urllib.request.urlopen(request))}
         assert names == {"snapshot-url-default", "sweep-watchlist-default",
-                         "discover-articles-default", "reextract-default"}
+                         "discover-articles-default", "reextract-default",
+                         "verify-archive-default"}
         assert urllib.request.urlopen(f"http://127.0.0.1:{web}/healthz").status == 200
         again = subprocess.run([exe, "up", "--prefect-port", str(prefect), "--web-port",
                                 str(web)], env=env, capture_output=True, text=True, timeout=60)

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .config import Settings
 from .errors import InvalidURL, PalimpsestError
+
+if TYPE_CHECKING:
+    from .models import SnapshotResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,18 +68,49 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("url")
+@click.argument("urls", nargs=-1, required=True)
 @json_option
-def snapshot(url: str, as_json: bool) -> None:
-    """Capture URL now and record a new version if the article changed."""
+def snapshot(urls: tuple[str, ...], as_json: bool) -> None:
+    """Capture URLS now (- reads them from standard input, one a line) and
+    record a new version of each article that changed. Several URLs share one
+    browser; one that fails is reported and the rest go on (exit status 1)."""
     from .pipeline import snapshot as take
 
-    with clear_errors():
-        result = take(url, settings=Settings.from_env())
-    if as_json:
-        emit(result.as_dict())
+    settings = Settings.from_env()
+    if urls != ("-",) and len(urls) == 1:
+        with clear_errors():
+            result = take(urls[0], settings=settings)
+        if as_json:
+            emit(result.as_dict())
+        else:
+            click.echo(f"{result.url}: {_described(result)}\nWARC: {result.warc_key}")
         return
-    described = {
+    from .capture import BrowserPool
+    from .history import HistoryStore
+    from .storage import open_store
+
+    failed = 0
+    with clear_errors():
+        listed_urls = listed(urls)
+        store = open_store(settings.storage_url, s3_options=settings.s3_options)
+        with BrowserPool(settings, size=1) as browser, HistoryStore(settings.db_url) as history:
+            for url in listed_urls:
+                try:
+                    result = take(url, settings=settings, browser=browser, store=store,
+                                  history=history)
+                except PalimpsestError as exc:
+                    failed += 1
+                    click.echo(json.dumps({"url": url, "error": str(exc)}, ensure_ascii=False)
+                               if as_json else f"Error: {url}: {exc}", err=not as_json)
+                    continue
+                click.echo(json.dumps(result.as_dict(), ensure_ascii=False) if as_json
+                           else f"{result.url}: {_described(result)}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(listed_urls)} URLs were not captured")
+
+
+def _described(result: SnapshotResult) -> str:
+    return {
         "new": f"first version recorded (v{result.version})",
         "changed": f"new version v{result.version}: {', '.join(result.changed_fields)} changed",
         "revert": f"reverted to an earlier text, recorded as v{result.version}",
@@ -89,7 +123,6 @@ def snapshot(url: str, as_json: bool) -> None:
         "unavailable": "the server could not answer then (5xx, 429, 408); archived, "
                        "nothing learned about the article",
     }[result.outcome]
-    click.echo(f"{result.url}: {described}\nWARC: {result.warc_key}")
 
 
 @main.command()

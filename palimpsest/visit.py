@@ -271,6 +271,8 @@ def _translate(url: str, exc: Exception, refusals: dict[str, str]
         return NetworkError(f"{url} could not be reached ({code})")
     if "ERR_TOO_MANY_REDIRECTS" in message:
         return CaptureError(f"{url} redirects in a loop")
+    if "ERR_UNSAFE_PORT" in message:  # (SMTP's, IRC's...: a page could abuse them)
+        return CaptureError(f"{url} is on a port browsers never connect to")
     return CaptureError(f"{url} could not be loaded: {message}")
 
 

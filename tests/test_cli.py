@@ -79,6 +79,8 @@ def test_bad_pages_fail_cleanly(
 def test_unreachable_host_fails_cleanly(settings: Settings) -> None:
     code, output = run("snapshot", f"http://127.0.0.1:{free_port()}/story")
     assert code == 1 and "could not be reached (ERR_CONNECTION_REFUSED)" in output
+    code, output = run("snapshot", "http://127.0.0.1:25/story")  # (SMTP's)
+    assert code == 1 and "on a port browsers never connect to" in output
     nothing_recorded(settings)
 
 
@@ -162,6 +164,28 @@ def test_watch_and_feeds_commands(settings: Settings) -> None:
     assert "removed" in run("feeds", "remove", feed)[1]
     code, output = run("watch", "add", "javascript:alert(1)")
     assert code == 1 and output.startswith("Error: ")
+
+
+@pytest.mark.browser
+def test_several_urls_share_a_browser_and_a_failure_stops_none(
+    site: NewsSite, settings: Settings,
+) -> None:
+    """``snapshot -`` captures a list with one browser; a URL that cannot be
+    reached is reported (one JSON line with its error) and the rest go on."""
+    urls = [site.url(SLUG), f"http://127.0.0.1:{free_port()}/closed", site.url("no-such-story"),
+            site.url("museum-returns-bronzes")]
+    result = CliRunner().invoke(main, ["snapshot", "--json", "-"], input="\n".join(urls))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 1 and "1 of 4 URLs were not captured" in result.stderr
+    assert [line["url"] for line in lines] == urls
+    assert [line.get("outcome") for line in lines] == ["new", None, "unpublished", "new"]
+    assert "could not be reached" in lines[1]["error"]
+    history = HistoryStore(settings.db_url)
+    assert history.snapshot_count() == 3
+    history.close()
+    text = CliRunner().invoke(main, ["snapshot", site.url(SLUG), site.url(SLUG)])
+    assert text.exit_code == 0
+    assert text.stdout.splitlines() == [f"{site.url(SLUG)}: unchanged since v1"] * 2
 
 
 def test_a_list_of_urls_is_read_from_stdin_and_checked_whole(settings: Settings) -> None:

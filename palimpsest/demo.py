@@ -2,7 +2,8 @@
 
 Three articles are captured, captured again after only the ticker, "Most
 Read", ad ids and view counts changed (no new version), then edited the ways
-newsrooms edit: a headline rewrite, a paragraph added, a number corrected.
+newsrooms edit: a headline rewrite, a paragraph added, a number corrected;
+then one story is taken down behind a "page not found" served with status 200.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print,
                 result = snapshot(url, settings=settings, browser=browser,
                                   store=store, history=history)
                 changed = ", ".join(result.changed_fields) or "-"
-                echo(f"  {result.outcome:<10} v{result.version}  changed: {changed:<20} {url}")
+                version = f"v{result.version}" if result.version else "-"
+                echo(f"  {result.outcome:<11} {version:<3} changed: {changed:<20} {url}")
             time.sleep(pause)
 
         sweep("First capture of three articles")
@@ -64,6 +66,10 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print,
         for slug, what in _edits(site):
             echo(f"  newsroom edit on {slug}: {what}")
         sweep("After the newsroom's edits")
+        site.edit("drought-wheat-harvest", not_found=True)
+        echo("  newsroom takes drought-wheat-harvest down: its URL now serves a "
+             "'page not found' with status 200")
+        sweep("After the takedown: unpublished, not rewritten")
         echo("\n== Edit histories")
         for url in urls:
             echo(render_timeline(history.history(url)) + "\n")

@@ -223,3 +223,18 @@ def test_the_demo_site_logs_no_error_when_a_browser_resets_its_connection(
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     time.sleep(0.2)  # (while the site reads on)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.browser
+def test_the_demo_shows_noise_edits_and_a_takedown(env: dict[str, str]) -> None:
+    """The README's first command: what it prints is what happened."""
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    rounds = [[line.split()[0] for line in part.splitlines()[1:] if line.startswith("  ")
+               and not line.startswith("  newsroom")]
+              for part in result.output.split("\n== ")[1:5]]
+    assert rounds == [["new"] * 3, ["unchanged"] * 3, ["changed"] * 3,
+                      ["unchanged", "unpublished", "unchanged"]]
+    assert "unpublished: http_status=200, notice=Sorry, we couldn't find that page" in \
+        result.output
+    assert "[-32-] {+36+}" in result.output

@@ -88,7 +88,9 @@ GONE_TITLE = re.compile(
     r"|\b(?:page|article|story|content) (?:was )?not found\b"
     r"|seite (?:wurde )?nicht gefunden|page (?:non )?introuvable|p[áa]gina no encontrada"
     r"|pagina non trovata|pagina niet gevonden", re.IGNORECASE)
-#: ... or in the headline or the body:
+#: ... or in the headline, or a paragraph of at most NOTICE_WORDS words of a
+#: body of at most NOTICE_PARAGRAPHS:
+NOTICE_WORDS, NOTICE_PARAGRAPHS = 25, 3
 GONE_TEXT = re.compile(
     r"\b(?:can(?:no|['’])t|could(?:n['’]t| not)|unable to) (?:seem to )?find "
     r"(?:that|the|this|your) (?:page|article|story)"
@@ -494,7 +496,10 @@ def _gone(page: Any, headline: str, body: list[str]) -> str:
         return ""
     title = clean(page.findtext(".//title") or "")
     said = [t for t in (headline, title) if GONE_TITLE.search(t)]
-    said += [t for t in (headline, *body) if GONE_TEXT.search(t)]
+    # (a notice is a sentence or two, in place of the story; a longer
+    # paragraph, or one of many, may be a story quoting one)
+    notices = (headline, *body) if len(body) <= NOTICE_PARAGRAPHS else (headline,)
+    said += [t for t in notices if len(t.split()) <= NOTICE_WORDS and GONE_TEXT.search(t)]
     return min(said, key=lambda t: t != headline, default="")[:300]
 
 

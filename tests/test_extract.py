@@ -141,6 +141,12 @@ def test_a_story_that_speaks_of_things_not_found_is_not_gone() -> None:
                   "three-day search</h1><p>Rescuers said the page of the logbook they were "
                   "looking for was found, but the hiker was not.</p></article></main>")
     assert extract(brief).gone == ""
+    quoting = _page("<title>Platform pulls minister's video | Riverside Gazette</title>",
+                    f"{SITE}<main><article><h1>Platform pulls minister's video</h1><p>Viewers "
+                    "who followed the link on Tuesday found a short message instead: this "
+                    "post has been removed for violating the platform's rules on medical "
+                    "claims, a spokesperson confirmed later that evening.</p></article></main>")
+    assert extract(quoting).gone == ""
     assert extract(render_article(ARTICLES[0], "http://news.test", views=1)).gone == ""
 
 

@@ -23,7 +23,8 @@ def reextract(url: str | None = None, since: datetime | None = None) -> dict[str
     """
     settings = Settings.from_env()
     with HistoryStore(settings.db_url) as history:
-        report = run_reextract(history, blob_store(settings), url=url, since=since)
+        report = run_reextract(history, blob_store(settings), url=url, since=since,
+                               rules=settings.site_rules)
     get_run_logger().info("re-extracted %d snapshots of %d articles; %d rebuilt",
                           report.snapshots, report.articles, len(report.rebuilt))
     return report.as_dict()

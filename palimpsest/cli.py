@@ -182,6 +182,8 @@ def extract(files: tuple[str, ...], url: str | None, as_json: bool) -> None:
     from .extract import extract as extract_html
     from .warc import page_from_warc
 
+    with clear_errors():
+        settings = Settings.from_env()
     for name in files:
         with clear_errors():
             page_url = url
@@ -192,7 +194,7 @@ def extract(files: tuple[str, ...], url: str | None, as_json: bool) -> None:
                     page_url, html = page_from_warc(stream)
             else:
                 html = _read(name)
-            fields = extract_html(html, url=page_url).fields()
+            fields = extract_html(html, url=page_url, rules=settings.site_rules).fields()
         if as_json:
             click.echo(json.dumps({"file": name, "url": page_url, "fields": fields},
                                   ensure_ascii=False))
@@ -352,7 +354,8 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
         with click.progressbar(length=history.snapshot_count(), label="re-extracting",
                                file=sys.stderr) as bar:
-            report = run(history, store, url=url, since=since, progress=bar.update)
+            report = run(history, store, url=url, since=since, progress=bar.update,
+                         rules=settings.site_rules)
     if as_json:
         emit(report.as_dict())
         return

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError
+from .site_rules import SiteRules
 
 DEFAULT_HOME = Path("~/.palimpsest")
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
@@ -58,6 +59,8 @@ class Settings:
     #: Bodies stored per response and per snapshot; longer ones are truncated.
     max_response_bytes: int = 50 * 1024 * 1024
     max_snapshot_bytes: int = 200 * 1024 * 1024
+    #: Extraction rules of one's own for some sites (``PALIMPSEST_SITE_RULES``)
+    site_rules: SiteRules | None = None
     user_agent: str | None = None
     s3_options: Mapping[str, str] = field(default_factory=dict)
     #: bearer token required by the web API's write actions; None disables them
@@ -89,6 +92,8 @@ class Settings:
             max_requests=int(_number(env, "PALIMPSEST_MAX_REQUESTS", 1000)),
             max_response_bytes=int(_number(env, "PALIMPSEST_MAX_RESPONSE_BYTES", 50 * 2**20)),
             max_snapshot_bytes=int(_number(env, "PALIMPSEST_MAX_SNAPSHOT_BYTES", 200 * 2**20)),
+            site_rules=SiteRules.load(rules) if (rules := env.get("PALIMPSEST_SITE_RULES"))
+            else None,
             user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
             api_token=env.get("PALIMPSEST_TOKEN") or None,
             prefect_api_url=env.get("PREFECT_API_URL") or None,

@@ -23,6 +23,7 @@ from . import byline, dates
 from .body import extract_body
 from .errors import ExtractError
 from .models import Article
+from .site_rules import SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
@@ -139,14 +140,20 @@ AUTHOR_LINK_XPATH = (
 )
 
 
-def extract(html: str | bytes, *, url: str | None = None) -> Article:
-    """The article in ``html``; ``url`` resolves relative links."""
+def extract(html: str | bytes, *, url: str | None = None,
+            rules: SiteRules | None = None) -> Article:
+    """The article in ``html``; ``url`` resolves relative links and picks the
+    site's own rule among ``rules``, if it has one."""
     if not html or not html.strip():
         raise ExtractError("the page is empty")
     try:
         tree = _parse(html, url)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(f"the page could not be parsed as HTML: {exc}") from exc
+    rule = rules.for_url(url) if rules is not None else None
+    for selector in rule.drop if rule is not None else ():
+        for element in tree.xpath(xpath(selector)):
+            element.drop_tree()
     data = _json_ld(tree)
     meta = _meta(tree)
     sites = _site_names(tree, meta)
@@ -171,8 +178,14 @@ def extract(html: str | bytes, *, url: str | None = None) -> Article:
     noted = any(mark in text for mark in CORRECTION_MARKS)
     pristine = copy.deepcopy(tree) if noted else tree
     corrections = _correction_notices(tree) if noted else []
+    if rule is not None:
+        fields["headline"] = next(iter(_selected(tree, rule.headline)), fields["headline"])
+        ruled = byline.names(_selected(tree, rule.authors), sites=sites)
+        fields["authors"] = tuple(ruled) or fields["authors"]
     # The author the generic extractor reads fills in for a page that names none.
-    body, author = extract_body(tree, pristine, author=not fields["authors"])
+    body = _selected(tree, rule.body) if rule is not None else []
+    body, author = (body, None) if body else extract_body(tree, pristine,
+                                                          author=not fields["authors"])
     if not fields["authors"] and author:
         fields["authors"] = tuple(byline.names([author], sites=sites))
     if not fields["authors"]:
@@ -487,6 +500,14 @@ def _caption(tree: Any, data: dict[str, Any]) -> str:
     found = tree.xpath("(//article//figure//figcaption | //main//figure//figcaption"
                        ' | //figure//*[contains(@class, "caption")])[1]')
     return clean(found[0].text_content()) if found else ""
+
+
+def _selected(tree: Any, selector: str | None) -> list[str]:
+    """The text of each element ``selector`` (CSS) matches, in page order."""
+    if not selector:
+        return []
+    return [text for text in (clean(e.text_content()) for e in tree.xpath(xpath(selector)))
+            if text]
 
 
 def _gone(page: Any, headline: str, body: list[str]) -> str:

@@ -21,6 +21,7 @@ from .capture import capture as capture_page
 from .config import Settings
 from .extract import extract
 from .models import Article, Capture, SnapshotResult, StoredWarc
+from .site_rules import SiteRules
 from .storage import BlobStore, open_store
 from .urls import check_url, url_id
 from .warc import Original, payload_digests, write_warc
@@ -56,11 +57,11 @@ def archive(capture: Capture, store: BlobStore,
                       records=dict(layout.records), payloads=layout.payloads)
 
 
-def extract_capture(capture: Capture) -> Article | None:
+def extract_capture(capture: Capture, rules: SiteRules | None = None) -> Article | None:
     """The article in the rendered page; None for error pages (4xx, 5xx)."""
     if capture.status >= 400:
         return None
-    return extract(capture.dom, url=capture.final_url)
+    return extract(capture.dom, url=capture.final_url, rules=rules)
 
 
 def record(
@@ -87,7 +88,8 @@ def snapshot(
     check_url(url, allow_private=settings.allow_private)
     store = store or open_store(settings.storage_url, s3_options=settings.s3_options)
     if history is not None:
-        return process(_capture(url, browser, settings), store=store, history=history)
+        return process(_capture(url, browser, settings), store=store, history=history,
+                       rules=settings.site_rules)
     # Opening the database (importing SQLAlchemy, Alembic and deepdiff, checking the
     # schema) overlaps with the browser's start-up and the page load, which mostly
     # wait on Chromium: a cold `palimpsest snapshot` is about 0.5 s faster for it.
@@ -101,7 +103,7 @@ def snapshot(
             raise
         history = opening.result()
     try:
-        return process(capture, store=store, history=history)
+        return process(capture, store=store, history=history, rules=settings.site_rules)
     finally:
         history.close()
 
@@ -116,8 +118,10 @@ def _capture(url: str, browser: Capturer | None, settings: Settings) -> Capture:
     return browser.capture(url) if browser is not None else capture_page(url, settings)
 
 
-def process(capture: Capture, *, store: BlobStore, history: HistoryStore) -> SnapshotResult:
-    """Everything after the capture: extract, archive, record."""
-    article = extract_capture(capture)
+def process(capture: Capture, *, store: BlobStore, history: HistoryStore,
+            rules: SiteRules | None = None) -> SnapshotResult:
+    """Everything after the capture: extract (with the sites' own ``rules``),
+    archive, record."""
+    article = extract_capture(capture, rules)
     stored = archive(capture, store, history.originals)
     return record(capture, article, stored, store=store, history=history)

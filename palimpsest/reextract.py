@@ -31,6 +31,7 @@ from .history import HistoryStore, Recorder, content_hash
 from .identity import known_article
 from .models import Article, Capture, StoredWarc
 from .schema import articles, edits, events, snapshots, versions
+from .site_rules import SiteRules
 from .storage import BlobStore
 from .warc import locate, read_record
 
@@ -56,10 +57,11 @@ class Report:
 def reextract(
     history: HistoryStore, store: BlobStore, *, url: str | None = None,
     since: datetime | None = None, progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
+    workers: int | None = None, rules: SiteRules | None = None,
 ) -> Report:
     """Re-extract the snapshots of one article (``url``) or of all, optionally
-    only articles captured ``since`` a time; rebuild those whose history changes.
+    only articles captured ``since`` a time, with the sites' own ``rules``;
+    rebuild those whose history changes.
 
     Extraction (CPU-bound, ~30 ms a real page) runs in ``workers`` processes
     (default: one per CPU); reading DOM records and rebuilding stay here.
@@ -68,7 +70,7 @@ def reextract(
     workers = workers or os.cpu_count() or 1
     try:
         ids = _article_ids(history, url, since)
-        with _extractor_pool(store, workers) as map_:
+        with _extractor_pool(store, rules, workers) as map_:
             for start in range(0, len(ids), BATCH_ARTICLES):
                 batch = {aid: _snapshot_rows(history, aid)
                          for aid in ids[start:start + BATCH_ARTICLES]}
@@ -83,7 +85,8 @@ def reextract(
                     report.articles += 1
                     report.snapshots += len(rows)
                     if any(_differs(r, a) for r, a in zip(rows, articles, strict=True)):
-                        rebuilt = _rebuild_current(history, store, aid, rows, articles)
+                        rebuilt = _rebuild_current(history, store, rules, aid, rows,
+                                                   articles)
                         report.rebuilt.append(rebuilt)
                     if progress:
                         progress(len(rows))
@@ -92,20 +95,23 @@ def reextract(
     return report
 
 
-#: The store DOM records are read from, in each extraction process
+#: The store DOM records are read from, and the sites' own rules, in each
+#: extraction process
 _store: BlobStore | None = None
+_rules: SiteRules | None = None
 
 
-def _use_store(store: BlobStore) -> None:
-    global _store
-    _store = store
+def _use_store(store: BlobStore, rules: SiteRules | None) -> None:
+    global _store, _rules
+    _store, _rules = store, rules
 
 
 @contextmanager
-def _extractor_pool(store: BlobStore, workers: int) -> Iterator[Callable[..., Iterable[Any]]]:
+def _extractor_pool(store: BlobStore, rules: SiteRules | None,
+                    workers: int) -> Iterator[Callable[..., Iterable[Any]]]:
     """``map`` over processes that read and extract, or the builtin one for one worker."""
     if workers <= 1:
-        _use_store(store)
+        _use_store(store, rules)
         yield map
         return
     # Forking copies the imported extractor (no ~1.5 s import per worker), but is
@@ -120,7 +126,7 @@ def _extractor_pool(store: BlobStore, workers: int) -> Iterator[Callable[..., It
         context = multiprocessing.get_context("forkserver")
         multiprocessing.set_forkserver_preload(list(EXTRACTOR_MODULES))
     with ProcessPoolExecutor(workers, mp_context=context,
-                             initializer=_use_store, initargs=(store,)) as pool:
+                             initializer=_use_store, initargs=(store, rules)) as pool:
         yield lambda fn, jobs: pool.map(fn, jobs, chunksize=4)
 
 
@@ -133,8 +139,8 @@ def _snapshot_rows(history: HistoryStore, aid: str) -> list[Any]:
             .order_by(snapshots.c.fetched_at, snapshots.c.id)).all())
 
 
-def _rebuild_current(history: HistoryStore, store: BlobStore, aid: str, rows: list[Any],
-                     fresh: list[Article | None]) -> dict[str, Any]:
+def _rebuild_current(history: HistoryStore, store: BlobStore, rules: SiteRules | None,
+                     aid: str, rows: list[Any], fresh: list[Article | None]) -> dict[str, Any]:
     """Rebuild in one transaction; snapshots recorded since the rows were read
     (a sweep runs beside us) are extracted too, so none is dropped."""
     with history.engine.begin() as conn:
@@ -142,7 +148,7 @@ def _rebuild_current(history: HistoryStore, store: BlobStore, aid: str, rows: li
                                .order_by(snapshots.c.fetched_at, snapshots.c.id)).scalars().all()
         if list(current) != [row.id for row in rows]:
             rows = _snapshot_rows(history, aid)
-            _use_store(store)
+            _use_store(store, rules)
             fresh = [_extract_job(_job(row)) for row in rows]
         return _rebuild(conn, aid, rows, fresh)
 
@@ -175,7 +181,7 @@ def _extract_job(job: tuple[str, str, int, int] | None) -> Article | None:
     assert _store is not None, "_use_store() first"
     _, _, dom = read_record(_store.get(key, start=offset, length=length))
     try:
-        return extract(dom.decode("utf-8", "replace"), url=url)  # DOM records are UTF-8
+        return extract(dom.decode("utf-8", "replace"), url=url, rules=_rules)  # (UTF-8)
     except ExtractError:
         return None
 

@@ -16,7 +16,7 @@ from . import blob_store
 @task(cache_policy=NO_CACHE)
 def extract_article(capture: Capture) -> Article | None:
     """The article fields of the rendered page (None for error pages)."""
-    return extract_capture(capture)
+    return extract_capture(capture, Settings.from_env().site_rules)
 
 
 @task(cache_policy=NO_CACHE)

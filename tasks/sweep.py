@@ -60,7 +60,8 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
             return {"url": url, "outcome": NOT_DUE}
         capture = pool.capture(url)
     with HistoryStore(settings.db_url) as history:
-        return process(capture, store=blob_store(settings), history=history).as_dict()
+        return process(capture, store=blob_store(settings), history=history,
+                       rules=settings.site_rules).as_dict()
 
 
 @task(cache_policy=NO_CACHE)

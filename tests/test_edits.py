@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,6 +187,22 @@ def test_a_page_not_found_recorded_as_an_edit_is_mended_by_reextract(
     rebuilt = json.loads(CliRunner().invoke(main, ["history", "--json", history["url"]]).output)
     assert kinds(rebuilt) == ["unpublished"] and rebuilt["edits"] == []
     assert len(rebuilt["versions"]) == 1 and rebuilt["status"] == "gone"
+
+
+def test_site_rules_apply_to_stored_snapshots_on_reextract(
+    track: Callable[..., Any], site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rule written for a site (here: its dek taken for the headline) reaches
+    what is already archived through re-extraction, in its worker processes."""
+    _, history = track(nothing)
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"127.0.0.1": {"headline": ".article-summary"}}))
+    monkeypatch.setenv("PALIMPSEST_SITE_RULES", str(rules))
+    result = CliRunner().invoke(main, ["reextract", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rebuilt"][0]["outcomes"] == ["new", "unchanged"]
+    rebuilt = json.loads(CliRunner().invoke(main, ["history", "--json", history["url"]]).output)
+    assert rebuilt["versions"][0]["fields"]["headline"] == site.articles[SLUG].dek
 
 
 def test_headline_ab_test_is_one_event_not_a_stream_of_edits(track: Callable[..., Any]) -> None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from palimpsest.config import Settings
 from palimpsest.demo_site import ARTICLES, render_article
-from palimpsest.errors import ExtractError
+from palimpsest.errors import ConfigError, ExtractError
 from palimpsest.extract import extract
+from palimpsest.site_rules import SiteRules
 
 DATA = Path(__file__).parent / "data"
 
@@ -322,3 +325,54 @@ def test_author_label_in_the_text() -> None:
                  '<div class="longText"><p>Auteur : Kossivi Tiassou</p>'
                  "<p>Edition : M-A. Pioerron</p></div>", lang="fr")
     assert extract(html).authors == ("Kossivi Tiassou",)
+
+
+RULED_PAGE = _page(
+    "<title>Council approves budget | Riverside Gazette</title>",
+    '<header><a href="/">Riverside Gazette</a></header><main><h1 class="kicker">City</h1>'
+    '<h2 class="story-title">Council approves budget after all-night session</h2>'
+    '<div class="story"><p class="credit">Words by Ana Lima and Tom Berg</p>'
+    "<p>The council approved the city's budget at dawn on Friday after a twelve-hour "
+    "session that ran through the night.</p>"
+    '<div class="more"><p>More from the Gazette: the best bakeries in town, ranked by our '
+    "readers after a month of tastings across every district of the city.</p></div>"
+    "<p>Spending on parks rises by a tenth, while the road repair fund is cut by half, "
+    "a change opposition members called short-sighted.</p></div></main>")
+
+
+def test_a_site_rule_picks_out_the_story_and_drops_what_is_not(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps({"gazette.example": {
+        "drop": [".more"], "headline": "h2.story-title", "body": ".story > p:not(.credit)",
+        "authors": ".credit"}}))
+    rules = SiteRules.load(rules_file)
+    generic = extract(RULED_PAGE, url="https://www.gazette.example/city/budget")
+    assert (generic.headline, generic.authors) == ("City", ())  # (the kicker; no byline)
+    assert any("bakeries" in p for p in generic.body)  # (the teaser box taken for the story)
+    # The rule holds for the site's subdomains too, and only for its pages.
+    for url in ("https://www.gazette.example/city/budget", "https://news.gazette.example/b"):
+        ruled = extract(RULED_PAGE, url=url, rules=rules)
+        assert ruled.headline == "Council approves budget after all-night session"
+        assert ruled.authors == ("Ana Lima", "Tom Berg")
+        assert len(ruled.body) == 2 and ruled.body[1].startswith("Spending on parks")
+    assert extract(RULED_PAGE, url="https://other.example/b", rules=rules) == \
+        extract(RULED_PAGE, url="https://other.example/b")
+    # A page the selectors no longer match (a redesign) is read as any page is.
+    redesigned = RULED_PAGE.replace('class="story-title"', "").replace('class="story"', "")
+    assert extract(redesigned, url="https://gazette.example/b", rules=rules).body
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    ("{not json", "cannot be read as JSON"),
+    ('["gazette.example"]', "must map hosts to rules"),
+    ('{"gazette.example": {"headlin": "h1"}}', "a rule is an object of drop, headline"),
+    ('{"gazette.example": {"body": "p[[["}}', "is not a CSS selector"),
+    ('{"gazette.example": {"drop": ".more"}}', "drop must be a list"),
+])
+def test_unusable_site_rules_are_refused_by_name(tmp_path: Path, content: str, said: str) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(content)
+    with pytest.raises(ConfigError, match="PALIMPSEST_SITE_RULES") as refused:
+        Settings.from_env({"PALIMPSEST_SITE_RULES": str(rules_file)})
+    assert said in str(refused.value)
+

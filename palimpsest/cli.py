@@ -76,7 +76,8 @@ def snapshot(urls: tuple[str, ...], as_json: bool) -> None:
     browser; one that fails is reported and the rest go on (exit status 1)."""
     from .pipeline import snapshot as take
 
-    settings = Settings.from_env()
+    with clear_errors():
+        settings = Settings.from_env()
     if urls != ("-",) and len(urls) == 1:
         with clear_errors():
             result = take(urls[0], settings=settings)

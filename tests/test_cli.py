@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -227,8 +228,10 @@ def test_the_demo_site_logs_no_error_when_a_browser_resets_its_connection(
 
 @pytest.mark.browser
 def test_the_demo_shows_noise_edits_and_a_takedown(env: dict[str, str]) -> None:
-    """The README's first command: what it prints is what happened."""
-    result = CliRunner().invoke(main, ["demo"])
+    """The README's first command: what it prints is what happened. (In a
+    thread: the tests' own browser holds Playwright's sync API in this one.)"""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        result = thread.submit(CliRunner().invoke, main, ["demo"]).result()
     assert result.exit_code == 0, result.output
     rounds = [[line.split()[0] for line in part.splitlines()[1:] if line.startswith("  ")
                and not line.startswith("  newsroom")]

@@ -23,7 +23,7 @@ from . import byline, dates
 from .body import extract_body
 from .errors import ExtractError
 from .models import Article
-from .site_rules import SiteRules, xpath
+from .site_rules import SiteRule, SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
@@ -178,14 +178,10 @@ def extract(html: str | bytes, *, url: str | None = None,
     noted = any(mark in text for mark in CORRECTION_MARKS)
     pristine = copy.deepcopy(tree) if noted else tree
     corrections = _correction_notices(tree) if noted else []
-    if rule is not None:
-        fields["headline"] = next(iter(_selected(tree, rule.headline)), fields["headline"])
-        ruled = byline.names(_selected(tree, rule.authors), sites=sites)
-        fields["authors"] = tuple(ruled) or fields["authors"]
+    ruled = _by_rule(tree, rule, fields, sites) if rule is not None else []
     # The author the generic extractor reads fills in for a page that names none.
-    body = _selected(tree, rule.body) if rule is not None else []
-    body, author = (body, None) if body else extract_body(tree, pristine,
-                                                          author=not fields["authors"])
+    body, author = (ruled, None) if ruled else extract_body(tree, pristine,
+                                                            author=not fields["authors"])
     if not fields["authors"] and author:
         fields["authors"] = tuple(byline.names([author], sites=sites))
     if not fields["authors"]:
@@ -500,6 +496,15 @@ def _caption(tree: Any, data: dict[str, Any]) -> str:
     found = tree.xpath("(//article//figure//figcaption | //main//figure//figcaption"
                        ' | //figure//*[contains(@class, "caption")])[1]')
     return clean(found[0].text_content()) if found else ""
+
+
+def _by_rule(tree: Any, rule: SiteRule, fields: dict[str, Any], sites: set[str]) -> list[str]:
+    """The headline and authors the site's rule picks out, set in ``fields``
+    (where its selectors match); the body paragraphs it picks out."""
+    fields["headline"] = next(iter(_selected(tree, rule.headline)), fields["headline"])
+    fields["authors"] = tuple(byline.names(_selected(tree, rule.authors), sites=sites)
+                              ) or fields["authors"]
+    return _selected(tree, rule.body)
 
 
 def _selected(tree: Any, selector: str | None) -> list[str]:

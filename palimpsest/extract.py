@@ -188,9 +188,11 @@ def extract(html: str | bytes, *, url: str | None = None,
         fields["authors"] = _agency_credit(body)
     corrections += [p for p in body if CORRECTION_LINE.match(p)]
     body = [p for p in body if not CORRECTION_LINE.match(p)]
+    gone = _gone(tree, fields["headline"], body)
+    if rule is not None and rule.gone and tree.xpath(xpath(rule.gone)):
+        gone = gone or fields["headline"] or "the site's own page for a story not there"
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
-                   wall=_is_wall(pristine, body), gone=_gone(tree, fields["headline"], body),
-                   **fields)
+                   wall=_is_wall(pristine, body), gone=gone, **fields)
 
 
 def _parse(html: str | bytes, url: str | None) -> Any:

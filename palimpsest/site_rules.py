@@ -7,13 +7,16 @@ to CSS selectors::
         "drop": [".related-stories", ".newsletter-signup"],
         "headline": "h1.story-title",
         "body": ".story-body > p",
-        "authors": ".byline a"}}
+        "authors": ".byline a",
+        "gone": "body.error-page"}}
 
 ``drop`` removes what would otherwise be taken for the story (a box of
 teasers inside the body, a sign-up form) before anything is read; ``headline``
 is the first match's text; ``body`` is one paragraph per match, in page order;
-``authors`` one name (or byline) per match. What a rule leaves out is
-extracted as for any site. A page no selector of its rule matches is
+``authors`` one name (or byline) per match; ``gone`` matches only the site's
+own "not found" page, whatever it says (it is then the story unpublished, as
+a soft 404 found by its words is). What a rule leaves out is extracted as for
+any site. A page no selector of its rule matches is
 extracted as for any site too: a redesign does not empty the archive.
 Re-extraction (``palimpsest reextract``) applies changed rules to what is
 already stored.
@@ -31,7 +34,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-FIELDS = ("headline", "body", "authors")
+FIELDS = ("headline", "body", "authors", "gone")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class SiteRule:
     headline: str | None = None
     body: str | None = None
     authors: str | None = None
+    gone: str | None = None
 
 
 @dataclass(frozen=True)

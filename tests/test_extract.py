@@ -340,12 +340,15 @@ RULED_PAGE = _page(
     "a change opposition members called short-sighted.</p></div></main>")
 
 
+def _rules(folder: Path, rules: object) -> Path:
+    (folder / "rules.json").write_text(json.dumps(rules))
+    return folder / "rules.json"
+
+
 def test_a_site_rule_picks_out_the_story_and_drops_what_is_not(tmp_path: Path) -> None:
-    rules_file = tmp_path / "rules.json"
-    rules_file.write_text(json.dumps({"gazette.example": {
+    rules = SiteRules.load(_rules(tmp_path, {"gazette.example": {
         "drop": [".more"], "headline": "h2.story-title", "body": ".story > p:not(.credit)",
         "authors": ".credit"}}))
-    rules = SiteRules.load(rules_file)
     generic = extract(RULED_PAGE, url="https://www.gazette.example/city/budget")
     assert (generic.headline, generic.authors) == ("City", ())  # (the kicker; no byline)
     assert any("bakeries" in p for p in generic.body)  # (the teaser box taken for the story)
@@ -357,6 +360,11 @@ def test_a_site_rule_picks_out_the_story_and_drops_what_is_not(tmp_path: Path) -
         assert len(ruled.body) == 2 and ruled.body[1].startswith("Spending on parks")
     assert extract(RULED_PAGE, url="https://other.example/b", rules=rules) == \
         extract(RULED_PAGE, url="https://other.example/b")
+    # The site's "not found" page, long and worded as no other site's, by its rule.
+    missing = RULED_PAGE.replace("<main>", '<main class="missing-story">')
+    assert extract(missing, url="https://gazette.example/b").gone == ""
+    assert extract(missing, url="https://gazette.example/b", rules=SiteRules.load(
+        _rules(tmp_path, {"gazette.example": {"gone": "main.missing-story"}}))).gone
     # A page the selectors no longer match (a redesign) is read as any page is.
     redesigned = RULED_PAGE.replace('class="story-title"', "").replace('class="story"', "")
     assert extract(redesigned, url="https://gazette.example/b", rules=rules).body
@@ -366,6 +374,7 @@ def test_a_site_rule_picks_out_the_story_and_drops_what_is_not(tmp_path: Path) -
     ("{not json", "cannot be read as JSON"),
     ('["gazette.example"]', "must map hosts to rules"),
     ('{"gazette.example": {"headlin": "h1"}}', "a rule is an object of drop, headline"),
+    ('{"gazette.example": {"gone": 404}}', "is not a CSS selector"),
     ('{"gazette.example": {"body": "p[[["}}', "is not a CSS selector"),
     ('{"gazette.example": {"drop": ".more"}}', "drop must be a list"),
 ])

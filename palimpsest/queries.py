@@ -155,6 +155,7 @@ def _snapshot_json(r: Any) -> dict[str, Any]:
             "requested_url": r.requested_url, "final_url": r.final_url,
             "http_status": r.http_status, "outcome": r.outcome, "version": r.version,
             "settled": r.settled, "warc_key": r.warc_key, "warc_size": r.warc_size,
+            "warc_sha256": r.warc_sha256,
             "records": r.records}
 
 

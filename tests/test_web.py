@@ -3,6 +3,7 @@ against hostile archived HTML."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -438,6 +439,10 @@ def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
     page = client.get(f"/snapshots/{first['id']}").text
     assert "How it was captured" in page and capture["browser"] in page
     assert f"<td>{origin}</td><td>127.0.0.1</td>" in page
+    # The WARC's hash, as recorded when it was stored: what a citation gives.
+    stored = open_store(app_settings.storage_url).get(first["warc_key"])
+    assert first["warc_sha256"] == hashlib.sha256(stored).hexdigest()
+    assert f'<code class="warc-sha256">{first["warc_sha256"]}</code>' in page
     # A WARC that went bad: the API says so; the page still shows what the database knows.
     open_store(app_settings.storage_url).put(first["warc_key"], b"not a WARC any more")
     assert client.get(f"/api/snapshots/{first['id']}/capture").status_code == 502

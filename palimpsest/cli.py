@@ -7,11 +7,13 @@ the core become one-line messages and a non-zero exit status.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +21,7 @@ import click
 
 from .config import Settings
 from .errors import InvalidURL, PalimpsestError
+from .models import ARTICLE_FIELDS
 
 if TYPE_CHECKING:
     from .models import SnapshotResult
@@ -365,6 +368,81 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
     for item in report.rebuilt:
         click.echo(f"  {item['url']}: {item['versions_before']} → {item['versions_after']} "
                    "versions")
+
+
+def listing(func: F) -> F:
+    """The options of a listing across the archive: filters, and the format."""
+    for option in reversed([
+        click.option("--site", help="Only articles on this host (and its www.)."),
+        click.option("--since", type=IsoTime(), help="Only from TIME on (ISO 8601)."),
+        click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True,
+                     help="At most this many, newest first."),
+        click.option("--format", "form", type=click.Choice(["text", "json", "csv"]),
+                     default="text", show_default=True,
+                     help="json: the API's objects; csv: one row each, for a spreadsheet."),
+    ]):
+        func = option(func)
+    return func
+
+
+def show_listing(rows: list[dict[str, Any]], form: str, columns: dict[str, Callable[..., Any]],
+                 line: Callable[[dict[str, Any]], str]) -> None:
+    if form == "json":
+        emit(rows)
+    elif form == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows([[value(row) for value in columns.values()] for row in rows])
+    else:
+        for row in rows:
+            click.echo(line(row))
+
+
+@main.command()
+@listing
+@click.option("--field", type=click.Choice(ARTICLE_FIELDS), help="Only edits that changed it.")
+def edits(site: str | None, since: datetime | None, limit: int, form: str,
+          field: str | None) -> None:
+    """Edits across the archive, newest first (--format csv for a spreadsheet)."""
+    from . import queries
+    from .history import HistoryStore
+
+    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+        rows = queries.recent_edits(history.engine, site=site, field=field, since=since,
+                                    limit=limit)
+    show_listing(rows, form, {
+        "captured_at": itemgetter("captured_at"), "url": itemgetter("url"),
+        "article_id": itemgetter("article_id"), "headline": itemgetter("headline"),
+        "from_version": itemgetter("from_version"), "to_version": itemgetter("to_version"),
+        "changed_fields": lambda r: ";".join(r["changed_fields"]),
+        "words_added": itemgetter("words_added"), "words_removed": itemgetter("words_removed"),
+        "flags": lambda r: ";".join(r["flags"]),
+    }, lambda r: f"{r['captured_at'][:16].replace('T', ' ')}  v{r['to_version']:<3} "
+                 f"{', '.join(r['changed_fields']):<24} +{r['words_added']}/-"
+                 f"{r['words_removed']}  {r['url']}")
+
+
+@main.command()
+@listing
+@click.option("--kind", type=click.Choice(["unpublished", "republished", "moved", "redirected",
+                                           "wall", "ab_test"]), help="Only events of this kind.")
+def events(site: str | None, since: datetime | None, limit: int, form: str,
+           kind: str | None) -> None:
+    """What else happened to articles (unpublished, back online, moved,
+    redirected, walled, A/B tested), newest first."""
+    from . import queries
+    from .history import HistoryStore
+
+    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+        rows = queries.recent_events(history.engine, site=site, kind=kind, since=since,
+                                     limit=limit)
+    show_listing(rows, form, {
+        "at": itemgetter("at"), "kind": itemgetter("kind"), "url": itemgetter("url"),
+        "article_id": itemgetter("article_id"), "headline": itemgetter("headline"),
+        "snapshot_id": itemgetter("snapshot_id"),
+        "detail": lambda r: json.dumps(r["detail"], ensure_ascii=False),
+    }, lambda r: f"{r['at'][:16].replace('T', ' ')}  {r['kind']:<11} {r['url']}"
+                 + "".join(f"  {k}={v}" for k, v in r["detail"].items()))
 
 
 @main.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import socket
@@ -15,10 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from palimpsest.capture import Browser
 from palimpsest.cli import main
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
 from palimpsest.history import HistoryStore
+from palimpsest.pipeline import snapshot
+from palimpsest.storage import open_store
 
 from .s3server import free_port
 
@@ -241,3 +246,32 @@ def test_the_demo_shows_noise_edits_and_a_takedown(env: dict[str, str]) -> None:
     assert "unpublished: http_status=200, notice=Sorry, we couldn't find that page" in \
         result.output
     assert "[-32-] {+36+}" in result.output
+
+
+@pytest.mark.browser
+def test_edits_and_events_across_the_archive_as_text_json_and_csv(
+    site: NewsSite, settings: Settings, browser: Browser,
+) -> None:
+    url = site.url(SLUG)
+    with HistoryStore(settings.db_url) as history:
+        def take() -> None:
+            snapshot(url, settings=settings, browser=browser, history=history,
+                     store=open_store(settings.storage_url))
+        take()
+        site.edit(SLUG, headline="Drought cuts wheat harvest by a quarter")
+        take()
+        site.edit(SLUG, not_found=True)
+        take()
+    rows = list(csv.DictReader(io.StringIO(run("edits", "--format", "csv")[1])))
+    assert [(r["url"], r["changed_fields"], r["to_version"]) for r in rows] == \
+        [(url, "headline", "2")]
+    assert rows[0]["headline"] == "Drought cuts wheat harvest by a quarter"
+    assert json.loads(run("edits", "--format", "json")[1])[0]["words_added"] == 1
+    assert json.loads(run("edits", "--format", "json", "--field", "body")[1]) == []
+    assert json.loads(run("edits", "--format", "json", "--site", "elsewhere.example")[1]) == []
+    assert "v2   headline" in run("edits")[1]
+    code, text = run("events")
+    assert code == 0 and "unpublished" in text and "notice=Sorry, we couldn't find" in text
+    (event,) = csv.DictReader(io.StringIO(run("events", "--format", "csv")[1]))
+    assert event["kind"] == "unpublished" and json.loads(event["detail"])["http_status"] == 200
+    assert run("events", "--kind", "moved", "--format", "json")[1].strip() == "[]"

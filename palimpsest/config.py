@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .site_rules import SiteRules
@@ -34,6 +35,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not number > 0:  # NaN too
         raise ConfigError(f"{name} must be a positive number, not {value!r}")
     return number
+
+
+def _web_url(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
+    return value or None
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ class Settings:
     api_token: str | None = None
     #: a Prefect API to run re-snapshots on (as flow runs of the snapshot deployment)
     prefect_api_url: str | None = None
+    #: Where each edit and event is POSTed as it is recorded (``notify.py``)
+    webhook_url: str | None = None
+    #: Where the web UI is served, for links in webhook messages
+    public_url: str | None = None
     snapshot_deployment: str = "snapshot-url/snapshot-url-default"
 
     @classmethod
@@ -97,6 +109,8 @@ class Settings:
             user_agent=env.get("PALIMPSEST_USER_AGENT") or None,
             api_token=env.get("PALIMPSEST_TOKEN") or None,
             prefect_api_url=env.get("PREFECT_API_URL") or None,
+            webhook_url=_web_url(env, "PALIMPSEST_WEBHOOK_URL"),
+            public_url=_web_url(env, "PALIMPSEST_PUBLIC_URL"),
             # boto3 reads AWS_* itself; the endpoint is passed explicitly because
             # older botocore releases ignore AWS_ENDPOINT_URL.
             s3_options={

@@ -66,14 +66,20 @@ def extract_capture(capture: Capture, rules: SiteRules | None = None) -> Article
 
 def record(
     capture: Capture, article: Article | None, stored: StoredWarc, *,
-    store: BlobStore, history: HistoryStore,
+    store: BlobStore, history: HistoryStore, settings: Settings | None = None,
 ) -> SnapshotResult:
-    """Record a stored snapshot; on failure remove its WARC and re-raise."""
+    """Record a stored snapshot; on failure remove its WARC and re-raise.
+    What it recorded goes to the webhook of ``settings``, if one is set."""
     try:
-        return history.record(capture, article, stored)
+        result = history.record(capture, article, stored)
     except BaseException:
         store.delete(stored.key)
         raise
+    if settings is not None and settings.webhook_url:
+        from .notify import notify
+
+        notify(result, history, webhook=settings.webhook_url, public_url=settings.public_url)
+    return result
 
 
 def snapshot(
@@ -89,7 +95,7 @@ def snapshot(
     store = store or open_store(settings.storage_url, s3_options=settings.s3_options)
     if history is not None:
         return process(_capture(url, browser, settings), store=store, history=history,
-                       rules=settings.site_rules)
+                       settings=settings)
     # Opening the database (importing SQLAlchemy, Alembic and deepdiff, checking the
     # schema) overlaps with the browser's start-up and the page load, which mostly
     # wait on Chromium: a cold `palimpsest snapshot` is about 0.5 s faster for it.
@@ -103,7 +109,7 @@ def snapshot(
             raise
         history = opening.result()
     try:
-        return process(capture, store=store, history=history, rules=settings.site_rules)
+        return process(capture, store=store, history=history, settings=settings)
     finally:
         history.close()
 
@@ -119,9 +125,9 @@ def _capture(url: str, browser: Capturer | None, settings: Settings) -> Capture:
 
 
 def process(capture: Capture, *, store: BlobStore, history: HistoryStore,
-            rules: SiteRules | None = None) -> SnapshotResult:
-    """Everything after the capture: extract (with the sites' own ``rules``),
-    archive, record."""
-    article = extract_capture(capture, rules)
+            settings: Settings | None = None) -> SnapshotResult:
+    """Everything after the capture: extract (with the sites' own rules of
+    ``settings``), archive, record (and tell its webhook)."""
+    article = extract_capture(capture, settings.site_rules if settings else None)
     stored = archive(capture, store, history.originals)
-    return record(capture, article, stored, store=store, history=history)
+    return record(capture, article, stored, store=store, history=history, settings=settings)

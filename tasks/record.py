@@ -26,4 +26,5 @@ def record_snapshot(
     """Record the stored snapshot and, if the article changed, a new version."""
     settings = Settings.from_env()
     with HistoryStore(settings.db_url) as history:
-        return record(capture, article, stored, store=blob_store(settings), history=history)
+        return record(capture, article, stored, store=blob_store(settings), history=history,
+                      settings=settings)

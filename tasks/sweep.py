@@ -61,7 +61,7 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
         capture = pool.capture(url)
     with HistoryStore(settings.db_url) as history:
         return process(capture, store=blob_store(settings), history=history,
-                       rules=settings.site_rules).as_dict()
+                       settings=settings).as_dict()
 
 
 @task(cache_policy=NO_CACHE)

@@ -1,0 +1,72 @@
+"""Webhooks: a POST for each edit and each event, as it is recorded.
+
+``PALIMPSEST_WEBHOOK_URL`` receives one JSON object a message: what happened
+(``kind``: ``edit``, or the event's: ``unpublished``, ``republished``,
+``moved``...), the article, and a ``text`` (``content`` too) that chat tools
+(Slack, Mattermost, Discord) show as it is. Links point at the web UI when
+``PALIMPSEST_PUBLIC_URL`` says where it is served. Delivery is best effort: a
+hook that fails is logged, never fails the snapshot (the Atom feeds and the
+history hold everything).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+from . import queries
+from .history import HistoryStore
+from .models import SnapshotResult
+
+log = logging.getLogger(__name__)
+#: Seconds a hook has to answer
+TIMEOUT = 10
+#: Outcomes that record an edit
+EDITED = ("changed", "revert")
+
+
+def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
+           public_url: str | None = None) -> int:
+    """POST what ``result`` recorded to ``webhook``; how many were delivered."""
+    delivered = 0
+    for message in messages(result, history, public_url):
+        request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT):
+                delivered += 1
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.warning("webhook %s failed for %s: %s", webhook, result.url, exc)
+    return delivered
+
+
+def messages(result: SnapshotResult, history: HistoryStore,
+             public_url: str | None) -> list[dict[str, Any]]:
+    """The edit and the events ``result`` recorded, each as a message."""
+    base = (public_url or "").rstrip("/")
+    found = []
+    if result.outcome in EDITED:
+        (edit,) = queries.recent_edits(history.engine, article_id=result.article_id, limit=1)
+        found.append(_edit_message(edit, base))
+    events = queries.recent_events(history.engine, article_id=result.article_id, limit=10)
+    found += [_event_message(e, base) for e in events if e["snapshot_id"] == result.snapshot_id]
+    return found
+
+
+def _edit_message(edit: dict[str, Any], base: str) -> dict[str, Any]:
+    text = (f"{edit['headline']}: {', '.join(edit['changed_fields'])} changed "
+            f"(v{edit['from_version']} → v{edit['to_version']}, +{edit['words_added']}"
+            f"/-{edit['words_removed']} words) {edit['url']}")
+    link = (f"{base}/articles/{edit['article_id']}/diff?from_version={edit['from_version']}"
+            f"&to_version={edit['to_version']}") if base else None
+    return {"kind": "edit", **edit, "link": link, "text": text, "content": text}
+
+
+def _event_message(event: dict[str, Any], base: str) -> dict[str, Any]:
+    said = "".join(f"; {key}: {value}" for key, value in event["detail"].items())
+    text = f"{event['headline'] or event['url']}: {event['kind']}{said} {event['url']}"
+    link = f"{base}/articles/{event['article_id']}" if base else None
+    return {**event, "link": link, "text": text, "content": text}

@@ -18,6 +18,7 @@ import urllib.request
 from typing import Any
 
 from . import queries
+from .errors import HistoryError
 from .history import HistoryStore
 from .models import SnapshotResult
 
@@ -31,8 +32,14 @@ EDITED = ("changed", "revert")
 def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
            public_url: str | None = None) -> int:
     """POST what ``result`` recorded to ``webhook``; how many were delivered."""
+    try:
+        found = messages(result, history, public_url)
+    except HistoryError as exc:  # (recorded all the same: the hook is told nothing)
+        log.warning("webhook: what was recorded of %s could not be read back: %s",
+                    result.url, exc)
+        return 0
     delivered = 0
-    for message in messages(result, history, public_url):
+    for message in found:
         request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
                                          headers={"Content-Type": "application/json"})
         try:

@@ -520,7 +520,7 @@ def _selected(tree: Any, selector: str | None) -> list[str]:
 def _gone(page: Any, headline: str, body: list[str]) -> str:
     """What the page says if it says the article is not there (a soft 404, a
     takedown notice), in its own words; "" for an article."""
-    if sum(len(p.split()) for p in body) > WALL_MAX_WORDS:
+    if not _short(body):
         return ""
     title = clean(page.findtext(".//title") or "")
     said = [t for t in (headline, title) if GONE_TITLE.search(t)]
@@ -531,9 +531,14 @@ def _gone(page: Any, headline: str, body: list[str]) -> str:
     return min(said, key=lambda t: t != headline, default="")[:300]
 
 
+def _short(body: list[str]) -> bool:
+    """Short enough to be a notice (a wall's, a "not found") rather than a story."""
+    return sum(len(p.split()) for p in body) <= WALL_MAX_WORDS
+
+
 def _is_wall(page: Any, body: list[str]) -> bool:
     """A paywall, consent or bot-check page rather than the article."""
-    if sum(len(p.split()) for p in body) > WALL_MAX_WORDS:
+    if not _short(body):
         return False
     return bool(WALL_PHRASES.search(clean(" ".join(page.xpath(VISIBLE_TEXT)))))
 

@@ -265,6 +265,8 @@ def listed(urls: tuple[str, ...]) -> list[str]:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
         raise InvalidURL(f"nothing added: {len(bad)} of {len(given)} URLs are not valid: "
                          f"{'; '.join(bad[:3])}{more}")
+    if not given:
+        raise InvalidURL("no URL given: standard input held none")
     return [url for _, url in given]
 
 

@@ -207,6 +207,8 @@ def test_a_list_of_urls_is_read_from_stdin_and_checked_whole(settings: Settings)
     watched = [e["url"] for e in json.loads(run("watch", "list", "--json")[1])]
     assert sorted(watched) == [f"https://news.example/{x}" for x in "abd"]
     assert run("feeds", "add", "-", input="https://news.example/feed.xml\n")[0] == 0
+    assert run("watch", "add", "-", input="# nothing yet\n") == \
+        (1, "Error: no URL given: standard input held none\n")
     assert len(json.loads(run("feeds", "list", "--json")[1])) == 1
 
 

@@ -60,6 +60,12 @@ def clear_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
+def env_settings() -> Settings:
+    """The settings of the environment; one that cannot be used is an error line."""
+    with clear_errors():
+        return Settings.from_env()
+
+
 def emit(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -79,8 +85,7 @@ def snapshot(urls: tuple[str, ...], as_json: bool) -> None:
     browser; one that fails is reported and the rest go on (exit status 1)."""
     from .pipeline import snapshot as take
 
-    with clear_errors():
-        settings = Settings.from_env()
+    settings = env_settings()
     if urls != ("-",) and len(urls) == 1:
         with clear_errors():
             result = take(urls[0], settings=settings)
@@ -141,7 +146,7 @@ def history(url: str, diff_to: int | None, as_of: datetime | None, as_json: bool
     from .history import HistoryStore
     from .timeline import render_diff, render_timeline
 
-    with clear_errors(), HistoryStore(Settings.from_env().db_url) as store:
+    with clear_errors(), HistoryStore(env_settings().db_url) as store:
         if as_of is not None:
             data = store.as_of(url, as_of)
         elif as_json and diff_to is None:
@@ -186,8 +191,7 @@ def extract(files: tuple[str, ...], url: str | None, as_json: bool) -> None:
     from .extract import extract as extract_html
     from .warc import page_from_warc
 
-    with clear_errors():
-        settings = Settings.from_env()
+    settings = env_settings()
     for name in files:
         with clear_errors():
             page_url = url
@@ -224,7 +228,7 @@ def demo(pause: float) -> None:
     from .demo import run_demo
 
     with clear_errors():
-        run_demo(Settings.from_env(), echo=click.echo, style=click.style, pause=pause)
+        run_demo(env_settings(), echo=click.echo, style=click.style, pause=pause)
 
 
 @contextmanager
@@ -232,7 +236,7 @@ def watchlist() -> Iterator[Any]:
     from .history import HistoryStore
     from .watchlist import Watchlist
 
-    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+    with clear_errors(), HistoryStore(env_settings().db_url) as history:
         yield Watchlist(history)
 
 
@@ -355,7 +359,7 @@ def reextract(url: str | None, since: datetime | None, as_json: bool) -> None:
     from .reextract import reextract as run
     from .storage import open_store
 
-    settings = Settings.from_env()
+    settings = env_settings()
     with clear_errors(), HistoryStore(settings.db_url) as history:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
         with click.progressbar(length=history.snapshot_count(), label="re-extracting",
@@ -409,7 +413,7 @@ def edits(site: str | None, since: datetime | None, limit: int, form: str,
     from . import queries
     from .history import HistoryStore
 
-    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+    with clear_errors(), HistoryStore(env_settings().db_url) as history:
         rows = queries.recent_edits(history.engine, site=site, field=field, since=since,
                                     limit=limit)
     show_listing(rows, form, {
@@ -435,7 +439,7 @@ def events(site: str | None, since: datetime | None, limit: int, form: str,
     from . import queries
     from .history import HistoryStore
 
-    with clear_errors(), HistoryStore(Settings.from_env().db_url) as history:
+    with clear_errors(), HistoryStore(env_settings().db_url) as history:
         rows = queries.recent_events(history.engine, site=site, kind=kind, since=since,
                                      limit=limit)
     show_listing(rows, form, {
@@ -457,7 +461,7 @@ def verify(url: str | None, as_json: bool) -> None:
     from .history import HistoryStore
     from .storage import open_store
 
-    settings = Settings.from_env()
+    settings = env_settings()
     with clear_errors(), HistoryStore(settings.db_url) as history:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
         with click.progressbar(length=history.snapshot_count(), label="verifying",
@@ -488,7 +492,7 @@ def export(url: str, out: Path, as_json: bool) -> None:
     from .storage import open_store
     from .wacz import export_wacz
 
-    settings = Settings.from_env()
+    settings = env_settings()
     with clear_errors(), HistoryStore(settings.db_url) as history:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
         summary = export_wacz(history.engine, store, url, out)
@@ -507,7 +511,7 @@ def up(prefect_port: int, web_port: int) -> None:
     from .stack import up as start
 
     with clear_errors():
-        start(Settings.from_env(), prefect_port=prefect_port, web_port=web_port,
+        start(env_settings(), prefect_port=prefect_port, web_port=web_port,
               echo=click.echo)
     click.echo("`palimpsest down` stops them all.")
 
@@ -518,7 +522,7 @@ def down() -> None:
     from .stack import down as stop
 
     with clear_errors():
-        if not stop(Settings.from_env(), echo=click.echo):
+        if not stop(env_settings(), echo=click.echo):
             click.echo("nothing was running")
 
 
@@ -532,5 +536,5 @@ def serve(host: str, port: int) -> None:
     from .web import create_app
 
     with clear_errors():
-        app = create_app(Settings.from_env())
+        app = create_app(env_settings())
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -194,6 +194,20 @@ def test_several_urls_share_a_browser_and_a_failure_stops_none(
     assert text.stdout.splitlines() == [f"{site.url(SLUG)}: unchanged since v1"] * 2
 
 
+@pytest.mark.parametrize("command", [
+    ["snapshot", "http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], ["history", "http://x.test/"],
+    ["extract", "-"], ["watch", "list"], ["edits"], ["events"], ["reextract"], ["verify"],
+    ["export", "http://x.test/", "--wacz", "out.wacz"], ["serve"],
+])
+def test_every_command_says_which_setting_is_unusable(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str],
+) -> None:
+    monkeypatch.setenv("PALIMPSEST_SITE_RULES", str(tmp_path / "missing.json"))
+    code, output = run(*command, input="")
+    assert code == 1 and output.startswith("Error: PALIMPSEST_SITE_RULES"), output
+    assert output.count("\n") == 1  # (one line, no traceback)
+
+
 def test_a_list_of_urls_is_read_from_stdin_and_checked_whole(settings: Settings) -> None:
     """``watch add -`` reads a list (blank lines and comments skipped); a list
     with a bad line adds nothing and names every bad line."""

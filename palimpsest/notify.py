@@ -5,14 +5,16 @@
 ``moved``...), the article, and a ``text`` (``content`` too) that chat tools
 (Slack, Mattermost, Discord) show as it is. Links point at the web UI when
 ``PALIMPSEST_PUBLIC_URL`` says where it is served. Delivery is best effort: a
-hook that fails is logged, never fails the snapshot (the Atom feeds and the
-history hold everything).
+hook that cannot take a message then is asked once more; one that still
+fails is logged, never fails the snapshot (the Atom feeds and the history
+hold everything).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -25,6 +27,9 @@ from .models import SnapshotResult
 log = logging.getLogger(__name__)
 #: Seconds a hook has to answer
 TIMEOUT = 10
+#: Seconds before the one retry of a hook that could not take a message then
+#: (no answer, 429, 5xx); one that refused it (another 4xx) is not asked again
+RETRY_AFTER = 2.0
 #: Outcomes that record an edit
 EDITED = ("changed", "revert")
 
@@ -38,16 +43,27 @@ def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
         log.warning("webhook: what was recorded of %s could not be read back: %s",
                     result.url, exc)
         return 0
-    delivered = 0
-    for message in found:
-        request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
+    return sum(_post(webhook, message) for message in found)
+
+
+def _post(webhook: str, message: dict[str, Any]) -> bool:
+    """Deliver one message (retried once if the hook could not take it then)."""
+    data = json.dumps(message).encode()
+    for attempt in (1, 2):
+        request = urllib.request.Request(webhook, data=data,
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT):
-                delivered += 1
+                return True
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            log.warning("webhook %s failed for %s: %s", webhook, result.url, exc)
-    return delivered
+            refused = isinstance(exc, urllib.error.HTTPError) and exc.code < 500 \
+                and exc.code != 429
+            log.warning("webhook %s failed (attempt %d) for %s: %s", webhook, attempt,
+                        message["url"], exc)
+            if refused or attempt == 2:
+                return False
+            time.sleep(RETRY_AFTER)
+    return False
 
 
 def messages(result: SnapshotResult, history: HistoryStore,

@@ -27,14 +27,16 @@ SLUG = "museum-returns-bronzes"
 
 
 @contextmanager
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A webhook on loopback: its URL, and the messages it received."""
+def hook(*answers: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook on loopback: its URL, and the messages it received. It
+    answers ``answers`` in turn (then 204)."""
     received: list[dict[str, Any]] = []
+    statuses = list(answers)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
+            self.send_response(statuses.pop(0) if statuses else 204)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -46,6 +48,11 @@ def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield f"http://127.0.0.1:{server.server_port}/hook", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("palimpsest.notify.RETRY_AFTER", 0.0)
 
 
 @pytest.mark.browser
@@ -86,3 +93,26 @@ def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
 def test_a_webhook_must_be_a_web_address() -> None:
     with pytest.raises(ConfigError, match="PALIMPSEST_WEBHOOK_URL must be an http"):
         Settings.from_env({"PALIMPSEST_WEBHOOK_URL": "file:///etc/passwd"})
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("answers", "posts", "delivered"), [
+    ((503,), 2, 1),  # (busy then: asked again, and it took it)
+    ((429, 502), 2, 0),  # (busy twice: given up, logged)
+    ((400,), 1, 0),  # (refused: not asked again)
+])
+def test_a_hook_that_cannot_take_a_message_then_is_asked_once_more(
+    site: NewsSite, settings: Settings, browser: Browser,
+    answers: tuple[int, ...], posts: int, delivered: int,
+) -> None:
+    from palimpsest.notify import notify
+
+    with HistoryStore(settings.db_url) as history, hook(*answers) as (webhook, received):
+        snapshot(site.url(SLUG), settings=settings, browser=browser, history=history,
+                 store=open_store(settings.storage_url))
+        site.edit(SLUG, headline="Museum to return 36 looted bronzes")
+        result = snapshot(site.url(SLUG), settings=settings, browser=browser, history=history,
+                          store=open_store(settings.storage_url))
+        assert notify(result, history, webhook=webhook) == delivered
+        assert len(received) == posts and all(m["kind"] == "edit" for m in received)
+

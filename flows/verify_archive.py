@@ -27,7 +27,7 @@ def verify_archive(url: str | None = None) -> dict[str, Any] | State:
         report = check_fixity(history, blob_store(settings), url=url)
     found = report.as_dict()
     get_run_logger().info("%d WARCs checked: %d intact, %d missing, %d altered, %d unreadable",
-                          report.checked, found["intact"], len(report.missing),
+                          report.checked, report.intact, len(report.missing),
                           len(report.altered), len(report.unreadable))
     if report.failed:
         create_table_artifact(report.missing + report.altered + report.unreadable,

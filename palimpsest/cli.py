@@ -470,7 +470,7 @@ def verify(url: str | None, as_json: bool) -> None:
     if as_json:
         emit(report.as_dict())
     else:
-        click.echo(f"{report.checked} WARCs checked: {report.checked - report.failed} intact, "
+        click.echo(f"{report.checked} WARCs checked: {report.intact} intact, "
                    f"{len(report.missing)} missing, {len(report.altered)} altered, "
                    f"{len(report.unreadable)} unreadable")
         for kind in ("missing", "altered", "unreadable"):

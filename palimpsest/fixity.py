@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 
 from .database import translated
-from .errors import HistoryError, NotStored, StorageError
+from .errors import NotStored, StorageError
 from .history import HistoryStore
-from .identity import known_article
+from .identity import tracked_article
 from .schema import snapshots
 from .storage import BlobStore
 
@@ -43,8 +43,12 @@ class FixityReport:
     def failed(self) -> int:
         return len(self.missing) + len(self.altered) + len(self.unreadable)
 
+    @property
+    def intact(self) -> int:
+        return self.checked - self.failed
+
     def as_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "intact": self.checked - self.failed,
+        return {"checked": self.checked, "intact": self.intact,
                 "missing": self.missing, "altered": self.altered, "unreadable": self.unreadable}
 
 
@@ -69,10 +73,7 @@ def _snapshots(history: HistoryStore, url: str | None) -> list[Any]:
         query = select(snapshots.c.id, snapshots.c.warc_key, snapshots.c.warc_size,
                        snapshots.c.warc_sha256, snapshots.c.requested_url)
         if url is not None:
-            aid = known_article(conn, url)
-            if aid is None:
-                raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
-            query = query.where(snapshots.c.article_id == aid)
+            query = query.where(snapshots.c.article_id == tracked_article(conn, url))
         return list(conn.execute(query.order_by(snapshots.c.id)))
 
 

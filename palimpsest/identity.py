@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from .errors import HistoryError
 from .models import Article, Capture
 from .schema import article_urls
 from .urls import normalize_url
@@ -61,6 +62,14 @@ def find_article(conn: Connection, urls: Iterable[str]) -> str | None:
 def known_article(conn: Connection, url: str) -> str | None:
     """The article known by ``url`` (normalised), if any."""
     return find_article(conn, [normalize_url(url)])
+
+
+def tracked_article(conn: Connection, url: str) -> str:
+    """The article known by ``url``; HistoryError if no snapshot names it."""
+    found = known_article(conn, url)
+    if found is None:
+        raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
+    return found
 
 
 def add_aliases(conn: Connection, article_id: str, urls: Iterable[str], when: datetime) -> None:

@@ -28,7 +28,7 @@ from .database import to_db_time
 from .errors import ExtractError, HistoryError
 from .extract import EXTRACTOR_VERSION, extract
 from .history import HistoryStore, Recorder, content_hash
-from .identity import known_article
+from .identity import tracked_article
 from .models import Article, Capture, StoredWarc
 from .schema import articles, edits, events, snapshots, versions
 from .site_rules import SiteRules
@@ -156,10 +156,7 @@ def _rebuild_current(history: HistoryStore, store: BlobStore, rules: SiteRules |
 def _article_ids(history: HistoryStore, url: str | None, since: datetime | None) -> list[str]:
     with history.engine.connect() as conn:
         if url is not None:
-            aid = known_article(conn, url)
-            if aid is None:
-                raise HistoryError(f"{url} is not tracked: no snapshot has been recorded")
-            return [aid]
+            return [tracked_article(conn, url)]
         query = select(snapshots.c.article_id).distinct()
         if since is not None:
             query = query.where(snapshots.c.fetched_at >= to_db_time(since))

@@ -47,14 +47,23 @@ def atom_feed(*, title: str, self_url: str, base_url: str, edits: Sequence[dict[
     return bytes(etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True))
 
 
+def edit_page(base_url: str, edit: dict[str, Any]) -> str:
+    """The web UI's page of an edit: its diff."""
+    return (f"{base_url}/articles/{edit['article_id']}/diff?"
+            f"from_version={edit['from_version']}&to_version={edit['to_version']}")
+
+
+def article_page(base_url: str, article_id: str) -> str:
+    return f"{base_url}/articles/{article_id}"
+
+
 def _edit_entry(edit: dict[str, Any], base_url: str) -> dict[str, str]:
     changed = ", ".join(edit["changed_fields"])
     flags = f"; {', '.join(edit['flags'])}" if edit["flags"] else ""
     return {
         "id": f"urn:palimpsest:edit:{edit['article_id']}:{edit['to_version']}",
         "title": f"{edit['headline']}: {changed} changed", "updated": edit["captured_at"],
-        "page": f"{base_url}/articles/{edit['article_id']}/diff?"
-                f"from_version={edit['from_version']}&to_version={edit['to_version']}",
+        "page": edit_page(base_url, edit),
         "url": edit["url"],
         "summary": f"v{edit['from_version']} → v{edit['to_version']}: {changed}; "
                    f"+{edit['words_added']} / -{edit['words_removed']} words{flags}",
@@ -69,6 +78,6 @@ def _event_entry(event: dict[str, Any], base_url: str) -> dict[str, str]:
         "id": f"urn:palimpsest:event:{event['article_id']}:{event['kind']}:{event['at']}",
         "title": f"{event['headline'] or event['url']}: "
                  f"{EVENT_TITLES.get(event['kind'], event['kind'])}",
-        "updated": event["at"], "page": f"{base_url}/articles/{event['article_id']}",
+        "updated": event["at"], "page": article_page(base_url, event["article_id"]),
         "url": event["url"], "summary": said or event["kind"],
     }

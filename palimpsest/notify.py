@@ -21,6 +21,7 @@ from typing import Any
 
 from . import queries
 from .errors import HistoryError
+from .feeds_atom import article_page, edit_page
 from .history import HistoryStore
 from .models import SnapshotResult
 
@@ -83,13 +84,12 @@ def _edit_message(edit: dict[str, Any], base: str) -> dict[str, Any]:
     text = (f"{edit['headline']}: {', '.join(edit['changed_fields'])} changed "
             f"(v{edit['from_version']} → v{edit['to_version']}, +{edit['words_added']}"
             f"/-{edit['words_removed']} words) {edit['url']}")
-    link = (f"{base}/articles/{edit['article_id']}/diff?from_version={edit['from_version']}"
-            f"&to_version={edit['to_version']}") if base else None
+    link = edit_page(base, edit) if base else None
     return {"kind": "edit", **edit, "link": link, "text": text, "content": text}
 
 
 def _event_message(event: dict[str, Any], base: str) -> dict[str, Any]:
     said = "".join(f"; {key}: {value}" for key, value in event["detail"].items())
     text = f"{event['headline'] or event['url']}: {event['kind']}{said} {event['url']}"
-    link = f"{base}/articles/{event['article_id']}" if base else None
+    link = article_page(base, event["article_id"]) if base else None
     return {**event, "link": link, "text": text, "content": text}

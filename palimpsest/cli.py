@@ -21,7 +21,7 @@ import click
 
 from .config import Settings
 from .errors import InvalidURL, PalimpsestError
-from .models import ARTICLE_FIELDS
+from .models import ARTICLE_FIELDS, EVENT_KINDS
 
 if TYPE_CHECKING:
     from .models import SnapshotResult
@@ -430,8 +430,7 @@ def edits(site: str | None, since: datetime | None, limit: int, form: str,
 
 @main.command()
 @listing
-@click.option("--kind", type=click.Choice(["unpublished", "republished", "moved", "redirected",
-                                           "wall", "ab_test"]), help="Only events of this kind.")
+@click.option("--kind", type=click.Choice(EVENT_KINDS), help="Only events of this kind.")
 def events(site: str | None, since: datetime | None, limit: int, form: str,
            kind: str | None) -> None:
     """What else happened to articles (unpublished, back online, moved,

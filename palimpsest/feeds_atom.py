@@ -10,7 +10,7 @@ from typing import Any
 from lxml import etree
 
 ATOM = "http://www.w3.org/2005/Atom"
-#: What each kind of event says, after the article's headline
+#: What each kind of event (``models.EVENT_KINDS``) says, after the article's headline
 EVENT_TITLES = {
     "unpublished": "unpublished", "republished": "back online", "moved": "moved",
     "redirected": "now redirects elsewhere", "wall": "behind a wall",

@@ -189,6 +189,9 @@ class StoredWarc:
     payloads: dict[str, Any] = field(default_factory=dict)
 
 
+#: What the history records of an article besides its versions (``events.kind``)
+EVENT_KINDS = ("unpublished", "republished", "moved", "redirected", "wall", "ab_test")
+
 Outcome = Literal["new", "changed", "unchanged", "revert", "ab-flip", "unpublished", "wall",
                   "redirected", "unavailable"]
 

@@ -10,12 +10,20 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
-from tasks.sweep import due_articles, ensure_domain_limits, postpone_failed, snapshot_due_article
+from tasks.sweep import (
+    due_articles,
+    ensure_domain_limits,
+    failure,
+    note_failures,
+    snapshot_due_article,
+)
 
 
 @flow(name="sweep-watchlist", task_runner=ThreadPoolTaskRunner(max_workers=32))
 def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 1) -> dict[str, Any]:
     """Capture the watched articles that are due, politely, and record what changed.
+    Returns how many were due, their outcomes, and the error of each that failed
+    (noted on its article, whose next check is pushed back further each time).
 
     Args:
         limit: The most articles to capture in this run (the most overdue first).
@@ -27,7 +35,7 @@ def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 1) ->
     urls = due_articles(limit)
     if not urls:
         logger.info("nothing is due")
-        return {"due": 0, "outcomes": {}, "failed": []}
+        return {"due": 0, "outcomes": {}, "failed": {}}
     ensure_domain_limits(urls, per_domain)
     with BrowserPool(Settings.from_env(), size=browsers) as pool:
         futures = {url: snapshot_due_article.submit(url, pool) for url in urls}
@@ -35,13 +43,13 @@ def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 1) ->
             future.wait()  # the pool's browsers close when the block ends
         states = {url: future.state for url, future in futures.items()}
     outcomes: Counter[str] = Counter()
-    failed = []
+    failed = {}
     for url, state in states.items():
         if state.is_completed():
             outcomes[state.result()["outcome"]] += 1
         else:
-            failed.append(url)
+            failed[url] = failure(state)
     if failed:
-        postpone_failed(failed)
+        note_failures(failed)
     logger.info("swept %d articles: %s; %d failed", len(urls), dict(outcomes), len(failed))
     return {"due": len(urls), "outcomes": dict(outcomes), "failed": failed}

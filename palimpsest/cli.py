@@ -288,17 +288,21 @@ def watch_add(urls: tuple[str, ...], priority: int) -> None:
 
 
 @watch.command("list")
+@click.option("--failing", is_flag=True, help="Only the articles whose last capture failed.")
 @json_option
-def watch_list(as_json: bool) -> None:
-    """Watched articles, soonest due first."""
+def watch_list(failing: bool, as_json: bool) -> None:
+    """Watched articles, soonest due first (with the error of any whose
+    captures are failing)."""
     with watchlist() as items:
-        entries = items.entries()
+        entries = items.entries(failing=failing)
     if as_json:
         emit(entries)
         return
     for e in entries:
         click.echo(f"{e['next_check_at'] or 'now':<33} v{e['versions']:<3} {e['status']:<10} "
                    f"{e['url']}")
+        if f := e["failing"]:
+            click.echo(f"  failing since {f['since']} ({f['failures']} in a row): {f['error']}")
 
 
 @watch.command("remove")

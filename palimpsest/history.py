@@ -142,6 +142,7 @@ class HistoryStore:
             "first_seen": from_db_time(article.first_seen),
             "last_checked": from_db_time(article.last_checked),
             "snapshots": snapshot_count,
+            "failing": failing_of(article),
             "events": [{"kind": e.kind, "at": from_db_time(e.at), "snapshot_id": e.snapshot_id,
                         **e.detail} for e in event_rows],
         }, ensure_ascii=False)
@@ -207,7 +208,8 @@ class Recorder:
             self.conn.execute(events.insert().values(
                 article_id=self.aid, snapshot_id=snapshot_id, at=self.when, kind=kind,
                 detail=detail))
-        values: dict[str, Any] = {"last_checked": self.when, "status": self.status}
+        values: dict[str, Any] = {"last_checked": self.when, "status": self.status,
+                                   "failures": 0, "last_error": None, "failing_since": None}
         if row.watched:
             shown = version if version is not None else self.current
             values["next_check_at"] = next_check(
@@ -411,3 +413,11 @@ def _edit_text(e: Row[Any]) -> str:
     changes = e.changes.strip()[1:-1].strip()
     return (f'{head[:-1]}, "changed_fields": {e.changed_fields}'
             f'{", " + changes if changes else ""}, "delta": {e.delta}}}')
+
+
+def failing_of(article: Any) -> dict[str, Any] | None:
+    """The failed captures in a row of an ``articles`` row, if its last failed."""
+    if not article.failures:
+        return None
+    return {"failures": article.failures, "since": from_db_time(article.failing_since),
+            "error": article.last_error}

@@ -20,6 +20,9 @@ AGE_TIERS = (
     (timedelta(days=30), timedelta(days=3)),
 )
 QUIET_SHARE = 0.25
+#: The longest wait after captures that failed in a row (a site down for
+#: days, a URL that no longer serves a page) before trying again.
+MAX_RETRY_INTERVAL = timedelta(days=1)
 
 
 def check_interval(*, age: timedelta, quiet: timedelta, priority: int = 0) -> timedelta:
@@ -38,3 +41,10 @@ def next_check(*, now: datetime, first_seen: datetime, last_changed: datetime | 
     """The time of the next check of an article."""
     quiet = now - (last_changed or first_seen)
     return now + check_interval(age=now - first_seen, quiet=quiet, priority=priority)
+
+
+def retry_interval(failures: int) -> timedelta:
+    """How long to wait after ``failures`` captures failed in a row: twice as
+    long after each, from ``MIN_INTERVAL`` up to ``MAX_RETRY_INTERVAL``."""
+    doublings = min(max(0, failures - 1), 16)  # (2**16 intervals: far past the cap)
+    return min(MIN_INTERVAL * (1 << doublings), MAX_RETRY_INTERVAL)

@@ -47,6 +47,9 @@ def render_timeline(history: dict[str, Any]) -> str:
     out = [f"{history['url']}",
            f"  {len(history['versions'])} version(s) from {history['snapshots']} snapshot(s); "
            f"status {history['status']}, last checked {_stamp(history['last_checked'])}"]
+    if failing := history.get("failing"):
+        out.append(f"  captures failing since {_stamp(failing['since'])} "
+                   f"({failing['failures']} in a row): {failing['error']}")
     if len(history.get("aliases", [])) > 1:
         out.append("  also at: " + ", ".join(a for a in history["aliases"] if a != history["url"]))
     edits = {e["to_version"]: e for e in history["edits"]}

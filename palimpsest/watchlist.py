@@ -12,14 +12,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .database import from_db_time, to_db_time, translated
-from .history import HistoryStore
+from .history import HistoryStore, failing_of
 from .identity import add_aliases, find_article, known_article
-from .schedule import MIN_INTERVAL
+from .schedule import retry_interval
 from .schema import articles, feeds, versions
 from .urls import check_url, normalize_url, url_id
 
-#: After a failed capture, wait this long times the number of failures in a row.
-RETRY_BACKOFF = MIN_INTERVAL
+#: Characters of a failed capture's error kept
+MAX_ERROR = 1000
 
 
 def _now() -> datetime:
@@ -53,17 +53,20 @@ class Watchlist:
                                 .values(watched=False, next_check_at=None)).rowcount
         return bool(done)
 
-    def entries(self) -> list[dict[str, Any]]:
-        """Every watched article with its schedule, soonest due first."""
+    def entries(self, *, failing: bool = False) -> list[dict[str, Any]]:
+        """Every watched article with its schedule, soonest due first; or only
+        those whose last capture failed."""
         count = (select(func.count()).where(versions.c.article_id == articles.c.id)
                  .scalar_subquery())
+        query = select(articles, count.label("versions")).where(articles.c.watched)
+        if failing:
+            query = query.where(articles.c.failures > 0)
         with translated("read the watchlist"), self.engine.connect() as conn:
-            rows = conn.execute(select(articles, count.label("versions"))
-                                .where(articles.c.watched)
-                                .order_by(articles.c.next_check_at, articles.c.url)).all()
+            rows = conn.execute(query.order_by(articles.c.next_check_at, articles.c.url)).all()
         return [{"url": r.url, "article_id": r.id, "status": r.status, "priority": r.priority,
                  "versions": r.versions, "last_checked": from_db_time(r.last_checked),
-                 "next_check_at": from_db_time(r.next_check_at)} for r in rows]
+                 "next_check_at": from_db_time(r.next_check_at), "failing": failing_of(r)}
+                for r in rows]
 
     def due(self, *, now: datetime | None = None, limit: int = 1000) -> list[str]:
         """URLs of watched articles whose next check is due, most overdue first."""
@@ -84,14 +87,23 @@ class Watchlist:
                 articles.c.id == aid, articles.c.watched, articles.c.next_check_at <= when,
             )).first() is not None
 
-    def postpone(self, url: str, *, failures: int = 1, now: datetime | None = None) -> None:
-        """Push a failed article's next check back, longer after each failure."""
-        when = to_db_time(now or _now()) + RETRY_BACKOFF * max(1, failures)
-        with translated("reschedule"), self.engine.begin() as conn:
+    def failed(self, url: str, error: str, *, now: datetime | None = None) -> None:
+        """Note that capturing ``url`` failed with ``error``, and push its next
+        check back, twice as far after each failure in a row. The next capture
+        that succeeds clears the note (:meth:`HistoryStore.record`)."""
+        when = to_db_time(now or _now())
+        with translated("note the failed capture"), self.engine.begin() as conn:
             aid = known_article(conn, url)
-            if aid:
-                conn.execute(articles.update().where(articles.c.id == aid)
-                             .values(next_check_at=when))
+            if aid is None:
+                return
+            row = conn.execute(select(articles.c.failures, articles.c.watched)
+                               .where(articles.c.id == aid)).one()
+            values: dict[str, Any] = {
+                "failures": row.failures + 1, "last_error": error[:MAX_ERROR],
+                "failing_since": func.coalesce(articles.c.failing_since, when)}
+            if row.watched:
+                values["next_check_at"] = when + retry_interval(row.failures + 1)
+            conn.execute(articles.update().where(articles.c.id == aid).values(**values))
 
     def add_feed(self, url: str, *, now: datetime | None = None) -> bool:
         """Register a feed or sitemap; False if it was already registered."""
@@ -146,3 +158,4 @@ class Watchlist:
             # Added a moment ago by another feed or worker: theirs it is.
             return find_article(conn, [normal]) or url_id(url), False
         return url_id(url), True
+

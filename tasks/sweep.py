@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
+from prefect.states import State
 
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
@@ -65,9 +66,18 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
 
 
 @task(cache_policy=NO_CACHE)
-def postpone_failed(urls: list[str]) -> None:
-    """Back off articles whose capture failed, so they are not retried at once."""
+def note_failures(errors: dict[str, str]) -> None:
+    """Note each failed capture (URL: error) on its article, and back off its
+    next check, so that a site that is down is not asked again at once."""
     with HistoryStore(Settings.from_env().db_url) as history:
         watchlist = Watchlist(history)
-        for url in urls:
-            watchlist.postpone(url)
+        for url, error in errors.items():
+            watchlist.failed(url, error)
+
+
+def failure(state: State[Any]) -> str:
+    """What a failed task run's state says went wrong."""
+    raised = state.result(raise_on_failure=False)
+    if isinstance(raised, BaseException):
+        return str(raised) or type(raised).__name__
+    return state.message or state.name or "failed"

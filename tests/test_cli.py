@@ -24,6 +24,7 @@ from palimpsest.demo_site import NewsSite
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
+from palimpsest.watchlist import Watchlist
 
 from .s3server import free_port
 
@@ -159,7 +160,13 @@ def test_watch_and_feeds_commands(settings: Settings) -> None:
     code, output = run("watch", "list", "--json")
     (entry,) = json.loads(output)
     assert entry["url"] == "https://news.example/2026/story" and entry["priority"] == 1
-    assert entry["status"] == "new" and entry["versions"] == 0
+    assert entry["status"] == "new" and entry["versions"] == 0 and entry["failing"] is None
+    assert json.loads(run("watch", "list", "--failing", "--json")[1]) == []
+    with HistoryStore(settings.db_url) as history:
+        Watchlist(history).failed(url, "could not reach news.example: connection refused")
+    lines = run("watch", "list", "--failing")[1].splitlines()
+    assert lines[0].endswith("https://news.example/2026/story") and \
+        lines[1].endswith("(1 in a row): could not reach news.example: connection refused")
     assert "removed" in run("watch", "remove", url)[1]
     assert json.loads(run("watch", "list", "--json")[1]) == []
     assert "not watched" in run("watch", "remove", url)[1]

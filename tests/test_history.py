@@ -230,3 +230,34 @@ def test_jobs_are_kept_in_the_database(db: HistoryStore, settings: Settings) -> 
     assert found is not None and found["status"] == "failed"
     assert "interrupted" in found["error"] and found["created_at"] == T0.isoformat()
     assert Jobs(settings, db).get("j2") is None
+
+
+def test_failed_captures_back_off_and_show_until_one_succeeds(db: HistoryStore) -> None:
+    from palimpsest.timeline import render_timeline
+    from palimpsest.watchlist import Watchlist
+
+    watchlist = Watchlist(db)
+    watchlist.add(URL, now=T0)
+    watchlist.failed(URL, "NetworkError: connection refused", now=T0)
+    watchlist.failed(URL, "CaptureTimeout: no answer in 30 s", now=T0 + timedelta(minutes=10))
+    (entry,) = watchlist.entries(failing=True)
+    assert entry["failing"] == {"failures": 2, "since": T0.isoformat(),
+                                "error": "CaptureTimeout: no answer in 30 s"}
+    # twice as long after the second failure: 20 minutes, from the time it failed
+    assert entry["next_check_at"] == (T0 + timedelta(minutes=30)).isoformat()
+    assert watchlist.due(now=T0 + timedelta(minutes=29)) == []
+    assert db.history(URL)["failing"]["failures"] == 2
+    assert "captures failing since 2026-11-28 09:00:00Z (2 in a row): CaptureTimeout" in \
+        render_timeline(db.history(URL))
+    watchlist.failed("http://news.test/never-seen", "refused")  # no article: nothing noted
+    db.record(capture(40), ARTICLE, warc(1))
+    assert watchlist.entries(failing=True) == []
+    assert watchlist.entries()[0]["failing"] is None and db.history(URL)["failing"] is None
+
+
+def test_retries_wait_twice_as_long_each_time_up_to_a_day() -> None:
+    from palimpsest.schedule import retry_interval
+
+    assert [retry_interval(n) for n in (1, 2, 3)] == [
+        timedelta(minutes=10), timedelta(minutes=20), timedelta(minutes=40)]
+    assert retry_interval(9) == retry_interval(10_000) == timedelta(days=1)

@@ -146,11 +146,28 @@ def test_sweep_captures_the_due_and_skips_the_rest(
         conn.execute(update(articles).where(articles.c.url == later).values(
             next_check_at=datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)))
     result = sweep_watchlist(per_domain=2, browsers=2)
-    assert result["due"] == 2 and result["outcomes"] == {"new": 2} and result["failed"] == []
+    assert result["due"] == 2 and result["outcomes"] == {"new": 2} and result["failed"] == {}
     pages = {path for _, path in site.requests if path.startswith("/news/")}
     assert pages == {"/news/harbour-bridge-reopens", "/news/museum-returns-bronzes"}
     assert watchlist.due() == []  # both rescheduled into the future
     assert sweep_watchlist()["due"] == 0
+
+
+def test_a_failed_capture_is_noted_on_its_article_and_retried_later(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist,
+) -> None:
+    from flows.sweep_watchlist import sweep_watchlist
+
+    feed = f"{site.base_url}/feed.xml"  # watched by mistake: not a page
+    watchlist.add(feed)
+    result = sweep_watchlist()
+    assert result["due"] == 1 and result["outcomes"] == {}
+    assert "is not an HTML page" in result["failed"][feed]
+    (entry,) = watchlist.entries(failing=True)
+    assert entry["failing"]["failures"] == 1 and entry["failing"]["error"] == result["failed"][feed]
+    wait = datetime.fromisoformat(entry["next_check_at"]) - datetime.now(UTC)
+    assert timedelta(minutes=9) < wait <= timedelta(minutes=10)
+    assert sweep_watchlist()["due"] == 0  # not asked again at once
 
 
 def test_an_article_no_longer_due_when_its_turn_comes_is_not_captured(

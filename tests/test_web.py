@@ -448,3 +448,22 @@ def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
     assert client.get(f"/api/snapshots/{first['id']}/capture").status_code == 502
     page = client.get(f"/snapshots/{first['id']}").text
     assert "How it was captured could not be read" in page and first["final_url"] in page
+
+
+def test_an_article_whose_captures_fail_says_so_with_the_error_escaped(
+    client: TestClient, app_settings: Settings,
+) -> None:
+    from palimpsest.watchlist import Watchlist
+
+    url = "https://news.example/2026/story"
+    history = HistoryStore(app_settings.db_url)
+    watchlist = Watchlist(history)
+    aid = watchlist.add(url)
+    # (the server's own words may be in an error: here, its Content-Type)
+    watchlist.failed(url, f"{url} is not an HTML page (Content-Type: <script>alert(1)</script>)")
+    history.close()
+    page = client.get(f"/articles/{aid}")
+    alert = re.search(r'<p class="failing" role="alert">(.*?)</p>', page.text)
+    assert alert is not None and "(1 in a row)" in alert.group(1)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in alert.group(1) and "<script>" not in page.text
+    assert client.get(f"/api/articles/{aid}").json()["failing"]["failures"] == 1

@@ -455,6 +455,40 @@ def events(site: str | None, since: datetime | None, limit: int, form: str,
 
 
 @main.command()
+@click.argument("phrase")
+@listing
+@click.option("--removed", is_flag=True, help="Only where a later version took it out.")
+def search(phrase: str, site: str | None, since: datetime | None, limit: int, form: str,
+           removed: bool) -> None:
+    """Articles that said PHRASE in any version (any case), the one last seen
+    saying it first; and whether a later version took it out."""
+    from .history import HistoryStore
+    from .search import search_versions
+
+    if not phrase.split():
+        raise click.BadParameter("nothing to search for", param_hint="PHRASE")
+    with clear_errors(), HistoryStore(env_settings().db_url) as history:
+        rows = search_versions(history.engine, phrase, site=site, since=since,
+                               removed=removed, limit=limit)
+    show_listing(rows, form, {
+        "url": itemgetter("url"), "article_id": itemgetter("article_id"),
+        "headline": itemgetter("headline"), "status": itemgetter("status"),
+        "versions": lambda r: ";".join(map(str, r["versions"])),
+        "latest_version": itemgetter("latest_version"), "first_seen": itemgetter("first_seen"),
+        "last_seen": itemgetter("last_seen"), "removed_in": itemgetter("removed_in"),
+        "removed_at": itemgetter("removed_at"), "fields": lambda r: ";".join(r["fields"]),
+        "excerpt": itemgetter("excerpt"),
+    }, _found_line)
+
+
+def _found_line(row: dict[str, Any]) -> str:
+    said = ", ".join(f"v{n}" for n in row["versions"])
+    fate = (f"taken out in v{row['removed_in']} ({row['removed_at'][:16].replace('T', ' ')})"
+            if row["removed_in"] else f"still in v{row['latest_version']}")
+    return f"{row['url']}\n  in {said}; {fate}: {row['excerpt']}"
+
+
+@main.command()
 @click.option("--url", help="Only the snapshots of this article (any of its URLs).")
 @json_option
 def verify(url: str | None, as_json: bool) -> None:

@@ -18,13 +18,13 @@ _latest = (select(versions.c.article_id, func.max(versions.c.version).label("ver
            .group_by(versions.c.article_id).subquery())
 
 
-def _headlines() -> Any:
+def latest_headlines() -> Any:
     return (select(versions.c.article_id, versions.c.fields)
             .join(_latest, and_(versions.c.article_id == _latest.c.article_id,
                                 versions.c.version == _latest.c.version)).subquery())
 
 
-def _site_filter(column: Any, site: str | None) -> Any:
+def site_filter(column: Any, site: str | None) -> Any:
     if not site:
         return None
     host = site.lower().removeprefix("www.")
@@ -36,13 +36,13 @@ def recent_edits(engine: Engine, *, site: str | None = None, field: str | None =
                  article_id: str | None = None, since: datetime | None = None,
                  limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     """Edits across all articles (or of one), newest first."""
-    heads = _headlines()
+    heads = latest_headlines()
     query = (select(edits.c.article_id, edits.c.from_version, edits.c.to_version,
                     edits.c.changed_fields, edits.c.created_at, edits.c.words_added,
                     edits.c.words_removed, edits.c.changes, articles.c.url, heads.c.fields)
              .join(articles, articles.c.id == edits.c.article_id)
              .join(heads, heads.c.article_id == edits.c.article_id))
-    if (condition := _site_filter(articles.c.url, site)) is not None:
+    if (condition := site_filter(articles.c.url, site)) is not None:
         query = query.where(condition)
     if article_id is not None:
         query = query.where(edits.c.article_id == article_id)
@@ -50,7 +50,7 @@ def recent_edits(engine: Engine, *, site: str | None = None, field: str | None =
         query = query.where(edits.c.created_at >= to_db_time(since))
     if field:  # JSON containment differs between SQLite and PostgreSQL; the text does not
         query = query.where(cast(edits.c.changed_fields, Text).like(f'%"{field}"%'))
-    rows = _all(engine, query.order_by(edits.c.created_at.desc(), edits.c.id.desc())
+    rows = fetch_all(engine, query.order_by(edits.c.created_at.desc(), edits.c.id.desc())
                 .limit(limit).offset(offset))
     return [{
         "article_id": r.article_id, "url": r.url, "headline": r.fields.get("headline", ""),
@@ -67,11 +67,11 @@ def recent_events(engine: Engine, *, site: str | None = None, kind: str | None =
     """What happened to articles besides edits (unpublished, republished,
     moved, redirected, wall, ab_test), across all articles (or of one),
     newest first, with the article's URL and latest headline."""
-    heads = _headlines()
+    heads = latest_headlines()
     query = (select(events, articles.c.url, heads.c.fields)
              .join(articles, articles.c.id == events.c.article_id)
              .outerjoin(heads, heads.c.article_id == events.c.article_id))
-    if (condition := _site_filter(articles.c.url, site)) is not None:
+    if (condition := site_filter(articles.c.url, site)) is not None:
         query = query.where(condition)
     if kind:
         query = query.where(events.c.kind == kind)
@@ -79,7 +79,7 @@ def recent_events(engine: Engine, *, site: str | None = None, kind: str | None =
         query = query.where(events.c.article_id == article_id)
     if since is not None:
         query = query.where(events.c.at >= to_db_time(since))
-    rows = _all(engine, query.order_by(events.c.at.desc(), events.c.id.desc())
+    rows = fetch_all(engine, query.order_by(events.c.at.desc(), events.c.id.desc())
                 .limit(limit).offset(offset))
     return [{
         "article_id": r.article_id, "url": r.url, "headline": (r.fields or {}).get("headline", ""),
@@ -91,11 +91,11 @@ def recent_events(engine: Engine, *, site: str | None = None, kind: str | None =
 def find_articles(engine: Engine, *, q: str | None = None, site: str | None = None,
                   limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     """Articles whose URL or latest headline contains every word of ``q``."""
-    heads = _headlines()
+    heads = latest_headlines()
     count = select(func.count()).where(versions.c.article_id == articles.c.id).scalar_subquery()
     query = (select(articles, heads.c.fields, count.label("versions"))
              .outerjoin(heads, heads.c.article_id == articles.c.id))
-    if (condition := _site_filter(articles.c.url, site)) is not None:
+    if (condition := site_filter(articles.c.url, site)) is not None:
         query = query.where(condition)
     words = (q or "").lower().split()
     for word in words:  # a coarse filter in SQL (URL or any field), the exact one below
@@ -105,7 +105,7 @@ def find_articles(engine: Engine, *, q: str | None = None, site: str | None = No
     query = query.order_by(articles.c.last_checked.desc(), articles.c.id)
     if not words:
         query = query.limit(limit).offset(offset)
-    rows = _all(engine, query)
+    rows = fetch_all(engine, query)
     found = []
     for r in rows:
         headline = (r.fields or {}).get("headline", "")
@@ -119,7 +119,7 @@ def find_articles(engine: Engine, *, q: str | None = None, site: str | None = No
 
 
 def article_url(engine: Engine, article_id: str) -> str:
-    rows = _all(engine, select(articles.c.url).where(articles.c.id == article_id))
+    rows = fetch_all(engine, select(articles.c.url).where(articles.c.id == article_id))
     if not rows:
         raise HistoryError(f"no article {article_id!r}")
     return str(rows[0].url)
@@ -127,7 +127,7 @@ def article_url(engine: Engine, article_id: str) -> str:
 
 def article_snapshots(engine: Engine, article_id: str) -> list[dict[str, Any]]:
     """Every capture of an article, oldest first."""
-    rows = _all(engine, select(snapshots, versions.c.version)
+    rows = fetch_all(engine, select(snapshots, versions.c.version)
                 .outerjoin(versions, snapshots.c.version_id == versions.c.id)
                 .where(snapshots.c.article_id == article_id)
                 .order_by(snapshots.c.fetched_at, snapshots.c.id))
@@ -135,7 +135,7 @@ def article_snapshots(engine: Engine, article_id: str) -> list[dict[str, Any]]:
 
 
 def snapshot(engine: Engine, snapshot_id: int) -> dict[str, Any]:
-    rows = _all(engine, select(snapshots, versions.c.version)
+    rows = fetch_all(engine, select(snapshots, versions.c.version)
                 .outerjoin(versions, snapshots.c.version_id == versions.c.id)
                 .where(snapshots.c.id == snapshot_id))
     if not rows:
@@ -145,7 +145,7 @@ def snapshot(engine: Engine, snapshot_id: int) -> dict[str, Any]:
 
 def version_fields(engine: Engine, article_id: str) -> dict[int, dict[str, Any]]:
     """The fields of each version of an article, by version number."""
-    rows = _all(engine, select(versions.c.version, versions.c.fields)
+    rows = fetch_all(engine, select(versions.c.version, versions.c.fields)
                 .where(versions.c.article_id == article_id))
     return {r.version: r.fields for r in rows}
 
@@ -159,7 +159,7 @@ def _snapshot_json(r: Any) -> dict[str, Any]:
             "records": r.records}
 
 
-def _all(engine: Engine, query: Any) -> list[Any]:
+def fetch_all(engine: Engine, query: Any) -> list[Any]:
     try:
         with engine.connect() as conn:
             return list(conn.execute(query).all())

@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from . import queries
@@ -40,6 +41,7 @@ from .feeds_atom import atom_feed
 from .history import HistoryStore
 from .jobs import Jobs
 from .models import ARTICLE_FIELDS, Article
+from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .warc import locate, read_record
 
@@ -137,8 +139,18 @@ def _page(items: list[Any], request: Request, limit: int, offset: int) -> dict[s
 # ---------------------------------------------------------------- HTML pages
 
 
+def marked(text: str, phrase: str) -> Markup:
+    """``text``, escaped, with each match of ``phrase`` in ``<mark>``."""
+    parts, at = [], 0
+    for match in phrase_pattern(phrase).finditer(text):
+        parts += [escape(text[at:match.start()]), Markup("<mark>%s</mark>") % match.group()]
+        at = match.end()
+    return Markup("").join([*parts, escape(text[at:])])
+
+
 def _pages(app: FastAPI) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["marked"] = marked
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, q: str | None = None, site: str | None = None,
@@ -148,11 +160,12 @@ def _pages(app: FastAPI) -> None:
         edits = queries.recent_edits(engine, site=site, field=field or None,
                                      since=_since(since), limit=50, offset=offset)
         articles = queries.find_articles(engine, q=q, site=site) if q else []
+        said = search_versions(engine, q, site=site, limit=20) if q and q.split() else []
         happened = queries.recent_events(engine, site=site, since=_since(since), limit=10)
         next_query = urlencode({**request.query_params, "offset": offset + 50})
         return templates.TemplateResponse(request, "index.html", {
             "q": q, "site": site, "field": field, "since": since, "edits": edits,
-            "events": happened, "articles": articles, "fields": ARTICLE_FIELDS,
+            "events": happened, "articles": articles, "said": said, "fields": ARTICLE_FIELDS,
             "next_offset": offset + 50 if len(edits) == 50 else None, "next_query": next_query})
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -254,6 +267,19 @@ def _api(app: FastAPI) -> None:
         """Tracked articles, newest checked first; `q` matches URL or headline words."""
         items = queries.find_articles(_engine(request), q=q, site=site, limit=limit,
                                       offset=offset)
+        return _page(items, request, limit, offset)
+
+    @app.get("/api/search", tags=["articles"])
+    def search(request: Request, q: str = Query(min_length=1, pattern=r"\S"),
+               site: str | None = None, since: str | None = None, removed: bool = False,
+               limit: int = Query(50, ge=1, le=500),
+               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """Articles that said `q` in any version (its words in that order, any
+        case), the one last seen saying it first: the versions holding it, an
+        excerpt, and `removed_in`, the version that took it out (null while
+        the latest still has it); `removed=true`: only those taken out."""
+        items = search_versions(_engine(request), q, site=site, since=_since(since),
+                                removed=removed, limit=limit, offset=offset)
         return _page(items, request, limit, offset)
 
     @app.get("/api/articles/{article_id}", tags=["articles"])

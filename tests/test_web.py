@@ -168,7 +168,7 @@ def test_hostile_archived_html_stays_inert_on_every_page(
         history.close()
         aid, url = result.article_id, hostile.url("hostile")
         stamp = result.warc_key.rsplit("/", 1)[1][:16].replace("T", "")[:14]
-    pages = ["/", "/?q=bridge", f"/articles/{aid}",
+    pages = ["/", "/?q=bridge", "/?q=script", "/?q=appended", f"/articles/{aid}",
              f"/articles/{aid}/diff?from_version=1&to_version=2",
              f"/articles/{aid}/diff?from_version=1&to_version=2&view=inline",
              f"/snapshots/{result.snapshot_id}", f"/snapshots/{result.snapshot_id}/dom",
@@ -369,6 +369,14 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
     found = client.get("/api/articles", params={"q": "looted bronzes"}).json()["items"]
     assert [a["article_id"] for a in found] == [aid]
     assert client.get("/api/articles", params={"q": "no such words"}).json()["items"] == []
+    (said,) = client.get("/api/search", params={"q": "return 32 BRONZES"}).json()["items"]
+    assert (said["article_id"], said["versions"], said["removed_in"]) == (aid, [1], 2)
+    assert client.get("/api/search", params={"q": "36 bronzes", "removed": "true"}).json()[
+        "items"] == []
+    assert client.get("/api/search", params={"q": "  "}).status_code == 422
+    index = client.get("/", params={"q": "return 32 bronzes"}).text
+    assert f'href="/articles/{aid}/diff?from_version=1&amp;to_version=2">taken out in v2' in index
+    assert "<mark>return 32 bronzes</mark>" in index
     page = client.get("/api/articles", params={"limit": 1}).json()
     assert page["next"] is not None and len(page["items"]) == 1
     atom = etree.fromstring(client.get(f"/feeds/articles/{aid}.atom").content)

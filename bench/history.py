@@ -6,6 +6,9 @@ prints:
 
 - p50/p95 of `history --json` for that article (the query and the JSON
   encoding, in process; target p95 under 50 ms);
+- the time of ``palimpsest search`` (:func:`search_versions`) for a phrase
+  no version says, one that a single article says, a word every article says
+  (each also with ``removed``: the worst case, every article read);
 - the median of the compare-and-record step (``HistoryStore.record``: compare
   with the current version, deepdiff Delta, insert) for a 60-paragraph
   article (target under 10 ms), and of ``compare`` alone.
@@ -27,6 +30,7 @@ from palimpsest.diff import compare
 from palimpsest.history import HistoryStore, content_hash
 from palimpsest.models import Article, Capture, StoredWarc
 from palimpsest.schema import article_urls, articles, snapshots, versions
+from palimpsest.search import search_versions
 from palimpsest.urls import normalize_url, url_id
 
 SAMPLE = ("the council said on friday that the harbour bridge would reopen after repairs "
@@ -103,6 +107,17 @@ def record_series(history: HistoryStore, url: str, first: Article, count: int,
     return times
 
 
+def time_search(history: HistoryStore) -> None:
+    for phrase, what in (("zebra crossing", "said nowhere"),
+                         ("the long story", "said by one article"),
+                         ("council", "said by every article")):
+        for removed in (False, True):
+            started = time.perf_counter()
+            found = search_versions(history.engine, phrase, removed=removed, limit=20)
+            print(f"search {phrase!r} ({what}){' --removed' if removed else ''}: "
+                  f"{len(found)} found in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
@@ -116,7 +131,8 @@ def main() -> None:
         print(f"filled {args.articles:,} articles in {time.perf_counter() - started:.1f} s")
         url = "https://news.example/2026/01/01/the-long-story"
         started = time.perf_counter()
-        record_series(history, url, article(rng, 20), args.versions, rng)
+        first = replace(article(rng, 20), headline="The long story of the harbour bridge")
+        record_series(history, url, first, args.versions, rng)
         print(f"recorded {args.versions:,} versions in {time.perf_counter() - started:.1f} s")
         runs = []
         for _ in range(60):
@@ -127,6 +143,7 @@ def main() -> None:
         p50, p95 = runs[len(runs) // 2], runs[int(len(runs) * 0.95) - 1]
         print(f"history --json, {args.versions:,} versions among {args.articles + 1:,} articles:"
               f" p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (target p95 < 50 ms)")
+        time_search(history)
         long_url = "https://news.example/2026/01/02/sixty-paragraphs"
         long_first = article(rng, 60)
         record_times = record_series(history, long_url, long_first, 200, rng)[1:]

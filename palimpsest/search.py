@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, select
 
 from .database import from_db_time, to_db_time
-from .queries import fetch_all, latest_headlines, site_filter
+from .queries import fetch_all, site_filter
 from .schema import articles, versions
 
 #: The fields searched, in the order a match is reported
 SEARCHED = ("headline", "dek", "body", "corrections", "lead_image_caption")
 #: Characters of context either side of a match in its excerpt
 CONTEXT = 90
-#: Articles asked about in one query (SQLite takes some thousands of parameters)
-CHUNK = 500
+#: Articles whose versions are read at once
+CHUNK = 100
 #: Quotation marks typed straight match their typographic forms, and back
 _QUOTES = {"'": "['‘’]", "‘": "['‘’]", "’": "['‘’]", '"': '["“”]', "“": '["“”]', "”": '["“”]'}
 
@@ -45,57 +44,64 @@ def search_versions(engine: Engine, phrase: str, *, site: str | None = None,
     """Articles any version of which contains ``phrase`` (whole text, any
     case), the one last seen saying it first: the versions that contain it,
     the fields, an excerpt, and ``removed_in``, the version that took it out
-    (None while the latest version still has it). ``since``: only versions
-    seen from then on; ``removed``: only the articles that took it out."""
+    (None while the latest version still has it). ``since``: only articles
+    seen saying it from then on; ``removed``: only those that took it out.
+
+    Articles are read a chunk at a time, and no further than the page asked
+    for needs: a common word costs no more than a rare one."""
     pattern = phrase_pattern(phrase)
-    found: dict[str, list[Any]] = defaultdict(list)
-    for row in fetch_all(engine, _candidates(phrase, site, since)):
-        if _fields_with(row.fields, pattern):
-            found[row.article_id].append(row)
-    if not found:
-        return []
-    numbers: dict[str, dict[int, Any]] = defaultdict(dict)
-    for r in _each(engine, list(found), _version_times):
-        numbers[r.article_id][r.version] = r.captured_at
-    heads = {r.article_id: r for r in _each(engine, list(found), _articles)}
-    results = []
-    for aid, rows in found.items():
-        rows.sort(key=lambda r: r.version)
-        times = numbers[aid]
-        last = rows[-1].version
-        removed_in = min((n for n in times if n > last), default=None)
-        if removed and removed_in is None:
-            continue
-        head = heads[aid]
-        results.append({
-            "article_id": aid, "url": head.url, "status": head.status,
-            "headline": (head.fields or {}).get("headline", ""),
-            "versions": [r.version for r in rows], "latest_version": max(times),
-            "first_seen": from_db_time(times[rows[0].version]),
-            "last_seen": from_db_time(rows[-1].last_seen),
-            "removed_in": removed_in,
-            "removed_at": from_db_time(times[removed_in]) if removed_in else None,
-            "fields": sorted({name for r in rows for name in _fields_with(r.fields, pattern)},
-                             key=SEARCHED.index),
-            "excerpt": excerpt(rows[-1].fields, pattern),
-        })
-    results.sort(key=lambda r: (r["last_seen"] or "", r["article_id"]), reverse=True)
+    candidates = [r.article_id for r in fetch_all(engine, _candidates(phrase, site, since))]
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(candidates), CHUNK):
+        chunk = candidates[start:start + CHUNK]
+        rows = defaultdict(list)
+        for row in fetch_all(engine, _versions_of(chunk)):
+            rows[row.article_id].append(row)
+        for aid in chunk:
+            found = _found(rows[aid], pattern, since)
+            if found and not (removed and found["removed_in"] is None):
+                results.append(found)
+        if len(results) >= offset + limit:
+            break
     return results[offset:offset + limit]
 
 
+def _found(rows: list[Any], pattern: re.Pattern[str],
+           since: datetime | None) -> dict[str, Any] | None:
+    """What the versions (oldest first) of one article say of the phrase."""
+    latest = rows[-1]
+    said = [(row, names) for row in rows if (names := _fields_with(row.fields, pattern))]
+    if not said or (since is not None and said[-1][0].last_seen < to_db_time(since)):
+        return None
+    first, last = said[0][0], said[-1][0]
+    removal = next((row for row in rows if row.version > last.version), None)
+    return {
+        "article_id": latest.article_id, "url": latest.url, "status": latest.status,
+        "headline": latest.fields.get("headline", ""),
+        "versions": [row.version for row, _ in said], "latest_version": latest.version,
+        "first_seen": from_db_time(first.captured_at), "last_seen": from_db_time(last.last_seen),
+        "removed_in": removal.version if removal else None,
+        "removed_at": from_db_time(removal.captured_at) if removal else None,
+        "fields": [name for name in SEARCHED if any(name in names for _, names in said)],
+        "excerpt": excerpt(last.fields, pattern),
+    }
+
+
 def _candidates(phrase: str, site: str | None, since: datetime | None) -> Any:
-    """The versions that may hold the phrase: a coarse filter in SQL on the
-    stored JSON (its runs of ASCII letters and digits, which JSON keeps as they
-    are), the exact match in Python."""
-    query = (select(versions.c.article_id, versions.c.version, versions.c.fields,
-                    versions.c.last_seen)
-             .join(articles, articles.c.id == versions.c.article_id))
+    """The articles that may have said the phrase, the one last seen saying it
+    first: a coarse filter in SQL on the stored JSON (its runs of ASCII
+    letters, digits and single spaces, which JSON keeps as they are, and which
+    extraction's text keeps between words), the exact match in Python."""
+    seen = func.max(versions.c.last_seen).label("seen")
+    query = (select(versions.c.article_id, seen)
+             .join(articles, articles.c.id == versions.c.article_id)
+             .group_by(versions.c.article_id).order_by(seen.desc(), versions.c.article_id))
     if (condition := site_filter(articles.c.url, site)) is not None:
         query = query.where(condition)
     if since is not None:
         query = query.where(versions.c.last_seen >= to_db_time(since))
     stored = func.lower(cast(versions.c.fields, Text))
-    for run in set(re.findall(r"[a-z0-9]+", phrase.lower())):
+    for run in set(re.findall(r"[a-z0-9]+(?: [a-z0-9]+)*", " ".join(phrase.lower().split()))):
         query = query.where(stored.contains(run, autoescape=True))
     return query
 
@@ -123,23 +129,10 @@ def excerpt(fields: dict[str, Any], pattern: re.Pattern[str]) -> str:
     return ""
 
 
-def _each(engine: Engine, article_ids: list[str],
-          query: Callable[[list[str]], Any]) -> Iterator[Any]:
-    """The rows of ``query`` over the articles, asked about a chunk at a time."""
-    for start in range(0, len(article_ids), CHUNK):
-        yield from fetch_all(engine, query(article_ids[start:start + CHUNK]))
-
-
-def _version_times(article_ids: list[str]) -> Any:
-    """When each version of these articles was first captured."""
-    return (select(versions.c.article_id, versions.c.version, versions.c.captured_at)
-            .where(versions.c.article_id.in_(article_ids)))
-
-
-def _articles(article_ids: list[str]) -> Any:
-    """These articles, with their latest headline."""
-    heads = latest_headlines()
-    return (select(articles.c.id.label("article_id"), articles.c.url, articles.c.status,
-                   heads.c.fields)
-            .outerjoin(heads, heads.c.article_id == articles.c.id)
-            .where(articles.c.id.in_(article_ids)))
+def _versions_of(article_ids: list[str]) -> Any:
+    """Every version of these articles, oldest first, with the article's URL and status."""
+    return (select(versions.c.article_id, versions.c.version, versions.c.fields,
+                   versions.c.captured_at, versions.c.last_seen, articles.c.url,
+                   articles.c.status)
+            .join(articles, articles.c.id == versions.c.article_id)
+            .where(versions.c.article_id.in_(article_ids)).order_by(versions.c.version))

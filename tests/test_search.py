@@ -54,6 +54,10 @@ def test_text_a_later_version_took_out_is_found_with_when_it_went(archive: Histo
     assert [h["url"] for h in search_versions(archive.engine, "32 bronzes", removed=True)] == [
         "https://news.example/bronzes"]
     assert search_versions(archive.engine, "32 bronzes", site="other.example")[0] == also
+    # seen saying it from then on: the other site until 09:05, this story until 09:00
+    assert search_versions(archive.engine, "32 bronzes", since=T0 + timedelta(minutes=3)) == [
+        also]
+    assert search_versions(archive.engine, "32 bronzes", since=T0 + timedelta(minutes=6)) == []
 
 
 def test_text_still_there_is_found_in_every_version_that_has_it(archive: HistoryStore) -> None:

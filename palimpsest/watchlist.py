@@ -53,7 +53,8 @@ class Watchlist:
                                 .values(watched=False, next_check_at=None)).rowcount
         return bool(done)
 
-    def entries(self, *, failing: bool = False) -> list[dict[str, Any]]:
+    def entries(self, *, failing: bool = False, limit: int | None = None,
+                offset: int = 0) -> list[dict[str, Any]]:
         """Every watched article with its schedule, soonest due first; or only
         those whose last capture failed."""
         count = (select(func.count()).where(versions.c.article_id == articles.c.id)
@@ -62,7 +63,8 @@ class Watchlist:
         if failing:
             query = query.where(articles.c.failures > 0)
         with translated("read the watchlist"), self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(articles.c.next_check_at, articles.c.url)).all()
+            rows = conn.execute(query.order_by(articles.c.next_check_at, articles.c.url)
+                                .limit(limit).offset(offset)).all()
         return [{"url": r.url, "article_id": r.id, "status": r.status, "priority": r.priority,
                  "versions": r.versions, "last_checked": from_db_time(r.last_checked),
                  "next_check_at": from_db_time(r.next_check_at), "failing": failing_of(r)}

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import queries
 from .config import Settings
@@ -44,6 +44,7 @@ from .models import ARTICLE_FIELDS, Article
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .warc import locate, read_record
+from .watchlist import Watchlist
 
 HERE = Path(__file__).parent
 ARCHIVE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -53,6 +54,16 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-
 
 
 class SnapshotRequest(BaseModel):
+    url: str
+
+
+class WatchRequest(BaseModel):
+    url: str
+    #: each step up halves the interval between checks, each down doubles it
+    priority: int = Field(0, ge=-5, le=5)
+
+
+class FeedRequest(BaseModel):
     url: str
 
 
@@ -96,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     _pages(app)
     _api(app)
+    _watching(app)
     _archive(app)
     return app
 
@@ -202,6 +214,15 @@ def _pages(app: FastAPI) -> None:
                 unread = str(exc)  # (the page shows what the database knows all the same)
         return templates.TemplateResponse(request, "snapshot.html", {
             "s": found, "capture": capture, "unread": unread})
+
+    @app.get("/watchlist", response_class=HTMLResponse, include_in_schema=False)
+    def watchlist_page(request: Request, failing: bool = False,
+                       offset: int = Query(0, ge=0)) -> Response:
+        watched = _watchlist(request).entries(failing=failing, limit=200, offset=offset)
+        return templates.TemplateResponse(request, "watchlist.html", {
+            "watched": watched, "failing": failing,
+            "next_query": urlencode({**request.query_params, "offset": offset + 200})
+            if len(watched) == 200 else None})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -362,6 +383,66 @@ def _api(app: FastAPI) -> None:
         if job is None:
             raise HTTPException(404, f"no job {job_id}")
         return job
+
+
+def _watchlist(request: Request) -> Watchlist:
+    return Watchlist(request.app.state.history)
+
+
+def _watching(app: FastAPI) -> None:
+    """The watchlist and the feeds that feed it: read by anyone, changed with the token."""
+    writes: Any = {"dependencies": [Depends(require_token)]}
+
+    @app.get("/api/watchlist", tags=["watchlist"])
+    def list_watched(request: Request, failing: bool = False,
+                     limit: int = Query(50, ge=1, le=500),
+                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """Watched articles, soonest due first, each with `failing` (null, or
+        the failures in a row, since when, the last error); `failing=true`:
+        only those."""
+        items = _watchlist(request).entries(failing=failing, limit=limit, offset=offset)
+        return _page(items, request, limit, offset)
+
+    @app.post("/api/watchlist", tags=["watchlist"], status_code=201, **writes)
+    def watch(request: Request, body: WatchRequest) -> dict[str, Any]:
+        """Watch an article (due at once; needs the token)."""
+        aid = _valid(_watchlist(request).add, body.url, priority=body.priority)
+        return {"url": body.url, "article_id": aid, "priority": body.priority}
+
+    @app.delete("/api/watchlist", tags=["watchlist"], **writes)
+    def unwatch(request: Request, url: str) -> dict[str, Any]:
+        """Stop watching the article at `url` (its history is kept; needs the token)."""
+        if not _watchlist(request).remove(url):
+            raise HTTPException(404, f"{url} is not watched")
+        return {"url": url, "removed": True}
+
+    @app.get("/api/feeds", tags=["watchlist"])
+    def list_feeds(request: Request) -> list[dict[str, Any]]:
+        """The RSS/Atom feeds and news sitemaps whose new articles are watched."""
+        return _watchlist(request).feeds()
+
+    @app.post("/api/feeds", tags=["watchlist"], status_code=201, **writes)
+    def add_feed(request: Request, body: FeedRequest, response: Response) -> dict[str, Any]:
+        """Register a feed or sitemap (needs the token); 200 if it was already."""
+        if not _valid(_watchlist(request).add_feed, body.url):
+            response.status_code = 200
+            return {"url": body.url, "added": False}
+        return {"url": body.url, "added": True}
+
+    @app.delete("/api/feeds", tags=["watchlist"], **writes)
+    def remove_feed(request: Request, url: str) -> dict[str, Any]:
+        """Forget a feed (the articles it found stay watched; needs the token)."""
+        if not _watchlist(request).remove_feed(url):
+            raise HTTPException(404, f"{url} is not a registered feed")
+        return {"url": url, "removed": True}
+
+
+def _valid(change: Any, url: str, **options: Any) -> Any:
+    """``change(url)``; a URL that is not one is the request's fault (422)."""
+    try:
+        return change(url, **options)
+    except InvalidURL as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 # ------------------------------------------- archived content, Memento, feeds

@@ -32,6 +32,7 @@ from palimpsest.jobs import UNFINISHED, _process
 from palimpsest.pipeline import snapshot
 from palimpsest.schema import jobs, snapshots
 from palimpsest.storage import open_store
+from palimpsest.watchlist import Watchlist
 from palimpsest.web import create_app
 
 from .rawsite import RawSite, ok
@@ -461,8 +462,6 @@ def test_a_snapshot_says_how_it_was_captured_and_who_served_it(
 def test_an_article_whose_captures_fail_says_so_with_the_error_escaped(
     client: TestClient, app_settings: Settings,
 ) -> None:
-    from palimpsest.watchlist import Watchlist
-
     url = "https://news.example/2026/story"
     history = HistoryStore(app_settings.db_url)
     watchlist = Watchlist(history)
@@ -475,3 +474,36 @@ def test_an_article_whose_captures_fail_says_so_with_the_error_escaped(
     assert alert is not None and "(1 in a row)" in alert.group(1)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in alert.group(1) and "<script>" not in page.text
     assert client.get(f"/api/articles/{aid}").json()["failing"]["failures"] == 1
+
+
+def test_the_watchlist_and_feeds_are_read_by_anyone_and_changed_with_the_token(
+    client: TestClient, app_settings: Settings,
+) -> None:
+    url, feed = "https://news.example/2026/story", "https://news.example/feed.xml"
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    for method, path, body in (("POST", "/api/watchlist", {"url": url}),
+                               ("DELETE", f"/api/watchlist?url={url}", None),
+                               ("POST", "/api/feeds", {"url": feed}),
+                               ("DELETE", f"/api/feeds?url={feed}", None)):
+        assert client.request(method, path, json=body).status_code == 401
+    added = client.post("/api/watchlist", json={"url": url + "?utm_source=x", "priority": 2},
+                        headers=right)
+    assert added.status_code == 201 and added.json()["priority"] == 2
+    bad = client.post("/api/watchlist", json={"url": "javascript:alert(1)"}, headers=right)
+    assert bad.status_code == 422
+    (entry,) = client.get("/api/watchlist").json()["items"]
+    assert (entry["url"], entry["priority"], entry["failing"]) == (url, 2, None)
+    assert client.get("/api/watchlist", params={"failing": "true"}).json()["items"] == []
+    with HistoryStore(app_settings.db_url) as history:
+        Watchlist(history).failed(url, "could not reach news.example: connection refused")
+    page = client.get("/watchlist", params={"failing": "true"}).text
+    assert url in page and "(1 in a row): could not reach news.example" in page
+    assert client.delete("/api/watchlist", params={"url": url}, headers=right).json() == {
+        "url": url, "removed": True}
+    assert client.delete("/api/watchlist", params={"url": url}, headers=right).status_code == 404
+    assert "Nothing is watched yet." in client.get("/watchlist").text
+    assert client.post("/api/feeds", json={"url": feed}, headers=right).status_code == 201
+    assert client.post("/api/feeds", json={"url": feed}, headers=right).json()["added"] is False
+    assert [f["url"] for f in client.get("/api/feeds").json()] == [feed]
+    assert client.delete("/api/feeds", params={"url": feed}, headers=right).status_code == 200
+    assert client.get("/api/feeds").json() == []

@@ -11,6 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from tasks.sweep import (
+    deliver_webhooks,
     due_articles,
     ensure_domain_limits,
     failure,
@@ -32,6 +33,7 @@ def sweep_watchlist(limit: int = 200, per_domain: int = 2, browsers: int = 1) ->
             per worker process by default; more pays off only with spare cores).
     """
     logger = get_run_logger()
+    deliver_webhooks()  # (messages the hook could not take before: their turn)
     urls = due_articles(limit)
     if not urls:
         logger.info("nothing is due")

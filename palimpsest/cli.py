@@ -489,6 +489,33 @@ def _found_line(row: dict[str, Any]) -> str:
 
 
 @main.command()
+@click.option("--deliver", is_flag=True,
+              help="First deliver those whose next try is due (the sweep does so too).")
+@json_option
+def webhooks(deliver: bool, as_json: bool) -> None:
+    """The webhook's messages not yet delivered: waiting for their next try,
+    or given up (refused by the hook, or not taken within a day)."""
+    from .history import HistoryStore
+    from .notify import Outbox
+
+    settings = env_settings()
+    if deliver and not settings.webhook_url:
+        raise click.UsageError("no webhook to deliver to: set PALIMPSEST_WEBHOOK_URL")
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        outbox = Outbox(history)
+        if deliver and settings.webhook_url:
+            click.echo(f"delivered {outbox.deliver(settings.webhook_url)}", err=True)
+        rows = outbox.undelivered()
+    if as_json:
+        emit(rows)
+        return
+    for r in rows:
+        state = "given up" if r["given_up"] else f"next try {r['next_attempt_at'][:19]}"
+        click.echo(f"{r['created_at'][:19]}  {state:<28} tries {r['attempts']}  "
+                   f"{r['message'].get('kind')}  {r['message'].get('url')}  {r['last_error']}")
+
+
+@main.command()
 @click.option("--url", help="Only the snapshots of this article (any of its URLs).")
 @json_option
 def verify(url: str | None, as_json: bool) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import HistoryError
 
 #: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

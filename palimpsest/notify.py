@@ -4,67 +4,146 @@
 (``kind``: ``edit``, or the event's: ``unpublished``, ``republished``,
 ``moved``...), the article, and a ``text`` (``content`` too) that chat tools
 (Slack, Mattermost, Discord) show as it is. Links point at the web UI when
-``PALIMPSEST_PUBLIC_URL`` says where it is served. Delivery is best effort: a
-hook that cannot take a message then is asked once more; one that still
-fails is logged, never fails the snapshot (the Atom feeds and the history
-hold everything).
+``PALIMPSEST_PUBLIC_URL`` says where it is served.
+
+Delivery is at least once: each message is kept in the history database
+(``deliveries``) until the hook takes it. One it could not take then (no
+answer, 429, 5xx) is asked again a minute later, twice as long after each
+try (up to an hour), by the next snapshot that has news or the next sweep;
+one it refused (another 4xx), or had not taken within a day, is given up,
+logged and listed (``palimpsest webhooks``). A failing hook never fails a
+snapshot, and holds it up for one timeout at most: while it is down, the
+messages wait their turn instead of each being tried.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from . import queries
+from .database import from_db_time, to_db_time, translated
 from .errors import HistoryError
 from .feeds_atom import article_page, edit_page
 from .history import HistoryStore
 from .models import SnapshotResult
+from .schema import deliveries
 
 log = logging.getLogger(__name__)
 #: Seconds a hook has to answer
 TIMEOUT = 10
-#: Seconds before the one retry of a hook that could not take a message then
-#: (no answer, 429, 5xx); one that refused it (another 4xx) is not asked again
-RETRY_AFTER = 2.0
+#: The wait before asking again, doubled after each failed try, up to the last
+FIRST_RETRY, LAST_RETRY = timedelta(minutes=1), timedelta(hours=1)
+#: A message the hook has not taken by then is given up
+GIVE_UP_AFTER = timedelta(days=1)
+#: Messages sent in one go at most
+BATCH = 100
 #: Outcomes that record an edit
 EDITED = ("changed", "revert")
 
 
 def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
            public_url: str | None = None) -> int:
-    """POST what ``result`` recorded to ``webhook``; how many were delivered."""
+    """Keep what ``result`` recorded as messages for ``webhook`` and deliver
+    them (after any older ones whose time has come); how many were delivered."""
     try:
-        found = messages(result, history, public_url)
+        outbox = Outbox(history)
+        outbox.add(messages(result, history, public_url))
+        return outbox.deliver(webhook)
     except HistoryError as exc:  # (recorded all the same: the hook is told nothing)
-        log.warning("webhook: what was recorded of %s could not be read back: %s",
-                    result.url, exc)
+        log.warning("webhook: the messages of %s could not be kept: %s", result.url, exc)
         return 0
-    return sum(_post(webhook, message) for message in found)
 
 
-def _post(webhook: str, message: dict[str, Any]) -> bool:
-    """Deliver one message (retried once if the hook could not take it then)."""
-    data = json.dumps(message).encode()
-    for attempt in (1, 2):
-        request = urllib.request.Request(webhook, data=data,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT):
-                return True
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            refused = isinstance(exc, urllib.error.HTTPError) and exc.code < 500 \
-                and exc.code != 429
-            log.warning("webhook %s failed (attempt %d) for %s: %s", webhook, attempt,
-                        message["url"], exc)
-            if refused or attempt == 2:
-                return False
-            time.sleep(RETRY_AFTER)
-    return False
+class Outbox:
+    """The webhook's messages not yet delivered, kept in the history database."""
+
+    def __init__(self, history: HistoryStore) -> None:
+        self.engine = history.engine
+
+    def add(self, found: list[dict[str, Any]], *, now: datetime | None = None) -> None:
+        """Keep ``found``, to be delivered from ``now`` on."""
+        when = to_db_time(now or datetime.now(UTC))
+        if found:
+            with translated("keep the webhook's messages"), self.engine.begin() as conn:
+                conn.execute(deliveries.insert(), [
+                    {"created_at": when, "message": message, "attempts": 0,
+                     "next_attempt_at": when, "failed": False} for message in found])
+
+    def deliver(self, webhook: str, *, now: datetime | None = None) -> int:
+        """POST the messages whose time has come, oldest first, until the hook
+        cannot take one (it is down: the rest wait their turn); how many it took."""
+        when = to_db_time(now or datetime.now(UTC))
+        with translated("read the webhook's messages"), self.engine.connect() as conn:
+            due = conn.execute(select(deliveries).where(
+                ~deliveries.c.failed, deliveries.c.next_attempt_at <= when,
+            ).order_by(deliveries.c.id).limit(BATCH)).all()
+        delivered = 0
+        for row in due:
+            if not self._claim(row, when):
+                continue  # (another process is sending it)
+            error, again = _post(webhook, row.message)
+            with translated("note the webhook's answer"), self.engine.begin() as conn:
+                mine = deliveries.c.id == row.id
+                if error is None:
+                    conn.execute(deliveries.delete().where(mine))
+                    delivered += 1
+                    continue
+                conn.execute(deliveries.update().where(mine).values(
+                    **_failed_try(row, error, again, when)))
+            if again:
+                break
+        return delivered
+
+    def undelivered(self) -> list[dict[str, Any]]:
+        """The messages waiting for the hook, and those given up, oldest first."""
+        with translated("read the webhook's messages"), self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries).order_by(deliveries.c.id)).all()
+        return [{"id": r.id, "created_at": from_db_time(r.created_at), "attempts": r.attempts,
+                 "next_attempt_at": None if r.failed else from_db_time(r.next_attempt_at),
+                 "given_up": r.failed, "last_error": r.last_error, "message": r.message}
+                for r in rows]
+
+    def _claim(self, row: Any, when: datetime) -> bool:
+        """Whether this process may send ``row``: it moves its next try past the
+        time a try takes, unless another process did so first."""
+        with translated("claim a webhook message"), self.engine.begin() as conn:
+            return bool(conn.execute(deliveries.update().where(
+                deliveries.c.id == row.id, deliveries.c.next_attempt_at == row.next_attempt_at,
+            ).values(next_attempt_at=when + timedelta(seconds=3 * TIMEOUT))).rowcount)
+
+
+def _failed_try(row: Any, error: str, again: bool, when: datetime) -> dict[str, Any]:
+    """The columns of a message after a try the hook did not take."""
+    attempts = row.attempts + 1
+    wait = min(FIRST_RETRY * (1 << min(attempts - 1, 16)), LAST_RETRY)
+    given_up = not again or when + wait - row.created_at > GIVE_UP_AFTER
+    message = row.message
+    log.warning("webhook failed (try %d) for %s: %s%s", attempts, message.get("url"), error,
+                "; given up" if given_up else f"; asked again in {wait}")
+    return {"attempts": attempts, "last_error": error[:1000], "failed": given_up,
+            "next_attempt_at": when + wait}
+
+
+def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool]:
+    """Deliver one message: None if the hook took it, else what went wrong and
+    whether asking again later may help (no answer, 429, 5xx: it could not
+    take it then; any other 4xx refused it)."""
+    request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT):
+            return None, False
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} {exc.reason}", exc.code >= 500 or exc.code in (408, 429)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", None) or exc), True
 
 
 def messages(result: SnapshotResult, history: HistoryStore,

@@ -3,8 +3,9 @@
 One row per article in ``articles``; one per capture in ``snapshots``; one per
 distinct content in ``versions`` (full fields, never only diffs); one per
 consecutive pair of versions in ``edits`` (derived data, can be rebuilt);
-the watchlist's ``feeds``, the dedup index's ``payloads``, and the
-re-snapshots asked for from the web, ``jobs``.
+the watchlist's ``feeds``, the dedup index's ``payloads``, the
+re-snapshots asked for from the web, ``jobs``, and the webhook's messages
+not yet delivered, ``deliveries``.
 """
 
 from __future__ import annotations
@@ -163,6 +164,21 @@ jobs = Table(
     Column("error", Text, nullable=True),
     # the snapshot's result (outcome, version, snapshot id)
     Column("result", JSON, nullable=True),
+)
+
+#: The webhook's messages until it took them (then deleted): one that it could
+#: not take then is asked again later, twice as long after each try.
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("message", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    # given up on: refused by the hook, or not taken within a day (kept, listed)
+    Column("failed", Boolean, nullable=False, default=False),
+    Index("deliveries_due", "failed", "next_attempt_at"),
 )
 
 Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

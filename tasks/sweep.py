@@ -14,6 +14,7 @@ from prefect.states import State
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from palimpsest.history import HistoryStore
+from palimpsest.notify import Outbox
 from palimpsest.pipeline import process
 from palimpsest.urls import check_url
 from palimpsest.watchlist import Watchlist
@@ -27,6 +28,17 @@ NOT_DUE = "not due"
 def domain_limit(url: str) -> str:
     """The name of the Prefect concurrency limit for the URL's host."""
     return f"palimpsest-domain-{(urlsplit(url).netloc or 'unknown').lower()}"
+
+
+@task(cache_policy=NO_CACHE)
+def deliver_webhooks() -> int:
+    """Deliver the webhook's messages whose next try is due (those the hook
+    could not take when they were recorded); how many it took."""
+    settings = Settings.from_env()
+    if not settings.webhook_url:
+        return 0
+    with HistoryStore(settings.db_url) as history:
+        return Outbox(history).deliver(settings.webhook_url)
 
 
 @task(cache_policy=NO_CACHE)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,6 +21,7 @@ from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
 from palimpsest.errors import ConfigError
 from palimpsest.history import HistoryStore
+from palimpsest.notify import Outbox
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 
@@ -27,15 +31,16 @@ SLUG = "museum-returns-bronzes"
 
 
 @contextmanager
-def hook(*answers: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def hook(*answers: int, delay: float = 0.0) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook on loopback: its URL, and the messages it received. It
-    answers ``answers`` in turn (then 204)."""
+    answers ``answers`` in turn (then 204), each ``delay`` seconds late."""
     received: list[dict[str, Any]] = []
     statuses = list(answers)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            time.sleep(delay)
             self.send_response(statuses.pop(0) if statuses else 204)
             self.end_headers()
 
@@ -48,11 +53,6 @@ def hook(*answers: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield f"http://127.0.0.1:{server.server_port}/hook", received
     finally:
         server.shutdown()
-
-
-@pytest.fixture(autouse=True)
-def no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("palimpsest.notify.RETRY_AFTER", 0.0)
 
 
 @pytest.mark.browser
@@ -85,9 +85,15 @@ def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
         down = settings.with_(webhook_url=f"http://127.0.0.1:{free_port()}/hook")
         with caplog.at_level(logging.WARNING, logger="palimpsest.notify"):
             assert take(down) == "unchanged"  # (and back online: an event, whose hook fails)
-        assert "webhook" in caplog.text and "failed" in caplog.text
+        assert "webhook failed" in caplog.text and "asked again in 0:01:00" in caplog.text
         assert [e["kind"] for e in history.history(url)["events"]] == \
             ["unpublished", "republished"]
+        # kept, and delivered when its turn comes (the sweep's, or the next news)
+        (waiting,) = Outbox(history).undelivered()
+        assert waiting["message"]["kind"] == "republished" and waiting["attempts"] == 1
+        later = datetime.now(UTC) + timedelta(minutes=2)
+        assert Outbox(history).deliver(webhook, now=later) == 1
+        assert received[-1]["kind"] == "republished" and Outbox(history).undelivered() == []
 
 
 def test_a_webhook_must_be_a_web_address() -> None:
@@ -95,24 +101,95 @@ def test_a_webhook_must_be_a_web_address() -> None:
         Settings.from_env({"PALIMPSEST_WEBHOOK_URL": "file:///etc/passwd"})
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize(("answers", "posts", "delivered"), [
-    ((503,), 2, 1),  # (busy then: asked again, and it took it)
-    ((429, 502), 2, 0),  # (busy twice: given up, logged)
-    ((400,), 1, 0),  # (refused: not asked again)
-])
-def test_a_hook_that_cannot_take_a_message_then_is_asked_once_more(
-    site: NewsSite, settings: Settings, browser: Browser,
-    answers: tuple[int, ...], posts: int, delivered: int,
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+MESSAGE = {"kind": "edit", "url": "https://news.example/story", "text": "headline changed"}
+
+
+def test_a_message_the_hook_could_not_take_is_asked_again_later(history: HistoryStore) -> None:
+    outbox = Outbox(history)
+    with hook(503) as (webhook, received):
+        outbox.add([MESSAGE], now=T0)
+        assert outbox.deliver(webhook, now=T0) == 0
+        (waiting,) = outbox.undelivered()
+        assert (waiting["attempts"], waiting["last_error"], waiting["given_up"]) == (
+            1, "HTTP 503 Service Unavailable", False)
+        assert waiting["next_attempt_at"] == (T0 + timedelta(minutes=1)).isoformat()
+        assert outbox.deliver(webhook, now=T0 + timedelta(seconds=59)) == 0  # not yet
+        assert outbox.deliver(webhook, now=T0 + timedelta(minutes=1)) == 1
+        assert received == [MESSAGE, MESSAGE] and outbox.undelivered() == []
+
+
+def test_waits_double_until_a_day_has_gone_then_the_message_is_given_up(
+    history: HistoryStore,
 ) -> None:
-    from palimpsest.notify import notify
+    outbox = Outbox(history)
+    with hook(*[429] * 60) as (webhook, received):
+        outbox.add([MESSAGE], now=T0)
+        when, waits = T0, []
+        while True:
+            outbox.deliver(webhook, now=when)
+            (waiting,) = outbox.undelivered()
+            if waiting["given_up"]:
+                break
+            after = datetime.fromisoformat(waiting["next_attempt_at"])
+            waits.append(after - when)
+            when = after
+    minutes = [int(w.total_seconds() // 60) for w in waits]
+    assert minutes[:8] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert T0 + timedelta(hours=23) < when <= T0 + timedelta(days=1)
+    assert len(received) == outbox.undelivered()[0]["attempts"] == len(waits) + 1
 
-    with HistoryStore(settings.db_url) as history, hook(*answers) as (webhook, received):
-        snapshot(site.url(SLUG), settings=settings, browser=browser, history=history,
-                 store=open_store(settings.storage_url))
-        site.edit(SLUG, headline="Museum to return 36 looted bronzes")
-        result = snapshot(site.url(SLUG), settings=settings, browser=browser, history=history,
-                          store=open_store(settings.storage_url))
-        assert notify(result, history, webhook=webhook) == delivered
-        assert len(received) == posts and all(m["kind"] == "edit" for m in received)
 
+def test_a_refused_message_is_given_up_at_once(history: HistoryStore) -> None:
+    outbox = Outbox(history)
+    with hook(400) as (webhook, received):
+        outbox.add([MESSAGE], now=T0)
+        assert outbox.deliver(webhook, now=T0) == 0
+        assert outbox.deliver(webhook, now=T0 + timedelta(days=2)) == 0
+        (refused,) = outbox.undelivered()
+        assert refused["given_up"] and refused["last_error"] == "HTTP 400 Bad Request"
+        assert len(received) == 1
+
+
+def test_while_the_hook_is_down_one_message_is_tried_not_each(history: HistoryStore) -> None:
+    outbox = Outbox(history)
+    outbox.add([MESSAGE, {**MESSAGE, "kind": "moved"}], now=T0)
+    assert outbox.deliver(f"http://127.0.0.1:{free_port()}/hook", now=T0) == 0
+    assert [m["attempts"] for m in outbox.undelivered()] == [1, 0]
+    with hook() as (webhook, received):  # back: both, oldest first
+        assert outbox.deliver(webhook, now=T0 + timedelta(minutes=1)) == 2
+        assert [m["kind"] for m in received] == ["edit", "moved"]
+
+
+def test_two_processes_delivering_at_once_send_each_message_once(
+    history: HistoryStore, settings: Settings,
+) -> None:
+    Outbox(history).add([{**MESSAGE, "n": n} for n in range(4)], now=T0)
+    with hook(delay=0.3) as (webhook, received), HistoryStore(settings.db_url) as other, \
+            ThreadPoolExecutor(2) as pool:
+        sent = list(pool.map(lambda h: Outbox(h).deliver(webhook, now=T0), [history, other]))
+    assert sum(sent) == 4 and sorted(m["n"] for m in received) == [0, 1, 2, 3]
+
+
+def test_the_webhooks_command_lists_and_the_sweep_delivers_what_waits(
+    history: HistoryStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from palimpsest.cli import main
+    from tasks.sweep import deliver_webhooks
+
+    Outbox(history).add([MESSAGE])
+    listed = CliRunner().invoke(main, ["webhooks", "--json"])
+    (waiting,) = json.loads(listed.stdout)
+    assert waiting["message"] == MESSAGE and waiting["attempts"] == 0
+    refused = CliRunner().invoke(main, ["webhooks", "--deliver"])
+    assert refused.exit_code == 2 and "PALIMPSEST_WEBHOOK_URL" in refused.output
+    assert deliver_webhooks.fn() == 0  # (no hook set: nothing to do)
+    with hook() as (webhook, received), monkeypatch.context() as env:
+        env.setenv("PALIMPSEST_WEBHOOK_URL", webhook)
+        assert deliver_webhooks.fn() == 1 and received == [MESSAGE]
+        Outbox(history).add([{**MESSAGE, "kind": "moved"}])
+        delivered = CliRunner().invoke(main, ["webhooks", "--deliver"])
+        assert delivered.exit_code == 0 and "delivered 1" in delivered.stderr
+        assert delivered.stdout == "" and [m["kind"] for m in received] == ["edit", "moved"]

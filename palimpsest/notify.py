@@ -124,8 +124,7 @@ def _failed_try(row: Any, error: str, again: bool, when: datetime) -> dict[str, 
     attempts = row.attempts + 1
     wait = min(FIRST_RETRY * (1 << min(attempts - 1, 16)), LAST_RETRY)
     given_up = not again or when + wait - row.created_at > GIVE_UP_AFTER
-    message = row.message
-    log.warning("webhook failed (try %d) for %s: %s%s", attempts, message.get("url"), error,
+    log.warning("webhook failed (try %d) for %s: %s%s", attempts, row.message.get("url"), error,
                 "; given up" if given_up else f"; asked again in {wait}")
     return {"attempts": attempts, "last_error": error[:1000], "failed": given_up,
             "next_attempt_at": when + wait}

@@ -51,7 +51,7 @@ def recent_edits(engine: Engine, *, site: str | None = None, field: str | None =
     if field:  # JSON containment differs between SQLite and PostgreSQL; the text does not
         query = query.where(cast(edits.c.changed_fields, Text).like(f'%"{field}"%'))
     rows = fetch_all(engine, query.order_by(edits.c.created_at.desc(), edits.c.id.desc())
-                .limit(limit).offset(offset))
+                    .limit(limit).offset(offset))
     return [{
         "article_id": r.article_id, "url": r.url, "headline": r.fields.get("headline", ""),
         "from_version": r.from_version, "to_version": r.to_version,
@@ -80,7 +80,7 @@ def recent_events(engine: Engine, *, site: str | None = None, kind: str | None =
     if since is not None:
         query = query.where(events.c.at >= to_db_time(since))
     rows = fetch_all(engine, query.order_by(events.c.at.desc(), events.c.id.desc())
-                .limit(limit).offset(offset))
+                    .limit(limit).offset(offset))
     return [{
         "article_id": r.article_id, "url": r.url, "headline": (r.fields or {}).get("headline", ""),
         "kind": r.kind, "at": from_db_time(r.at), "snapshot_id": r.snapshot_id,
@@ -128,16 +128,16 @@ def article_url(engine: Engine, article_id: str) -> str:
 def article_snapshots(engine: Engine, article_id: str) -> list[dict[str, Any]]:
     """Every capture of an article, oldest first."""
     rows = fetch_all(engine, select(snapshots, versions.c.version)
-                .outerjoin(versions, snapshots.c.version_id == versions.c.id)
-                .where(snapshots.c.article_id == article_id)
-                .order_by(snapshots.c.fetched_at, snapshots.c.id))
+                    .outerjoin(versions, snapshots.c.version_id == versions.c.id)
+                    .where(snapshots.c.article_id == article_id)
+                    .order_by(snapshots.c.fetched_at, snapshots.c.id))
     return [_snapshot_json(r) for r in rows]
 
 
 def snapshot(engine: Engine, snapshot_id: int) -> dict[str, Any]:
     rows = fetch_all(engine, select(snapshots, versions.c.version)
-                .outerjoin(versions, snapshots.c.version_id == versions.c.id)
-                .where(snapshots.c.id == snapshot_id))
+                    .outerjoin(versions, snapshots.c.version_id == versions.c.id)
+                    .where(snapshots.c.id == snapshot_id))
     if not rows:
         raise HistoryError(f"no snapshot {snapshot_id}")
     return _snapshot_json(rows[0])
@@ -146,7 +146,7 @@ def snapshot(engine: Engine, snapshot_id: int) -> dict[str, Any]:
 def version_fields(engine: Engine, article_id: str) -> dict[int, dict[str, Any]]:
     """The fields of each version of an article, by version number."""
     rows = fetch_all(engine, select(versions.c.version, versions.c.fields)
-                .where(versions.c.article_id == article_id))
+                    .where(versions.c.article_id == article_id))
     return {r.version: r.fields for r in rows}
 
 

@@ -516,6 +516,32 @@ def webhooks(deliver: bool, as_json: bool) -> None:
 
 
 @main.command()
+@json_option
+def status(as_json: bool) -> None:
+    """What the archive holds and how its watch is going: articles (watched,
+    due, failing, unpublished), versions, snapshots and their bytes, the last
+    day's edits and events, the webhook's undelivered messages."""
+    from . import queries
+    from .history import HistoryStore
+
+    with clear_errors(), HistoryStore(env_settings().db_url) as history:
+        found = queries.archive_status(history.engine, now=datetime.now(UTC))
+    if as_json:
+        emit(found)
+        return
+    f = found
+    last = (f["last_snapshot"] or "none")[:16].replace("T", " ")
+    click.echo(f"articles   {f['articles']:,} (watched {f['watched']:,}: {f['due']:,} due now, "
+               f"{f['failing']:,} failing; {f['unpublished']:,} unpublished)\n"
+               f"versions   {f['versions']:,}\n"
+               f"snapshots  {f['snapshots']:,} ({f['warc_bytes'] / 1e9:.2f} GB of WARCs; "
+               f"last {last})\n"
+               f"last day   {f['edits_last_day']:,} edits, {f['events_last_day']:,} events\n"
+               f"webhook    {f['webhook_waiting']:,} messages waiting, "
+               f"{f['webhook_given_up']:,} given up")
+
+
+@main.command()
 @click.option("--url", help="Only the snapshots of this article (any of its URLs).")
 @json_option
 def verify(url: str | None, as_json: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .database import from_db_time, to_db_time
 from .errors import HistoryError
-from .schema import articles, edits, events, snapshots, versions
+from .schema import articles, deliveries, edits, events, snapshots, versions
 
 #: The latest version of each article: its headline names it in lists.
 _latest = (select(versions.c.article_id, func.max(versions.c.version).label("version"))
@@ -178,3 +178,31 @@ def article_for_url(engine: Engine, url: str) -> str:
     except SQLAlchemyError as exc:
         raise HistoryError(f"could not read the history database: {exc}") from exc
     return found or url_id(url)
+
+
+def archive_status(engine: Engine, *, now: datetime) -> dict[str, Any]:
+    """What the archive holds and how its watch is going, at a glance."""
+    day = to_db_time(now) - timedelta(days=1)
+    count = func.count()
+    totals = {
+        "articles": select(count).select_from(articles),
+        "watched": select(count).where(articles.c.watched),
+        "due": select(count).where(articles.c.watched, articles.c.next_check_at <= to_db_time(now)),
+        "failing": select(count).where(articles.c.watched, articles.c.failures > 0),
+        "unpublished": select(count).where(articles.c.status == "gone"),
+        "versions": select(count).select_from(versions),
+        "snapshots": select(count).select_from(snapshots),
+        "warc_bytes": select(func.coalesce(func.sum(snapshots.c.warc_size), 0)),
+        "edits_last_day": select(count).where(edits.c.created_at >= day),
+        "events_last_day": select(count).where(events.c.at >= day),
+        "webhook_waiting": select(count).where(~deliveries.c.failed),
+        "webhook_given_up": select(count).where(deliveries.c.failed),
+    }
+    last = select(func.max(snapshots.c.fetched_at))
+    try:
+        with engine.connect() as conn:
+            found = {name: int(conn.execute(query).scalar_one()) for name, query in totals.items()}
+            latest = conn.execute(last).scalar_one()
+    except SQLAlchemyError as exc:
+        raise HistoryError(f"could not read the history database: {exc}") from exc
+    return {**found, "last_snapshot": from_db_time(latest)}

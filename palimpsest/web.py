@@ -303,6 +303,13 @@ def _api(app: FastAPI) -> None:
                                 removed=removed, limit=limit, offset=offset)
         return _page(items, request, limit, offset)
 
+    @app.get("/api/status", tags=["articles"])
+    def archive_status(request: Request) -> dict[str, Any]:
+        """What the archive holds and how its watch is going: articles
+        (watched, due, failing, unpublished), versions, snapshots and their
+        bytes, the last day's edits and events, the webhook's undelivered messages."""
+        return queries.archive_status(_engine(request), now=datetime.now(UTC))
+
     @app.get("/api/articles/{article_id}", tags=["articles"])
     def get_article(request: Request, article_id: str) -> Response:
         """The article's history: versions, edits and events (the CLI's JSON contract)."""

@@ -298,3 +298,40 @@ def test_edits_and_events_across_the_archive_as_text_json_and_csv(
     (event,) = csv.DictReader(io.StringIO(run("events", "--format", "csv")[1]))
     assert event["kind"] == "unpublished" and json.loads(event["detail"])["http_status"] == 200
     assert run("events", "--kind", "moved", "--format", "json")[1].strip() == "[]"
+
+
+def test_status_says_what_the_archive_holds(settings: Settings) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from palimpsest.models import Article, Capture, StoredWarc
+    from palimpsest.notify import Outbox
+    from palimpsest.web import create_app
+
+    url, now = "https://news.example/2026/story", datetime.now(UTC)
+    article = Article(headline="Bridge reopens", body=("One.", "Two."))
+    with HistoryStore(settings.db_url) as history:
+        watchlist = Watchlist(history)
+        watchlist.add(url)
+        for n, version in enumerate((article, replace(article, headline="Bridge shut"))):
+            capture = Capture(url=url, final_url=url, status=200, exchanges=(), dom="",
+                              fetched_at=now - timedelta(minutes=10 - n))
+            history.record(capture, version, StoredWarc(key=f"k/{n}", size=1000 + n,
+                                                        sha256="0" * 64, records={}))
+        watchlist.add("https://news.example/2026/other")
+        watchlist.failed("https://news.example/2026/other", "connection refused")
+        Outbox(history).add([{"kind": "edit", "url": url}])
+    code, output = run("status", "--json")
+    found = json.loads(output)
+    assert code == 0 and {k: found[k] for k in (
+        "articles", "watched", "failing", "versions", "snapshots", "warc_bytes",
+        "edits_last_day", "webhook_waiting")} == {
+        "articles": 2, "watched": 2, "failing": 1, "versions": 2, "snapshots": 2,
+        "warc_bytes": 2001, "edits_last_day": 1, "webhook_waiting": 1}
+    assert found["last_snapshot"].startswith((now - timedelta(minutes=9)).strftime("%Y-%m-%dT%H"))
+    text = run("status")[1]
+    assert "watched 2:" in text and "1 failing" in text and "1 edits" in text
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/status").json() == found

@@ -180,6 +180,15 @@ def _pages(app: FastAPI) -> None:
             "events": happened, "articles": articles, "said": said, "fields": ARTICLE_FIELDS,
             "next_offset": offset + 50 if len(edits) == 50 else None, "next_query": next_query})
 
+    @app.get("/articles", response_class=HTMLResponse, include_in_schema=False)
+    def article_list(request: Request, site: str | None = None,
+                     offset: int = Query(0, ge=0)) -> Response:
+        found = queries.find_articles(_engine(request), site=site, limit=100, offset=offset)
+        return templates.TemplateResponse(request, "articles.html", {
+            "articles": found, "site": site,
+            "next_query": urlencode({**request.query_params, "offset": offset + 100})
+            if len(found) == 100 else None})
+
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article(request: Request, article_id: str) -> Response:
         history = _history(request, article_id)

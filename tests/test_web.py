@@ -169,7 +169,7 @@ def test_hostile_archived_html_stays_inert_on_every_page(
         history.close()
         aid, url = result.article_id, hostile.url("hostile")
         stamp = result.warc_key.rsplit("/", 1)[1][:16].replace("T", "")[:14]
-    pages = ["/", "/?q=bridge", "/?q=script", "/?q=appended", f"/articles/{aid}",
+    pages = ["/", "/?q=bridge", "/?q=script", "/?q=appended", "/articles", f"/articles/{aid}",
              f"/articles/{aid}/diff?from_version=1&to_version=2",
              f"/articles/{aid}/diff?from_version=1&to_version=2&view=inline",
              f"/snapshots/{result.snapshot_id}", f"/snapshots/{result.snapshot_id}/dom",
@@ -378,6 +378,10 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
     index = client.get("/", params={"q": "return 32 bronzes"}).text
     assert f'href="/articles/{aid}/diff?from_version=1&amp;to_version=2">taken out in v2' in index
     assert "<mark>return 32 bronzes</mark>" in index
+    listed = client.get("/articles").text
+    assert f'<a href="/articles/{aid}">Museum agrees to return 36 looted bronzes</a>' in listed
+    assert "No article is tracked on elsewhere.example yet." in client.get(
+        "/articles", params={"site": "elsewhere.example"}).text
     page = client.get("/api/articles", params={"limit": 1}).json()
     assert page["next"] is not None and len(page["items"]) == 1
     atom = etree.fromstring(client.get(f"/feeds/articles/{aid}.atom").content)

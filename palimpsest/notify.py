@@ -44,6 +44,9 @@ FIRST_RETRY, LAST_RETRY = timedelta(minutes=1), timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=1)
 #: Messages sent in one go at most
 BATCH = 100
+#: Failed captures in a row of a watched article after which the hook is told
+#: (once: its watch is broken, not the story)
+FAILING_ALERT = 3
 #: Outcomes that record an edit
 EDITED = ("changed", "revert")
 
@@ -171,3 +174,14 @@ def _event_message(event: dict[str, Any], base: str) -> dict[str, Any]:
     text = f"{event['headline'] or event['url']}: {event['kind']}{said} {event['url']}"
     link = article_page(base, event["article_id"]) if base else None
     return {**event, "link": link, "text": text, "content": text}
+
+
+def failing_message(url: str, article_id: str, failures: int, error: str,
+                    public_url: str | None) -> dict[str, Any]:
+    """A message saying the captures of a watched article keep failing."""
+    base = (public_url or "").rstrip("/")
+    text = f"{url}: captures failing ({failures} in a row): {error}"
+    return {"kind": "capture_failing", "url": url, "article_id": article_id,
+            "failures": failures, "error": error,
+            "link": article_page(base, article_id) if base else None,
+            "text": text, "content": text}

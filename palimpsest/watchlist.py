@@ -89,15 +89,18 @@ class Watchlist:
                 articles.c.id == aid, articles.c.watched, articles.c.next_check_at <= when,
             )).first() is not None
 
-    def failed(self, url: str, error: str, *, now: datetime | None = None) -> None:
+    def failed(self, url: str, error: str, *,
+               now: datetime | None = None) -> tuple[str, int] | None:
         """Note that capturing ``url`` failed with ``error``, and push its next
-        check back, twice as far after each failure in a row. The next capture
-        that succeeds clears the note (:meth:`HistoryStore.record`)."""
+        check back, twice as far after each failure in a row; the article's id
+        and how many failures in a row that makes (None: no article is known
+        by ``url``). The next capture that succeeds clears the note
+        (:meth:`HistoryStore.record`)."""
         when = to_db_time(now or _now())
         with translated("note the failed capture"), self.engine.begin() as conn:
             aid = known_article(conn, url)
             if aid is None:
-                return
+                return None
             row = conn.execute(select(articles.c.failures, articles.c.watched)
                                .where(articles.c.id == aid)).one()
             values: dict[str, Any] = {
@@ -106,6 +109,7 @@ class Watchlist:
             if row.watched:
                 values["next_check_at"] = when + retry_interval(row.failures + 1)
             conn.execute(articles.update().where(articles.c.id == aid).values(**values))
+        return aid, int(row.failures) + 1
 
     def add_feed(self, url: str, *, now: datetime | None = None) -> bool:
         """Register a feed or sitemap; False if it was already registered."""

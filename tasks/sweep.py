@@ -14,7 +14,7 @@ from prefect.states import State
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from palimpsest.history import HistoryStore
-from palimpsest.notify import Outbox
+from palimpsest.notify import FAILING_ALERT, Outbox, failing_message
 from palimpsest.pipeline import process
 from palimpsest.urls import check_url
 from palimpsest.watchlist import Watchlist
@@ -80,11 +80,20 @@ def snapshot_due_article(url: str, pool: BrowserPool) -> dict[str, Any]:
 @task(cache_policy=NO_CACHE)
 def note_failures(errors: dict[str, str]) -> None:
     """Note each failed capture (URL: error) on its article, and back off its
-    next check, so that a site that is down is not asked again at once."""
-    with HistoryStore(Settings.from_env().db_url) as history:
-        watchlist = Watchlist(history)
+    next check, so that a site that is down is not asked again at once; tell
+    the webhook of an article whose captures have now failed ``FAILING_ALERT``
+    times in a row."""
+    settings = Settings.from_env()
+    with HistoryStore(settings.db_url) as history:
+        watchlist, alerts = Watchlist(history), []
         for url, error in errors.items():
-            watchlist.failed(url, error)
+            noted = watchlist.failed(url, error)
+            if noted and noted[1] == FAILING_ALERT:
+                alerts.append(failing_message(url, *noted, error, settings.public_url))
+        if alerts and settings.webhook_url:
+            outbox = Outbox(history)
+            outbox.add(alerts)
+            outbox.deliver(settings.webhook_url)
 
 
 def failure(state: State[Any]) -> str:

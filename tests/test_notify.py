@@ -193,3 +193,24 @@ def test_the_webhooks_command_lists_and_the_sweep_delivers_what_waits(
         delivered = CliRunner().invoke(main, ["webhooks", "--deliver"])
         assert delivered.exit_code == 0 and "delivered 1" in delivered.stderr
         assert delivered.stdout == "" and [m["kind"] for m in received] == ["edit", "moved"]
+
+
+def test_the_hook_is_told_once_when_an_articles_captures_keep_failing(
+    history: HistoryStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from palimpsest.watchlist import Watchlist
+    from tasks.sweep import note_failures
+
+    url = "https://news.example/2026/story"
+    aid = Watchlist(history).add(url)
+    with hook() as (webhook, received), monkeypatch.context() as env:
+        env.setenv("PALIMPSEST_WEBHOOK_URL", webhook)
+        env.setenv("PALIMPSEST_PUBLIC_URL", "https://archive.example")
+        for n in range(1, 6):
+            note_failures.fn({url: f"could not reach news.example (try {n})"})
+            assert len(received) == (0 if n < 3 else 1)
+    (alert,) = received
+    assert (alert["kind"], alert["failures"], alert["article_id"]) == ("capture_failing", 3, aid)
+    assert alert["link"] == f"https://archive.example/articles/{aid}"
+    assert alert["text"] == (f"{url}: captures failing (3 in a row): "
+                             "could not reach news.example (try 3)")

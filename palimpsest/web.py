@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -40,7 +40,7 @@ from .errors import (
 from .feeds_atom import atom_feed
 from .history import HistoryStore
 from .jobs import Jobs
-from .models import ARTICLE_FIELDS, Article
+from .models import ARTICLE_FIELDS, EVENT_KINDS, Article
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .warc import locate, read_record
@@ -588,29 +588,47 @@ def _archive(app: FastAPI) -> None:
                     'type="application/link-format"'})
 
     @app.get("/feeds/edits.atom", tags=["feeds"])
-    def all_edits_feed(request: Request) -> Response:
+    def all_edits_feed(request: Request, only: Annotated[FeedFilter, Depends()]) -> Response:
         """Atom feed of the latest edits and events (unpublished, back online,
-        moved, redirected...) of every article."""
-        return _atom(request, "All edits")
+        moved, redirected...) of every article; `field`: only the edits that
+        changed it (say, `headline`); `kind`: only the events of that kind."""
+        return _atom(request, "All edits", only)
 
     @app.get("/feeds/sites/{site}.atom", tags=["feeds"])
-    def site_feed(request: Request, site: str) -> Response:
-        """Atom feed of the latest edits and events on one site."""
-        return _atom(request, f"Edits on {site}", site=site)
+    def site_feed(request: Request, site: str, only: Annotated[FeedFilter, Depends()]) -> Response:
+        """Atom feed of the latest edits and events on one site (`field`, `kind`: as above)."""
+        return _atom(request, f"Edits on {site}", only, site=site)
 
     @app.get("/feeds/articles/{article_id}.atom", tags=["feeds"])
-    def article_feed(request: Request, article_id: str) -> Response:
-        """Atom feed of one article's edits and events."""
+    def article_feed(request: Request, article_id: str,
+                     only: Annotated[FeedFilter, Depends()]) -> Response:
+        """Atom feed of one article's edits and events (`field`, `kind`: as above)."""
         history = _history(request, article_id)
-        return _atom(request, f"Edits of {_headline(history)}", article_id=article_id)
+        return _atom(request, f"Edits of {_headline(history)}", only, article_id=article_id)
 
 
-def _atom(request: Request, title: str, *, site: str | None = None,
+class FeedFilter:
+    """A feed's choice: only the edits that changed ``field``, or only the
+    events of ``kind``; everything when neither is given."""
+
+    def __init__(self, field: str | None = None, kind: str | None = None) -> None:
+        if field and field not in ARTICLE_FIELDS:
+            raise HTTPException(422, f"field must be one of {', '.join(ARTICLE_FIELDS)}")
+        if kind and kind not in EVENT_KINDS:
+            raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
+        self.field, self.kind = field or None, kind or None
+
+
+def _atom(request: Request, title: str, only: FeedFilter, *, site: str | None = None,
           article_id: str | None = None) -> Response:
     """The feed of the latest 100 edits and events (on a site, of an article)."""
     engine, base = _engine(request), str(request.base_url).rstrip("/")
+    chosen = only.field or only.kind
     feed = atom_feed(
-        title=title, self_url=str(request.url), base_url=base,
-        edits=queries.recent_edits(engine, site=site, article_id=article_id, limit=100),
-        events=queries.recent_events(engine, site=site, article_id=article_id, limit=100))
+        title=f"{title} ({chosen})" if chosen else title, self_url=str(request.url),
+        base_url=base,
+        edits=[] if only.kind else queries.recent_edits(
+            engine, site=site, article_id=article_id, field=only.field, limit=100),
+        events=[] if only.field else queries.recent_events(
+            engine, site=site, article_id=article_id, kind=only.kind, limit=100))
     return Response(feed, media_type="application/atom+xml")

@@ -420,6 +420,14 @@ def test_events_are_listed_and_fed_beside_the_edits(
         assert len(titles) == 2 and titles[0].endswith(": unpublished"), (feed, titles)
         assert "changed" in titles[1]
         assert "couldn't find that page" in entries[0].findtext("a:summary", namespaces=ns)
+        for only, kept in (({"field": "headline"}, "changed"), ({"kind": "unpublished"},
+                                                                ": unpublished")):
+            chosen = etree.fromstring(client.get(feed, params=only).content)
+            (entry,) = chosen.findall("a:entry", ns)
+            assert kept in entry.findtext("a:title", namespaces=ns), (feed, only)
+        assert etree.fromstring(client.get(feed, params={"field": "tags"}).content).findall(
+            "a:entry", ns) == []
+    assert client.get("/feeds/edits.atom", params={"field": "nope"}).status_code == 422
     front = etree.HTML(client.get("/").text)
     (row,) = front.xpath('//table[@class="events"]/tbody/tr')
     assert "unpublished “Sorry, we couldn't find that page”" in "".join(row.itertext())

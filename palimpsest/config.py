@@ -44,6 +44,19 @@ def _web_url(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _webhook_only(env: Mapping[str, str]) -> frozenset[str] | None:
+    """``PALIMPSEST_WEBHOOK_ONLY``: the fields and kinds of message the hook
+    is told of (comma-separated); None: all of them."""
+    from .models import ARTICLE_FIELDS, EVENT_KINDS
+
+    names = {name.strip() for name in env.get("PALIMPSEST_WEBHOOK_ONLY", "").split(",")} - {""}
+    known = {*ARTICLE_FIELDS, *EVENT_KINDS, "capture_failing"}
+    if unknown := sorted(names - known):
+        raise ConfigError(f"PALIMPSEST_WEBHOOK_ONLY: {', '.join(unknown)} is neither a field "
+                          f"nor a kind of message ({', '.join(sorted(known))})")
+    return frozenset(names) or None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where Palimpsest keeps its data and how it captures pages."""
@@ -77,6 +90,9 @@ class Settings:
     prefect_api_url: str | None = None
     #: Where each edit and event is POSTed as it is recorded (``notify.py``)
     webhook_url: str | None = None
+    #: Only edits that change one of these fields, and messages of these kinds
+    #: (events, capture_failing), go to the webhook; None: all
+    webhook_only: frozenset[str] | None = None
     #: Where the web UI is served, for links in webhook messages
     public_url: str | None = None
     snapshot_deployment: str = "snapshot-url/snapshot-url-default"
@@ -110,6 +126,7 @@ class Settings:
             api_token=env.get("PALIMPSEST_TOKEN") or None,
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             webhook_url=_web_url(env, "PALIMPSEST_WEBHOOK_URL"),
+            webhook_only=_webhook_only(env),
             public_url=_web_url(env, "PALIMPSEST_PUBLIC_URL"),
             # boto3 reads AWS_* itself; the endpoint is passed explicitly because
             # older botocore releases ignore AWS_ENDPOINT_URL.

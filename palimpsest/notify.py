@@ -52,16 +52,28 @@ EDITED = ("changed", "revert")
 
 
 def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
-           public_url: str | None = None) -> int:
-    """Keep what ``result`` recorded as messages for ``webhook`` and deliver
-    them (after any older ones whose time has come); how many were delivered."""
+           public_url: str | None = None, only: frozenset[str] | None = None) -> int:
+    """Keep what ``result`` recorded as messages for ``webhook`` (``only``:
+    those :func:`wanted`) and deliver them (after any older ones whose time
+    has come); how many were delivered."""
     try:
         outbox = Outbox(history)
-        outbox.add(messages(result, history, public_url))
+        outbox.add([m for m in messages(result, history, public_url) if wanted(m, only)])
         return outbox.deliver(webhook)
     except HistoryError as exc:  # (recorded all the same: the hook is told nothing)
         log.warning("webhook: the messages of %s could not be kept: %s", result.url, exc)
         return 0
+
+
+def wanted(message: dict[str, Any], only: frozenset[str] | None) -> bool:
+    """Whether the hook is told ``message``, given the fields and kinds it
+    asked for (``PALIMPSEST_WEBHOOK_ONLY``): an edit that changed one of
+    them, a message of one of those kinds; everything when it asked for all."""
+    if only is None:
+        return True
+    if message["kind"] == "edit":
+        return not only.isdisjoint(message["changed_fields"])
+    return message["kind"] in only
 
 
 class Outbox:

@@ -78,7 +78,8 @@ def record(
     if settings is not None and settings.webhook_url:
         from .notify import notify
 
-        notify(result, history, webhook=settings.webhook_url, public_url=settings.public_url)
+        notify(result, history, webhook=settings.webhook_url, public_url=settings.public_url,
+               only=settings.webhook_only)
     return result
 
 

@@ -75,8 +75,12 @@ def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
                                 "/diff?from_version=1&to_version=2")
         assert edit["text"] == edit["content"]
         assert edit["text"].startswith("Museum to return 36 looted bronzes: headline changed")
+        # a hook that asked for headlines only is not told of a paragraph added
+        site.edit(SLUG, body=(*site.articles[SLUG].body, "A paragraph added."))
+        headlines = hooked.with_(webhook_only=frozenset({"headline", "unpublished"}))
+        assert take(headlines) == "changed" and len(received) == 1
         site.edit(SLUG, not_found=True)
-        assert take(hooked) == "unpublished"
+        assert take(headlines) == "unpublished"
         gone = received[1]
         assert (gone["kind"], gone["detail"]["notice"]) == \
             ("unpublished", "Sorry, we couldn't find that page")
@@ -99,6 +103,20 @@ def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
 def test_a_webhook_must_be_a_web_address() -> None:
     with pytest.raises(ConfigError, match="PALIMPSEST_WEBHOOK_URL must be an http"):
         Settings.from_env({"PALIMPSEST_WEBHOOK_URL": "file:///etc/passwd"})
+
+
+def test_a_hook_is_told_only_of_what_it_asked_for() -> None:
+    from palimpsest.notify import wanted
+
+    only = Settings.from_env({"PALIMPSEST_WEBHOOK_ONLY": " headline, unpublished,"}).webhook_only
+    assert only == {"headline", "unpublished"}
+    assert Settings.from_env({}).webhook_only is None
+    with pytest.raises(ConfigError, match="PALIMPSEST_WEBHOOK_ONLY: headlines is neither"):
+        Settings.from_env({"PALIMPSEST_WEBHOOK_ONLY": "headlines"})
+    edit = {"kind": "edit", "changed_fields": ["dek", "body"]}
+    assert not wanted(edit, only) and wanted({**edit, "changed_fields": ["headline"]}, only)
+    assert wanted({"kind": "unpublished"}, only) and not wanted({"kind": "moved"}, only)
+    assert wanted(edit, None) and wanted({"kind": "capture_failing"}, None)
 
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

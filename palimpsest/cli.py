@@ -542,6 +542,30 @@ def status(as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("url")
+@click.confirmation_option(prompt="Delete every snapshot, version and edit of this article?")
+@json_option
+def forget(url: str, as_json: bool) -> None:
+    """Delete everything archived of the article at URL (its WARCs, versions,
+    edits, events) but its URLs, which are kept so that it is not archived
+    again. Records other articles' revisits point at are kept for them."""
+    from .forget import forget as forget_article
+    from .history import HistoryStore
+    from .storage import open_store
+
+    settings = env_settings()
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        done = forget_article(history, open_store(settings.storage_url,
+                                                  s3_options=settings.s3_options), url)
+    if as_json:
+        emit(done.as_dict())
+        return
+    click.echo(f"forgot {done.url}: {done.snapshots} snapshot(s), {done.bytes_deleted:,} bytes "
+               f"of WARCs deleted; {done.payloads_kept} record(s) other articles point at kept"
+               + (f" in {done.kept_warc}" if done.kept_warc else ""))
+
+
+@main.command()
 @click.option("--url", help="Only the snapshots of this article (any of its URLs).")
 @json_option
 def verify(url: str | None, as_json: bool) -> None:

@@ -44,6 +44,9 @@ from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 from .warc import Original
 
+#: The status of an article whose archive was deleted (``forget.py``)
+FORGOTTEN = "forgotten"
+
 #: A headline that flips back to one last seen this recently is an A/B test.
 AB_WINDOW = timedelta(hours=6)
 #: Statuses below 500 that say the server could not answer then (a request
@@ -200,6 +203,9 @@ class Recorder:
         urls = known_urls(self.capture, self.article)
         aid = find_article(self.conn, urls[:1]) or find_article(self.conn, urls)
         row = self._article(aid, urls[0])
+        if row.status == FORGOTTEN:
+            raise HistoryError(f"{row.url} was forgotten (palimpsest forget): it is not "
+                               "archived again")
         self.aid, self.status = row.id, row.status
         self.current = _current_version(self.conn, self.aid)
         outcome, version = self._decide(urls)

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .database import from_db_time, to_db_time, translated
-from .history import HistoryStore, failing_of
+from .errors import HistoryError
+from .history import FORGOTTEN, HistoryStore, failing_of
 from .identity import add_aliases, find_article, known_article
 from .schedule import retry_interval
 from .schema import articles, feeds, versions
@@ -38,6 +39,10 @@ class Watchlist:
         when = to_db_time(now or _now())
         with translated("add to the watchlist"), self.engine.begin() as conn:
             aid, _ = self._article(conn, url, when)
+            if conn.execute(select(articles.c.status).where(articles.c.id == aid)).scalar() \
+                    == FORGOTTEN:
+                raise HistoryError(f"{url} was forgotten (palimpsest forget): it is not "
+                                   "archived again")
             conn.execute(articles.update().where(articles.c.id == aid).values(
                 watched=True, priority=priority,
                 next_check_at=func.coalesce(articles.c.next_check_at, when)))

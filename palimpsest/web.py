@@ -38,6 +38,7 @@ from .errors import (
     StorageError,
 )
 from .feeds_atom import atom_feed
+from .forget import forget
 from .history import HistoryStore
 from .jobs import Jobs
 from .models import ARTICLE_FIELDS, EVENT_KINDS, Article
@@ -325,6 +326,14 @@ def _api(app: FastAPI) -> None:
         history: HistoryStore = request.app.state.history
         text = history.history_json(queries.article_url(history.engine, article_id))
         return Response(text, media_type="application/json")
+
+    @app.delete("/api/articles/{article_id}", tags=["articles"],
+                dependencies=[Depends(require_token)])
+    def forget_article(request: Request, article_id: str) -> dict[str, Any]:
+        """Delete everything archived of the article but its URLs, which are
+        kept so that it is not archived again (a takedown; needs the token)."""
+        url = queries.article_url(_engine(request), article_id)
+        return forget(request.app.state.history, request.app.state.store, url).as_dict()
 
     @app.get("/api/articles/{article_id}/versions/{version}", tags=["articles"])
     def get_version(request: Request, article_id: str, version: int) -> dict[str, Any]:

@@ -194,6 +194,8 @@ def test_write_actions_need_the_token(client: TestClient, settings: Settings) ->
     wrong = {"Authorization": "Bearer nope"}
     assert client.post("/api/snapshots", json={"url": url}, headers=wrong).status_code == 401
     right = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.delete("/api/articles/0123456789abcdef").status_code == 401
+    assert client.delete("/api/articles/0123456789abcdef", headers=right).status_code == 404
     bad = client.post("/api/snapshots", json={"url": "ftp://x/"}, headers=right)
     assert bad.status_code == 422 and "http" in bad.json()["detail"]
     with TestClient(create_app(settings.with_(api_token=None))) as open_client:

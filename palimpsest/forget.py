@@ -1,0 +1,124 @@
+"""Forget an article: its WARCs, versions, edits and events are deleted (a
+takedown, a capture that should never have been made); its URLs are kept,
+marked ``forgotten``, so that neither a feed nor a reader's snapshot archives
+it again.
+
+A payload first archived in one of its WARCs may be what a revisit record of
+another article points at (a site's stylesheet, a shared photo): such
+records are copied to a WARC of their own first, and the dedup index is
+pointed there, so the other articles still replay whole. The rest of its
+payloads leave the index: a later capture archives them in full again.
+
+Messages about it the webhook has not taken yet are deleted too.
+
+The steps are ordered so that a crash leaves nothing the database does not
+know of and running it again finishes the work: the shared records are
+stored and the index re-pointed before any WARC is deleted, and the rows go
+last.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from .database import translated
+from .errors import HistoryError
+from .history import FORGOTTEN, HistoryStore
+from .identity import known_article
+from .schema import articles, deliveries, edits, events, payloads, snapshots, versions
+from .storage import BlobStore
+from .warc import iter_records
+
+#: Where the records other articles' revisits need are kept
+KEPT_PREFIX = "kept"
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    url: str
+    article_id: str
+    snapshots: int
+    bytes_deleted: int
+    #: payloads other articles' revisits point at, copied to ``kept_warc``
+    payloads_kept: int
+    payloads_dropped: int
+    kept_warc: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def forget(history: HistoryStore, store: BlobStore, url: str) -> Forgotten:
+    """Delete everything archived of the article at ``url`` but its URLs."""
+    engine = history.engine
+    with translated("read the article"), engine.connect() as conn:
+        aid = known_article(conn, url)
+        if aid is None:
+            raise HistoryError(f"{url} is not tracked: there is nothing to forget")
+        warcs = conn.execute(select(snapshots.c.warc_key, snapshots.c.warc_size,
+                                    snapshots.c.fetched_at)
+                             .where(snapshots.c.article_id == aid)).all()
+        keys = {w.warc_key for w in warcs}
+        originals = conn.execute(select(payloads).where(payloads.c.warc_key.in_(keys))).all()
+        since = min((w.fetched_at for w in warcs), default=None)
+        others = list(conn.execute(select(snapshots.c.warc_key).where(
+            snapshots.c.article_id != aid, snapshots.c.fetched_at >= since)).scalars()) \
+            if originals and since is not None else []
+    needed = _revisited(store, others, {o.digest for o in originals})
+    kept = [o for o in originals if o.digest in needed]
+    kept_key = _keep(store, kept)
+    with translated("forget the article"), engine.begin() as conn:
+        offset = 0
+        for o in kept:  # (re-pointed in the order _keep wrote them)
+            conn.execute(update(payloads).where(payloads.c.digest == o.digest)
+                         .values(warc_key=kept_key, offset=offset))
+            offset += o.length
+        conn.execute(delete(payloads).where(payloads.c.warc_key.in_(keys)))
+    for key in keys:
+        store.delete(key)
+    with translated("forget the article"), engine.begin() as conn:
+        conn.execute(delete(events).where(events.c.article_id == aid))
+        conn.execute(delete(edits).where(edits.c.article_id == aid))
+        conn.execute(delete(snapshots).where(snapshots.c.article_id == aid))
+        conn.execute(delete(versions).where(versions.c.article_id == aid))
+        told = conn.execute(select(deliveries.c.id, deliveries.c.message)).all()
+        conn.execute(delete(deliveries).where(deliveries.c.id.in_(
+            [d.id for d in told if d.message.get("article_id") == aid])))
+        conn.execute(update(articles).where(articles.c.id == aid).values(
+            status=FORGOTTEN, watched=False, next_check_at=None, failures=0,
+            last_error=None, failing_since=None))
+    return Forgotten(url=url, article_id=aid, snapshots=len(warcs),
+                     bytes_deleted=sum(w.warc_size for w in warcs),
+                     payloads_kept=len(kept), payloads_dropped=len(originals) - len(kept),
+                     kept_warc=kept_key)
+
+
+def _revisited(store: BlobStore, keys: list[str], digests: set[str]) -> set[str]:
+    """Which of ``digests`` a revisit record in the WARCs ``keys`` points at.
+    (Every WARC captured since the article's first snapshot is read: a
+    revisit only ever points back in time.)"""
+    found: set[str] = set()
+    for key in keys:
+        for record in iter_records(io.BytesIO(store.get(key))):
+            digest = record.rec_headers.get_header("WARC-Payload-Digest")
+            if record.rec_type == "revisit" and digest in digests:
+                found.add(digest)
+    return found
+
+
+def _keep(store: BlobStore, kept: list[Any]) -> str | None:
+    """Copy the records of ``kept`` (each its own gzip member, so copied as
+    they are) to a WARC of their own; its key."""
+    if not kept:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    key = f"{KEPT_PREFIX}/{stamp}-{uuid.uuid4().hex[:8]}.warc.gz"
+    store.put(key, b"".join(store.get(o.warc_key, start=o.offset, length=o.length)
+                            for o in kept))
+    return key

@@ -532,7 +532,8 @@ def status(as_json: bool) -> None:
     f = found
     last = (f["last_snapshot"] or "none")[:16].replace("T", " ")
     click.echo(f"articles   {f['articles']:,} (watched {f['watched']:,}: {f['due']:,} due now, "
-               f"{f['failing']:,} failing; {f['unpublished']:,} unpublished)\n"
+               f"{f['failing']:,} failing; {f['unpublished']:,} unpublished; "
+               f"{f['forgotten']:,} forgotten)\n"
                f"versions   {f['versions']:,}\n"
                f"snapshots  {f['snapshots']:,} ({f['warc_bytes'] / 1e9:.2f} GB of WARCs; "
                f"last {last})\n"

@@ -185,11 +185,12 @@ def archive_status(engine: Engine, *, now: datetime) -> dict[str, Any]:
     day = to_db_time(now) - timedelta(days=1)
     count = func.count()
     totals = {
-        "articles": select(count).select_from(articles),
+        "articles": select(count).where(articles.c.status != "forgotten"),
         "watched": select(count).where(articles.c.watched),
         "due": select(count).where(articles.c.watched, articles.c.next_check_at <= to_db_time(now)),
         "failing": select(count).where(articles.c.watched, articles.c.failures > 0),
         "unpublished": select(count).where(articles.c.status == "gone"),
+        "forgotten": select(count).where(articles.c.status == "forgotten"),
         "versions": select(count).select_from(versions),
         "snapshots": select(count).select_from(snapshots),
         "warc_bytes": select(func.coalesce(func.sum(snapshots.c.warc_size), 0)),

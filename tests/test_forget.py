@@ -54,6 +54,8 @@ def test_a_forgotten_article_is_gone_and_stays_gone_while_others_replay_whole(
         assert not list(store.keys(first.warc_key))
         assert history.history(gone)["status"] == "forgotten"
         assert history.history(gone)["versions"] == [] and history.snapshot_count() == 1
+        status = json.loads(CliRunner().invoke(main, ["status", "--json"]).stdout)
+        assert (status["articles"], status["forgotten"]) == (1, 1)
         with history.engine.connect() as conn:
             left = {r.digest: r.warc_key for r in conn.execute(select(payloads))}
         assert not set(left) & (in_first - shared)

@@ -33,6 +33,7 @@ from .errors import HistoryError
 from .feeds_atom import article_page, edit_page
 from .history import HistoryStore
 from .models import SnapshotResult
+from .schedule import backoff
 from .schema import deliveries
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,19 @@ def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
     those :func:`wanted`) and deliver them (after any older ones whose time
     has come); how many were delivered."""
     try:
-        outbox = Outbox(history)
-        outbox.add([m for m in messages(result, history, public_url) if wanted(m, only)])
-        return outbox.deliver(webhook)
+        return tell(history, messages(result, history, public_url), webhook=webhook, only=only)
     except HistoryError as exc:  # (recorded all the same: the hook is told nothing)
         log.warning("webhook: the messages of %s could not be kept: %s", result.url, exc)
         return 0
+
+
+def tell(history: HistoryStore, found: list[dict[str, Any]], *, webhook: str,
+         only: frozenset[str] | None = None) -> int:
+    """Keep the messages of ``found`` the hook wants and deliver them (after
+    any older ones whose time has come); how many it took."""
+    outbox = Outbox(history)
+    outbox.add([message for message in found if wanted(message, only)])
+    return outbox.deliver(webhook)
 
 
 def wanted(message: dict[str, Any], only: frozenset[str] | None) -> bool:
@@ -137,7 +145,7 @@ class Outbox:
 def _failed_try(row: Any, error: str, again: bool, when: datetime) -> dict[str, Any]:
     """The columns of a message after a try the hook did not take."""
     attempts = row.attempts + 1
-    wait = min(FIRST_RETRY * (1 << min(attempts - 1, 16)), LAST_RETRY)
+    wait = backoff(attempts, FIRST_RETRY, LAST_RETRY)
     given_up = not again or when + wait - row.created_at > GIVE_UP_AFTER
     log.warning("webhook failed (try %d) for %s: %s%s", attempts, row.message.get("url"), error,
                 "; given up" if given_up else f"; asked again in {wait}")

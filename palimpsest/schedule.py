@@ -46,5 +46,11 @@ def next_check(*, now: datetime, first_seen: datetime, last_changed: datetime | 
 def retry_interval(failures: int) -> timedelta:
     """How long to wait after ``failures`` captures failed in a row: twice as
     long after each, from ``MIN_INTERVAL`` up to ``MAX_RETRY_INTERVAL``."""
-    doublings = min(max(0, failures - 1), 16)  # (2**16 intervals: far past the cap)
-    return min(MIN_INTERVAL * (1 << doublings), MAX_RETRY_INTERVAL)
+    return backoff(failures, MIN_INTERVAL, MAX_RETRY_INTERVAL)
+
+
+def backoff(tries: int, first: timedelta, longest: timedelta) -> timedelta:
+    """The wait after ``tries`` failed tries in a row: ``first``, doubled
+    after each further one, never more than ``longest``."""
+    doublings = min(max(0, tries - 1), 32)  # (2**32 waits: far past any cap)
+    return min(first * (1 << doublings), longest)

@@ -14,7 +14,7 @@ from prefect.states import State
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from palimpsest.history import HistoryStore
-from palimpsest.notify import FAILING_ALERT, Outbox, failing_message, wanted
+from palimpsest.notify import FAILING_ALERT, Outbox, failing_message, tell
 from palimpsest.pipeline import process
 from palimpsest.urls import check_url
 from palimpsest.watchlist import Watchlist
@@ -90,11 +90,8 @@ def note_failures(errors: dict[str, str]) -> None:
             noted = watchlist.failed(url, error)
             if noted and noted[1] == FAILING_ALERT:
                 alerts.append(failing_message(url, *noted, error, settings.public_url))
-        alerts = [alert for alert in alerts if wanted(alert, settings.webhook_only)]
         if alerts and settings.webhook_url:
-            outbox = Outbox(history)
-            outbox.add(alerts)
-            outbox.deliver(settings.webhook_url)
+            tell(history, alerts, webhook=settings.webhook_url, only=settings.webhook_only)
 
 
 def failure(state: State[Any]) -> str:

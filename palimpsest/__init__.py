@@ -27,7 +27,8 @@ _EXPORTS = {
     "PalimpsestError": "errors", "InvalidURL": "errors", "BlockedURL": "errors",
     "CaptureError": "errors", "CaptureTimeout": "errors", "NetworkError": "errors",
     "NotHTML": "errors", "StorageError": "errors", "ArchiveError": "errors",
-    "ExtractError": "errors", "HistoryError": "errors", "ConfigError": "errors",
+    "ExtractError": "errors", "HistoryError": "errors", "Forgotten": "errors",
+    "ConfigError": "errors",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

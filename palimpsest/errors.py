@@ -14,6 +14,7 @@
     ├── ArchiveError        a WARC is malformed or lacks the records we need
     ├── ExtractError        no article could be extracted from the page
     ├── HistoryError        the history database failed or holds no such article
+    │   └── Forgotten       the article was forgotten: it is not archived again
     └── PrefectError        the Prefect API could not be asked (a re-snapshot job)
 
 Errors from Playwright, botocore and SQLAlchemy are translated at the module
@@ -91,6 +92,10 @@ class ExtractError(PalimpsestError):
 
 class HistoryError(PalimpsestError):
     """The history database failed, or has no such article."""
+
+
+class Forgotten(HistoryError):
+    """The article was forgotten (``palimpsest forget``): it is not archived again."""
 
 
 class PrefectError(PalimpsestError):

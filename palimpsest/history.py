@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from . import dedup
 from .database import from_db_time, open_engine, to_db_time
 from .diff import compare
-from .errors import HistoryError
+from .errors import Forgotten, HistoryError
 from .extract import EXTRACTOR_VERSION
 from .identity import add_aliases, aliases, find_article, known_article, known_urls, same_story
 from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
@@ -204,8 +204,8 @@ class Recorder:
         aid = find_article(self.conn, urls[:1]) or find_article(self.conn, urls)
         row = self._article(aid, urls[0])
         if row.status == FORGOTTEN:
-            raise HistoryError(f"{row.url} was forgotten (palimpsest forget): it is not "
-                               "archived again")
+            raise Forgotten(f"{row.url} was forgotten (palimpsest forget): it is not "
+                            "archived again")
         self.aid, self.status = row.id, row.status
         self.current = _current_version(self.conn, self.aid)
         outcome, version = self._decide(urls)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .database import from_db_time, to_db_time, translated
-from .errors import HistoryError
+from .errors import Forgotten
 from .history import FORGOTTEN, HistoryStore, failing_of
 from .identity import add_aliases, find_article, known_article
 from .schedule import retry_interval
@@ -41,8 +41,8 @@ class Watchlist:
             aid, _ = self._article(conn, url, when)
             if conn.execute(select(articles.c.status).where(articles.c.id == aid)).scalar() \
                     == FORGOTTEN:
-                raise HistoryError(f"{url} was forgotten (palimpsest forget): it is not "
-                                   "archived again")
+                raise Forgotten(f"{url} was forgotten (palimpsest forget): it is not "
+                                "archived again")
             conn.execute(articles.update().where(articles.c.id == aid).values(
                 watched=True, priority=priority,
                 next_check_at=func.coalesce(articles.c.next_check_at, when)))

@@ -31,6 +31,7 @@ from .config import Settings
 from .diff import compare, word_diff
 from .errors import (
     ArchiveError,
+    Forgotten,
     HistoryError,
     InvalidURL,
     PalimpsestError,
@@ -463,11 +464,14 @@ def _watching(app: FastAPI) -> None:
 
 
 def _valid(change: Any, url: str, **options: Any) -> Any:
-    """``change(url)``; a URL that is not one is the request's fault (422)."""
+    """``change(url)``; a URL that is not one is the request's fault (422),
+    one that was forgotten is not archived again (409)."""
     try:
         return change(url, **options)
     except InvalidURL as exc:
         raise HTTPException(422, str(exc)) from exc
+    except Forgotten as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 # ------------------------------------------- archived content, Memento, feeds

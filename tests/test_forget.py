@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from palimpsest.capture import Browser
@@ -23,6 +24,7 @@ from palimpsest.schema import payloads
 from palimpsest.storage import open_store
 from palimpsest.warc import iter_records
 from palimpsest.watchlist import Watchlist
+from palimpsest.web import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -78,3 +80,7 @@ def test_a_forgotten_article_is_gone_and_stays_gone_while_others_replay_whole(
         assert json.loads(again.stdout)["snapshots"] == 0
     refused = CliRunner().invoke(main, ["forget", gone], input="n\n")
     assert refused.exit_code == 1 and "Aborted" in refused.output
+    with TestClient(create_app(settings.with_(api_token="t"))) as client:
+        again = client.post("/api/watchlist", json={"url": gone},
+                            headers={"Authorization": "Bearer t"})
+        assert again.status_code == 409 and "was forgotten" in again.json()["detail"]

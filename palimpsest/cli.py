@@ -590,8 +590,9 @@ def verify(url: str | None, as_json: bool) -> None:
                    f"{len(report.unreadable)} unreadable")
         for kind in ("missing", "altered", "unreadable"):
             for item in getattr(report, kind):
-                click.echo(f"  {kind}: snapshot {item['snapshot_id']} of {item['url']}: "
-                           f"{item['warc_key']}")
+                what = (f"snapshot {item['snapshot_id']} of {item['url']}"
+                        if item["snapshot_id"] is not None else "records kept for revisits")
+                click.echo(f"  {kind}: {what}: {item['warc_key']}")
     if report.failed:
         sys.exit(1)
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import HistoryError
 
 #: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -1,6 +1,7 @@
 """Fixity: every stored WARC still holds exactly the bytes recorded for it.
 
-Each snapshot is recorded with its WARC's size and SHA-256, taken before the
+Each snapshot is recorded with its WARC's size and SHA-256 (so is each WARC
+of records kept for revisits when an article was forgotten), taken before the
 WARC was stored. Checking them again, now and then, is how an archive that
 serves as evidence shows it was not altered since, and finds what a disk or a
 bucket lost or damaged (digital preservation's fixity check). Nothing is
@@ -16,13 +17,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 
 from .database import translated
 from .errors import NotStored, StorageError
 from .history import HistoryStore
 from .identity import tracked_article
-from .schema import snapshots
+from .schema import kept_warcs, snapshots
 from .storage import BlobStore
 
 #: WARCs read at once (an S3 read waits mostly on the network)
@@ -69,12 +70,18 @@ def check_fixity(history: HistoryStore, store: BlobStore, *, url: str | None = N
 
 
 def _snapshots(history: HistoryStore, url: str | None) -> list[Any]:
+    """The snapshots' WARCs (of the article at ``url``), and unless one is
+    asked for, the WARCs kept for revisits when an article was forgotten."""
     with translated("list the snapshots"), history.engine.connect() as conn:
         query = select(snapshots.c.id, snapshots.c.warc_key, snapshots.c.warc_size,
                        snapshots.c.warc_sha256, snapshots.c.requested_url)
         if url is not None:
             query = query.where(snapshots.c.article_id == tracked_article(conn, url))
-        return list(conn.execute(query.order_by(snapshots.c.id)))
+            return list(conn.execute(query.order_by(snapshots.c.id)))
+        kept = select(null().label("id"), kept_warcs.c.warc_key, kept_warcs.c.warc_size,
+                      kept_warcs.c.warc_sha256, null().label("requested_url"))
+        return [*conn.execute(query.order_by(snapshots.c.id)),
+                *conn.execute(kept.order_by(kept_warcs.c.warc_key))]
 
 
 def _check(store: BlobStore, row: Any) -> tuple[str, dict[str, Any]] | None:

@@ -19,6 +19,7 @@ last.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 from dataclasses import asdict, dataclass
@@ -27,11 +28,21 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from .database import translated
+from .database import to_db_time, translated
 from .errors import HistoryError
 from .history import FORGOTTEN, HistoryStore
 from .identity import known_article
-from .schema import articles, deliveries, edits, events, payloads, snapshots, versions
+from .models import StoredWarc
+from .schema import (
+    articles,
+    deliveries,
+    edits,
+    events,
+    kept_warcs,
+    payloads,
+    snapshots,
+    versions,
+)
 from .storage import BlobStore
 from .warc import iter_records
 
@@ -72,13 +83,17 @@ def forget(history: HistoryStore, store: BlobStore, url: str) -> Forgotten:
             if originals and since is not None else []
     needed = _revisited(store, others, {o.digest for o in originals})
     kept = [o for o in originals if o.digest in needed]
-    kept_key = _keep(store, kept)
+    stored = _keep(store, kept)
     with translated("forget the article"), engine.begin() as conn:
-        offset = 0
-        for o in kept:  # (re-pointed in the order _keep wrote them)
-            conn.execute(update(payloads).where(payloads.c.digest == o.digest)
-                         .values(warc_key=kept_key, offset=offset))
-            offset += o.length
+        if stored is not None:  # (its size and hash, for the fixity check)
+            conn.execute(kept_warcs.insert().values(
+                warc_key=stored.key, warc_size=stored.size, warc_sha256=stored.sha256,
+                created_at=to_db_time(datetime.now(UTC))))
+            offset = 0
+            for o in kept:  # (re-pointed in the order _keep wrote them)
+                conn.execute(update(payloads).where(payloads.c.digest == o.digest)
+                             .values(warc_key=stored.key, offset=offset))
+                offset += o.length
         conn.execute(delete(payloads).where(payloads.c.warc_key.in_(keys)))
     for key in keys:
         store.delete(key)
@@ -96,7 +111,7 @@ def forget(history: HistoryStore, store: BlobStore, url: str) -> Forgotten:
     return Forgotten(url=url, article_id=aid, snapshots=len(warcs),
                      bytes_deleted=sum(w.warc_size for w in warcs),
                      payloads_kept=len(kept), payloads_dropped=len(originals) - len(kept),
-                     kept_warc=kept_key)
+                     kept_warc=stored.key if stored else None)
 
 
 def _revisited(store: BlobStore, keys: list[str], digests: set[str]) -> set[str]:
@@ -112,13 +127,13 @@ def _revisited(store: BlobStore, keys: list[str], digests: set[str]) -> set[str]
     return found
 
 
-def _keep(store: BlobStore, kept: list[Any]) -> str | None:
+def _keep(store: BlobStore, kept: list[Any]) -> StoredWarc | None:
     """Copy the records of ``kept`` (each its own gzip member, so copied as
-    they are) to a WARC of their own; its key."""
+    they are) to a WARC of their own."""
     if not kept:
         return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     key = f"{KEPT_PREFIX}/{stamp}-{uuid.uuid4().hex[:8]}.warc.gz"
-    store.put(key, b"".join(store.get(o.warc_key, start=o.offset, length=o.length)
-                            for o in kept))
-    return key
+    data = b"".join(store.get(o.warc_key, start=o.offset, length=o.length) for o in kept)
+    store.put(key, data)
+    return StoredWarc(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())

@@ -4,8 +4,9 @@ One row per article in ``articles``; one per capture in ``snapshots``; one per
 distinct content in ``versions`` (full fields, never only diffs); one per
 consecutive pair of versions in ``edits`` (derived data, can be rebuilt);
 the watchlist's ``feeds``, the dedup index's ``payloads``, the
-re-snapshots asked for from the web, ``jobs``, and the webhook's messages
-not yet delivered, ``deliveries``.
+re-snapshots asked for from the web, ``jobs``, the webhook's messages not
+yet delivered, ``deliveries``, and the records kept for revisits when an
+article was forgotten, ``kept_warcs``.
 """
 
 from __future__ import annotations
@@ -179,6 +180,17 @@ deliveries = Table(
     # given up on: refused by the hook, or not taken within a day (kept, listed)
     Column("failed", Boolean, nullable=False, default=False),
     Index("deliveries_due", "failed", "next_attempt_at"),
+)
+
+#: WARCs of records that revisits point at, kept when the article whose
+#: snapshot first archived them was forgotten (``forget.py``); checked for
+#: fixity beside the snapshots' WARCs.
+kept_warcs = Table(
+    "kept_warcs", metadata,
+    Column("warc_key", Text, primary_key=True),
+    Column("warc_size", Integer, nullable=False),
+    Column("warc_sha256", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
 
 Index("snapshots_article_time", snapshots.c.article_id, snapshots.c.fetched_at)

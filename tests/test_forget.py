@@ -70,6 +70,17 @@ def test_a_forgotten_article_is_gone_and_stays_gone_while_others_replay_whole(
         responses = {r.rec_headers.get_header("WARC-Payload-Digest")
                      for r in iter_records(io.BytesIO(dependencies))}
         assert shared <= responses
+        # the kept records are checked for fixity with the snapshots' WARCs
+        checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
+        assert (checked["checked"], checked["intact"]) == (2, 2)
+        data = bytearray(store.get(done["kept_warc"]))
+        data[len(data) // 2] ^= 1
+        store.put(done["kept_warc"], bytes(data))
+        (altered,) = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)["altered"]
+        assert altered["warc_key"] == done["kept_warc"] and altered["snapshot_id"] is None
+        told = CliRunner().invoke(main, ["verify"])
+        assert told.exit_code == 1 and \
+            f"altered: records kept for revisits: {done['kept_warc']}" in told.stdout
         # and it stays gone: not captured, not watched again; forgetting twice is harmless
         with pytest.raises(HistoryError, match="was forgotten"):
             snapshot(gone, settings=settings, browser=browser, store=store, history=history)

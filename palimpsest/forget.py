@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 
 from .database import to_db_time, translated
 from .errors import HistoryError
@@ -78,40 +79,51 @@ def forget(history: HistoryStore, store: BlobStore, url: str) -> Forgotten:
         keys = {w.warc_key for w in warcs}
         originals = conn.execute(select(payloads).where(payloads.c.warc_key.in_(keys))).all()
         since = min((w.fetched_at for w in warcs), default=None)
-        others = list(conn.execute(select(snapshots.c.warc_key).where(
-            snapshots.c.article_id != aid, snapshots.c.fetched_at >= since)).scalars()) \
-            if originals and since is not None else []
-    needed = _revisited(store, others, {o.digest for o in originals})
+        later = [] if not originals or since is None else list(conn.execute(
+            select(snapshots.c.warc_key).where(snapshots.c.article_id != aid,
+                                               snapshots.c.fetched_at >= since)).scalars())
+    needed = _revisited(store, later, {o.digest for o in originals})
     kept = [o for o in originals if o.digest in needed]
     stored = _keep(store, kept)
     with translated("forget the article"), engine.begin() as conn:
-        if stored is not None:  # (its size and hash, for the fixity check)
-            conn.execute(kept_warcs.insert().values(
-                warc_key=stored.key, warc_size=stored.size, warc_sha256=stored.sha256,
-                created_at=to_db_time(datetime.now(UTC))))
-            offset = 0
-            for o in kept:  # (re-pointed in the order _keep wrote them)
-                conn.execute(update(payloads).where(payloads.c.digest == o.digest)
-                             .values(warc_key=stored.key, offset=offset))
-                offset += o.length
+        _repoint(conn, kept, stored)
         conn.execute(delete(payloads).where(payloads.c.warc_key.in_(keys)))
     for key in keys:
         store.delete(key)
     with translated("forget the article"), engine.begin() as conn:
-        conn.execute(delete(events).where(events.c.article_id == aid))
-        conn.execute(delete(edits).where(edits.c.article_id == aid))
-        conn.execute(delete(snapshots).where(snapshots.c.article_id == aid))
-        conn.execute(delete(versions).where(versions.c.article_id == aid))
-        told = conn.execute(select(deliveries.c.id, deliveries.c.message)).all()
-        conn.execute(delete(deliveries).where(deliveries.c.id.in_(
-            [d.id for d in told if d.message.get("article_id") == aid])))
-        conn.execute(update(articles).where(articles.c.id == aid).values(
-            status=FORGOTTEN, watched=False, next_check_at=None, failures=0,
-            last_error=None, failing_since=None))
+        _delete_rows(conn, aid)
     return Forgotten(url=url, article_id=aid, snapshots=len(warcs),
                      bytes_deleted=sum(w.warc_size for w in warcs),
                      payloads_kept=len(kept), payloads_dropped=len(originals) - len(kept),
                      kept_warc=stored.key if stored else None)
+
+
+def _repoint(conn: Connection, kept: list[Any], stored: StoredWarc | None) -> None:
+    """Point the index at the kept copies, and note the WARC holding them
+    (its size and hash, for the fixity check)."""
+    if stored is None:
+        return
+    conn.execute(kept_warcs.insert().values(
+        warc_key=stored.key, warc_size=stored.size, warc_sha256=stored.sha256,
+        created_at=to_db_time(datetime.now(UTC))))
+    offset = 0
+    for o in kept:  # (in the order _keep wrote them)
+        conn.execute(update(payloads).where(payloads.c.digest == o.digest)
+                     .values(warc_key=stored.key, offset=offset))
+        offset += o.length
+
+
+def _delete_rows(conn: Connection, aid: str) -> None:
+    """Everything the database holds of the article but its URLs, which it
+    keeps, marked forgotten; and the webhook's messages about it."""
+    for table in (events, edits, snapshots, versions):
+        conn.execute(delete(table).where(table.c.article_id == aid))
+    told = conn.execute(select(deliveries.c.id, deliveries.c.message)).all()
+    conn.execute(delete(deliveries).where(deliveries.c.id.in_(
+        [d.id for d in told if d.message.get("article_id") == aid])))
+    conn.execute(update(articles).where(articles.c.id == aid).values(
+        status=FORGOTTEN, watched=False, next_check_at=None, failures=0, last_error=None,
+        failing_since=None))
 
 
 def _revisited(store: BlobStore, keys: list[str], digests: set[str]) -> set[str]:

@@ -525,11 +525,10 @@ def status(as_json: bool) -> None:
     from .history import HistoryStore
 
     with clear_errors(), HistoryStore(env_settings().db_url) as history:
-        found = queries.archive_status(history.engine, now=datetime.now(UTC))
+        f = queries.archive_status(history.engine, now=datetime.now(UTC))
     if as_json:
-        emit(found)
+        emit(f)
         return
-    f = found
     last = (f["last_snapshot"] or "none")[:16].replace("T", " ")
     click.echo(f"articles   {f['articles']:,} (watched {f['watched']:,}: {f['due']:,} due now, "
                f"{f['failing']:,} failing; {f['unpublished']:,} unpublished; "

@@ -97,6 +97,9 @@ class HistoryError(PalimpsestError):
 class Forgotten(HistoryError):
     """The article was forgotten (``palimpsest forget``): it is not archived again."""
 
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url} was forgotten (palimpsest forget): it is not archived again")
+
 
 class PrefectError(PalimpsestError):
     """The Prefect API did not answer, or refused (a re-snapshot job's flow run)."""

@@ -204,8 +204,7 @@ class Recorder:
         aid = find_article(self.conn, urls[:1]) or find_article(self.conn, urls)
         row = self._article(aid, urls[0])
         if row.status == FORGOTTEN:
-            raise Forgotten(f"{row.url} was forgotten (palimpsest forget): it is not "
-                            "archived again")
+            raise Forgotten(row.url)
         self.aid, self.status = row.id, row.status
         self.current = _current_version(self.conn, self.aid)
         outcome, version = self._decide(urls)

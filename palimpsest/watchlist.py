@@ -41,8 +41,7 @@ class Watchlist:
             aid, _ = self._article(conn, url, when)
             if conn.execute(select(articles.c.status).where(articles.c.id == aid)).scalar() \
                     == FORGOTTEN:
-                raise Forgotten(f"{url} was forgotten (palimpsest forget): it is not "
-                                "archived again")
+                raise Forgotten(url)
             conn.execute(articles.update().where(articles.c.id == aid).values(
                 watched=True, priority=priority,
                 next_check_at=func.coalesce(articles.c.next_check_at, when)))

@@ -99,6 +99,10 @@ class Forgotten(HistoryError):
 
     def __init__(self, url: str) -> None:
         super().__init__(f"{url} was forgotten (palimpsest forget): it is not archived again")
+        self.url = url
+
+    def __reduce__(self) -> tuple[type[Forgotten], tuple[str]]:
+        return Forgotten, (self.url,)  # (Prefect pickles a failed task's error)
 
 
 class PrefectError(PalimpsestError):

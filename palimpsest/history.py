@@ -39,11 +39,13 @@ from .errors import Forgotten, HistoryError
 from .extract import EXTRACTOR_VERSION
 from .identity import add_aliases, aliases, find_article, known_article, known_urls, same_story
 from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
-from .schedule import next_check
+from .schedule import next_check, retry_interval
 from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 from .warc import Original
 
+#: Characters of a failed check's error kept
+MAX_ERROR = 1000
 #: The status of an article whose archive was deleted (``forget.py``)
 FORGOTTEN = "forgotten"
 
@@ -213,17 +215,27 @@ class Recorder:
             self.conn.execute(events.insert().values(
                 article_id=self.aid, snapshot_id=snapshot_id, at=self.when, kind=kind,
                 detail=detail))
-        values: dict[str, Any] = {"last_checked": self.when, "status": self.status,
-                                   "failures": 0, "last_error": None, "failing_since": None}
+        self.conn.execute(articles.update().where(articles.c.id == self.aid).values(
+            last_checked=self.when, status=self.status, **self._watch(row, outcome, version)))
+        return SnapshotResult(self.capture.url, self.aid, snapshot_id, outcome,
+                              version.version if version is not None else None, self.warc.key,
+                              self.changed)
+
+    def _watch(self, row: Row[Any], outcome: Outcome, version: Row[Any] | None,
+               ) -> dict[str, Any]:
+        """The article's failures and next check after this snapshot. A
+        server that could not answer (``unavailable``) is a failed check, like
+        a failed capture; any other answer clears the failures."""
+        if outcome == "unavailable":
+            return failed_check(row, f"the server answered HTTP {self.capture.status}",
+                                self.when)
+        values: dict[str, Any] = {"failures": 0, "last_error": None, "failing_since": None}
         if row.watched:
             shown = version if version is not None else self.current
             values["next_check_at"] = next_check(
                 now=self.when, first_seen=row.first_seen, priority=row.priority,
                 last_changed=shown.captured_at if shown is not None else None)
-        self.conn.execute(articles.update().where(articles.c.id == self.aid).values(**values))
-        return SnapshotResult(self.capture.url, self.aid, snapshot_id, outcome,
-                              version.version if version is not None else None, self.warc.key,
-                              self.changed)
+        return values
 
     def _article(self, aid: str | None, url: str) -> Row[Any]:
         if aid is None:
@@ -426,3 +438,15 @@ def failing_of(article: Any) -> dict[str, Any] | None:
         return None
     return {"failures": article.failures, "since": from_db_time(article.failing_since),
             "error": article.last_error}
+
+
+def failed_check(article: Any, error: str, when: datetime) -> dict[str, Any]:
+    """The columns of an ``articles`` row whose check failed with ``error`` at
+    ``when``: one failure more in a row, and (if watched) its next check
+    pushed back twice as far as after the last."""
+    failures = article.failures + 1
+    values: dict[str, Any] = {"failures": failures, "last_error": error[:MAX_ERROR],
+                              "failing_since": article.failing_since or when}
+    if article.watched:
+        values["next_check_at"] = when + retry_interval(failures)
+    return values

@@ -31,10 +31,10 @@ from . import queries
 from .database import from_db_time, to_db_time, translated
 from .errors import HistoryError
 from .feeds_atom import article_page, edit_page
-from .history import HistoryStore
+from .history import HistoryStore, failing_of
 from .models import SnapshotResult
 from .schedule import backoff
-from .schema import deliveries
+from .schema import articles, deliveries
 
 log = logging.getLogger(__name__)
 #: Seconds a hook has to answer
@@ -170,7 +170,9 @@ def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool]:
 
 def messages(result: SnapshotResult, history: HistoryStore,
              public_url: str | None) -> list[dict[str, Any]]:
-    """The edit and the events ``result`` recorded, each as a message."""
+    """The edit and the events ``result`` recorded, each as a message; and
+    whether the article's checks have now failed ``FAILING_ALERT`` times in a
+    row (its server could not answer)."""
     base = (public_url or "").rstrip("/")
     found = []
     if result.outcome in EDITED:
@@ -178,6 +180,13 @@ def messages(result: SnapshotResult, history: HistoryStore,
         found.append(_edit_message(edit, base))
     events = queries.recent_events(history.engine, article_id=result.article_id, limit=10)
     found += [_event_message(e, base) for e in events if e["snapshot_id"] == result.snapshot_id]
+    if result.outcome == "unavailable":
+        (article,) = queries.fetch_all(history.engine, select(articles).where(
+            articles.c.id == result.article_id))
+        failing = failing_of(article) or {}
+        if failing.get("failures") == FAILING_ALERT:
+            found.append(failing_message(result.url, result.article_id, FAILING_ALERT,
+                                         failing["error"], public_url))
     return found
 
 

@@ -13,14 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .database import from_db_time, to_db_time, translated
 from .errors import Forgotten
-from .history import FORGOTTEN, HistoryStore, failing_of
+from .history import FORGOTTEN, HistoryStore, failed_check, failing_of
 from .identity import add_aliases, find_article, known_article
-from .schedule import retry_interval
 from .schema import articles, feeds, versions
 from .urls import check_url, normalize_url, url_id
-
-#: Characters of a failed capture's error kept
-MAX_ERROR = 1000
 
 
 def _now() -> datetime:
@@ -105,14 +101,9 @@ class Watchlist:
             aid = known_article(conn, url)
             if aid is None:
                 return None
-            row = conn.execute(select(articles.c.failures, articles.c.watched)
-                               .where(articles.c.id == aid)).one()
-            values: dict[str, Any] = {
-                "failures": row.failures + 1, "last_error": error[:MAX_ERROR],
-                "failing_since": func.coalesce(articles.c.failing_since, when)}
-            if row.watched:
-                values["next_check_at"] = when + retry_interval(row.failures + 1)
-            conn.execute(articles.update().where(articles.c.id == aid).values(**values))
+            row = conn.execute(select(articles).where(articles.c.id == aid)).one()
+            conn.execute(articles.update().where(articles.c.id == aid)
+                         .values(**failed_check(row, error, when)))
         return aid, int(row.failures) + 1
 
     def add_feed(self, url: str, *, now: datetime | None = None) -> bool:

@@ -261,3 +261,28 @@ def test_retries_wait_twice_as_long_each_time_up_to_a_day() -> None:
     assert [retry_interval(n) for n in (1, 2, 3)] == [
         timedelta(minutes=10), timedelta(minutes=20), timedelta(minutes=40)]
     assert retry_interval(9) == retry_interval(10_000) == timedelta(days=1)
+
+
+def test_a_server_that_cannot_answer_is_a_failed_check_until_it_can(
+    db: HistoryStore, settings: Settings,
+) -> None:
+    from palimpsest.notify import notify
+    from palimpsest.watchlist import Watchlist
+
+    from .test_notify import hook
+
+    Watchlist(db).add(URL, now=T0)
+    db.record(capture(0), ARTICLE, warc(1))
+    with hook() as (webhook, received):
+        for n in (1, 2, 3, 4):
+            result = db.record(capture(10 * n, status=503), None, warc(1 + n))
+            assert result.outcome == "unavailable"
+            notify(result, db, webhook=webhook)
+        (entry,) = Watchlist(db).entries(failing=True)
+    assert entry["failing"] == {"failures": 4, "since": (T0 + timedelta(minutes=10)).isoformat(),
+                                "error": "the server answered HTTP 503"}
+    # backed off as a failed capture is: 10 minutes, twice as long each time
+    assert entry["next_check_at"] == (T0 + timedelta(minutes=40 + 80)).isoformat()
+    assert [m["kind"] for m in received] == ["capture_failing"]  # (once, at the third)
+    db.record(capture(50), ARTICLE, warc(9))
+    assert Watchlist(db).entries(failing=True) == []

@@ -21,7 +21,7 @@ import click
 
 from .config import Settings
 from .errors import InvalidURL, PalimpsestError
-from .models import ARTICLE_FIELDS, EVENT_KINDS
+from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
 
 if TYPE_CHECKING:
     from .models import SnapshotResult
@@ -458,8 +458,10 @@ def events(site: str | None, since: datetime | None, limit: int, form: str,
 @click.argument("phrase")
 @listing
 @click.option("--removed", is_flag=True, help="Only where a later version took it out.")
+@click.option("--field", "fields", multiple=True, type=click.Choice(TEXT_FIELDS),
+              help="Search only this field (repeatable; all of them by default).")
 def search(phrase: str, site: str | None, since: datetime | None, limit: int, form: str,
-           removed: bool) -> None:
+           removed: bool, fields: tuple[str, ...]) -> None:
     """Articles that said PHRASE in any version (any case), the one last seen
     saying it first; and whether a later version took it out."""
     from .history import HistoryStore
@@ -469,7 +471,7 @@ def search(phrase: str, site: str | None, since: datetime | None, limit: int, fo
         raise click.BadParameter("nothing to search for", param_hint="PHRASE")
     with clear_errors(), HistoryStore(env_settings().db_url) as history:
         rows = search_versions(history.engine, phrase, site=site, since=since,
-                               removed=removed, limit=limit)
+                               removed=removed, within=fields or TEXT_FIELDS, limit=limit)
     show_listing(rows, form, {
         "url": itemgetter("url"), "article_id": itemgetter("article_id"),
         "headline": itemgetter("headline"), "status": itemgetter("status"),

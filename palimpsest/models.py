@@ -189,6 +189,8 @@ class StoredWarc:
     payloads: dict[str, Any] = field(default_factory=dict)
 
 
+#: The fields of running text, which ``palimpsest search`` reads
+TEXT_FIELDS = ("headline", "dek", "body", "corrections", "lead_image_caption")
 #: What the history records of an article besides its versions (``events.kind``)
 EVENT_KINDS = ("unpublished", "republished", "moved", "redirected", "wall", "ab_test")
 

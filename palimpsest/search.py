@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, Text, cast, func, select
 
 from .database import from_db_time, to_db_time
+from .models import TEXT_FIELDS
 from .queries import fetch_all, site_filter
 from .schema import articles, versions
 
 #: The fields searched, in the order a match is reported
-SEARCHED = ("headline", "dek", "body", "corrections", "lead_image_caption")
+SEARCHED = TEXT_FIELDS
 #: Characters of context either side of a match in its excerpt
 CONTEXT = 90
 #: Articles whose versions are read at once
@@ -39,13 +40,15 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 def search_versions(engine: Engine, phrase: str, *, site: str | None = None,
-                    since: datetime | None = None, removed: bool = False, limit: int = 50,
+                    since: datetime | None = None, removed: bool = False,
+                    within: tuple[str, ...] = SEARCHED, limit: int = 50,
                     offset: int = 0) -> list[dict[str, Any]]:
     """Articles any version of which contains ``phrase`` (whole text, any
     case), the one last seen saying it first: the versions that contain it,
     the fields, an excerpt, and ``removed_in``, the version that took it out
     (None while the latest version still has it). ``since``: only articles
-    seen saying it from then on; ``removed``: only those that took it out.
+    seen saying it from then on; ``removed``: only those that took it out;
+    ``within``: the fields searched (say, only ``headline``).
 
     Articles are read a chunk at a time, and no further than the page asked
     for needs: a common word costs no more than a rare one."""
@@ -58,7 +61,7 @@ def search_versions(engine: Engine, phrase: str, *, site: str | None = None,
         for row in fetch_all(engine, _versions_of(chunk)):
             rows[row.article_id].append(row)
         for aid in chunk:
-            found = _found(rows[aid], pattern, since)
+            found = _found(rows[aid], pattern, since, within)
             if found and not (removed and found["removed_in"] is None):
                 results.append(found)
         if len(results) >= offset + limit:
@@ -66,11 +69,12 @@ def search_versions(engine: Engine, phrase: str, *, site: str | None = None,
     return results[offset:offset + limit]
 
 
-def _found(rows: list[Any], pattern: re.Pattern[str],
-           since: datetime | None) -> dict[str, Any] | None:
+def _found(rows: list[Any], pattern: re.Pattern[str], since: datetime | None,
+           within: tuple[str, ...]) -> dict[str, Any] | None:
     """What the versions (oldest first) of one article say of the phrase."""
     latest = rows[-1]
-    said = [(row, names) for row in rows if (names := _fields_with(row.fields, pattern))]
+    said = [(row, names) for row in rows
+            if (names := _fields_with(row.fields, pattern, within))]
     if not said or (since is not None and said[-1][0].last_seen < to_db_time(since)):
         return None
     first, last = said[0][0], said[-1][0]
@@ -82,8 +86,8 @@ def _found(rows: list[Any], pattern: re.Pattern[str],
         "first_seen": from_db_time(first.captured_at), "last_seen": from_db_time(last.last_seen),
         "removed_in": removal.version if removal else None,
         "removed_at": from_db_time(removal.captured_at) if removal else None,
-        "fields": [name for name in SEARCHED if any(name in names for _, names in said)],
-        "excerpt": excerpt(last.fields, pattern),
+        "fields": [name for name in within if any(name in names for _, names in said)],
+        "excerpt": excerpt(last.fields, pattern, within),
     }
 
 
@@ -106,8 +110,9 @@ def _candidates(phrase: str, site: str | None, since: datetime | None) -> Any:
     return query
 
 
-def _fields_with(fields: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
-    return [name for name in SEARCHED if any(pattern.search(text) for text in _texts(fields, name))]
+def _fields_with(fields: dict[str, Any], pattern: re.Pattern[str],
+                 within: tuple[str, ...]) -> list[str]:
+    return [name for name in within if any(pattern.search(text) for text in _texts(fields, name))]
 
 
 def _texts(fields: dict[str, Any], name: str) -> list[str]:
@@ -117,10 +122,11 @@ def _texts(fields: dict[str, Any], name: str) -> list[str]:
     return [text for text in value or () if isinstance(text, str)]
 
 
-def excerpt(fields: dict[str, Any], pattern: re.Pattern[str]) -> str:
+def excerpt(fields: dict[str, Any], pattern: re.Pattern[str],
+            within: tuple[str, ...] = SEARCHED) -> str:
     """The first passage holding a match, cut to ``CONTEXT`` characters
     either side of it."""
-    for name in SEARCHED:
+    for name in within:
         for text in _texts(fields, name):
             if match := pattern.search(text):
                 start, end = max(0, match.start() - CONTEXT), match.end() + CONTEXT

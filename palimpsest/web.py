@@ -42,7 +42,7 @@ from .feeds_atom import atom_feed
 from .forget import forget
 from .history import HistoryStore
 from .jobs import Jobs
-from .models import ARTICLE_FIELDS, EVENT_KINDS, Article
+from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS, Article
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .warc import locate, read_record
@@ -304,14 +304,21 @@ def _api(app: FastAPI) -> None:
     @app.get("/api/search", tags=["articles"])
     def search(request: Request, q: str = Query(min_length=1, pattern=r"\S"),
                site: str | None = None, since: str | None = None, removed: bool = False,
+               field: Annotated[list[str] | None, Query()] = None,
                limit: int = Query(50, ge=1, le=500),
                offset: int = Query(0, ge=0)) -> dict[str, Any]:
         """Articles that said `q` in any version (its words in that order, any
         case), the one last seen saying it first: the versions holding it, an
         excerpt, and `removed_in`, the version that took it out (null while
-        the latest still has it); `removed=true`: only those taken out."""
+        the latest still has it); `removed=true`: only those taken out;
+        `field` (repeatable): only in those fields (headline, dek, body,
+        corrections, lead_image_caption)."""
+        if unknown := set(field or ()) - set(TEXT_FIELDS):
+            raise HTTPException(422, f"field must be among {', '.join(TEXT_FIELDS)}, "
+                                     f"not {', '.join(sorted(unknown))}")
         items = search_versions(_engine(request), q, site=site, since=_since(since),
-                                removed=removed, limit=limit, offset=offset)
+                                removed=removed, within=tuple(field or TEXT_FIELDS),
+                                limit=limit, offset=offset)
         return _page(items, request, limit, offset)
 
     @app.get("/api/status", tags=["articles"])

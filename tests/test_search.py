@@ -65,6 +65,10 @@ def test_text_still_there_is_found_in_every_version_that_has_it(archive: History
     assert hit["versions"] == [2, 3] and hit["removed_in"] is None
     assert hit["fields"] == ["headline", "body"]
     assert search_versions(archive.engine, "36 bronzes", removed=True) == []
+    # in the headline alone: from version 3 on
+    (headline,) = search_versions(archive.engine, "36 bronzes", within=("headline",))
+    assert headline["versions"] == [3] and headline["fields"] == ["headline"]
+    assert headline["excerpt"] == "Museum agrees to return 36 bronzes"
 
 
 def test_quotation_marks_and_letters_beyond_ascii_match_as_read(archive: HistoryStore) -> None:
@@ -95,6 +99,7 @@ def test_the_search_command_lists_what_was_said_and_taken_out(history: HistorySt
     assert run("32 bronzes", "--removed").splitlines() == [
         "https://news.example/bronzes",
         f"  in v1; taken out in v2 (2026-11-28 09:10): {BRONZES.body[0]}"]
+    assert run("32 bronzes", "--field", "headline") == ""
     rows = list(csv.DictReader(io.StringIO(run("32 bronzes", "--format", "csv"))))
     assert [(r["url"], r["versions"], r["removed_in"]) for r in rows] == [
         ("https://other.example/bronzes", "1", ""), ("https://news.example/bronzes", "1", "2")]

@@ -377,6 +377,9 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
     assert client.get("/api/search", params={"q": "36 bronzes", "removed": "true"}).json()[
         "items"] == []
     assert client.get("/api/search", params={"q": "  "}).status_code == 422
+    assert client.get("/api/search", params={"q": "return 32 bronzes", "field": [
+        "headline", "dek"]}).json()["items"] == []
+    assert client.get("/api/search", params={"q": "x", "field": "tags"}).status_code == 422
     index = client.get("/", params={"q": "return 32 bronzes"}).text
     assert f'href="/articles/{aid}/diff?from_version=1&amp;to_version=2">taken out in v2' in index
     assert "<mark>return 32 bronzes</mark>" in index

@@ -491,10 +491,13 @@ def _found_line(row: dict[str, Any]) -> str:
 
 
 @main.command()
+@click.option("--retry", is_flag=True,
+              help="First put the messages given up back in line (once the hook is mended).")
+@click.option("--drop", is_flag=True, help="First delete the messages given up.")
 @click.option("--deliver", is_flag=True,
               help="First deliver those whose next try is due (the sweep does so too).")
 @json_option
-def webhooks(deliver: bool, as_json: bool) -> None:
+def webhooks(retry: bool, drop: bool, deliver: bool, as_json: bool) -> None:
     """The webhook's messages not yet delivered: waiting for their next try,
     or given up (refused by the hook, or not taken within a day)."""
     from .history import HistoryStore
@@ -503,8 +506,13 @@ def webhooks(deliver: bool, as_json: bool) -> None:
     settings = env_settings()
     if deliver and not settings.webhook_url:
         raise click.UsageError("no webhook to deliver to: set PALIMPSEST_WEBHOOK_URL")
+    if retry and drop:
+        raise click.UsageError("--retry or --drop, not both")
     with clear_errors(), HistoryStore(settings.db_url) as history:
         outbox = Outbox(history)
+        if retry or drop:
+            changed = outbox.given_up(retry=retry)
+            click.echo(f"{'put back in line' if retry else 'dropped'} {changed}", err=True)
         if deliver and settings.webhook_url:
             click.echo(f"delivered {outbox.deliver(settings.webhook_url)}", err=True)
         rows = outbox.undelivered()

@@ -133,6 +133,18 @@ class Outbox:
                  "given_up": r.failed, "last_error": r.last_error, "message": r.message}
                 for r in rows]
 
+    def given_up(self, *, retry: bool, now: datetime | None = None) -> int:
+        """Put the messages given up back in line, due at once and with a day
+        more to be taken (``retry``: once the hook is mended), or delete
+        them; how many."""
+        when = to_db_time(now or datetime.now(UTC))
+        mine = deliveries.c.failed
+        with translated("change the webhook's messages"), self.engine.begin() as conn:
+            change = (deliveries.update().where(mine).values(
+                failed=False, attempts=0, created_at=when, next_attempt_at=when)
+                if retry else deliveries.delete().where(mine))
+            return int(conn.execute(change).rowcount)
+
     def _claim(self, row: Any, when: datetime) -> bool:
         """Whether this process may send ``row``: it moves its next try past the
         time a try takes, unless another process did so first."""

@@ -167,6 +167,14 @@ def test_a_refused_message_is_given_up_at_once(history: HistoryStore) -> None:
         (refused,) = outbox.undelivered()
         assert refused["given_up"] and refused["last_error"] == "HTTP 400 Bad Request"
         assert len(received) == 1
+        # once the hook is mended, the messages given up can be put back in line
+        assert outbox.given_up(retry=True, now=T0 + timedelta(days=2)) == 1
+        assert outbox.deliver(webhook, now=T0 + timedelta(days=2)) == 1
+        assert len(received) == 2 and outbox.undelivered() == []
+        outbox.add([MESSAGE], now=T0)
+        outbox.deliver(f"http://127.0.0.1:{free_port()}/hook", now=T0 + timedelta(days=2))
+        assert outbox.undelivered()[0]["given_up"]  # (not taken within a day)
+        assert outbox.given_up(retry=False) == 1 and outbox.undelivered() == []
 
 
 def test_while_the_hook_is_down_one_message_is_tried_not_each(history: HistoryStore) -> None:
@@ -203,6 +211,9 @@ def test_the_webhooks_command_lists_and_the_sweep_delivers_what_waits(
     assert waiting["message"] == MESSAGE and waiting["attempts"] == 0
     refused = CliRunner().invoke(main, ["webhooks", "--deliver"])
     assert refused.exit_code == 2 and "PALIMPSEST_WEBHOOK_URL" in refused.output
+    assert CliRunner().invoke(main, ["webhooks", "--retry", "--drop"]).exit_code == 2
+    dropped = CliRunner().invoke(main, ["webhooks", "--drop"])  # (none is given up)
+    assert dropped.exit_code == 0 and "dropped 0" in dropped.stderr
     assert deliver_webhooks.fn() == 0  # (no hook set: nothing to do)
     with hook() as (webhook, received), monkeypatch.context() as env:
         env.setenv("PALIMPSEST_WEBHOOK_URL", webhook)

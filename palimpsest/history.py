@@ -433,7 +433,7 @@ def _edit_text(e: Row[Any]) -> str:
 
 
 def failing_of(article: Any) -> dict[str, Any] | None:
-    """The failed captures in a row of an ``articles`` row, if its last failed."""
+    """The failed checks in a row of an ``articles`` row, if its last failed."""
     if not article.failures:
         return None
     return {"failures": article.failures, "since": from_db_time(article.failing_since),

@@ -43,9 +43,10 @@ articles = Table(
     Column("watched", Boolean, nullable=False, default=False),
     # each step up halves the interval between checks
     Column("priority", Integer, nullable=False, default=0),
-    # captures of it that failed in a row since the last that did not (the
-    # sweep's: the reader of an interactive capture sees its error), the last
-    # one's error, and when the first of them failed
+    # checks of it that failed in a row since the last that did not (the
+    # sweep's captures that failed, and snapshots its server could not answer:
+    # the reader of an interactive capture sees its error), the last one's
+    # error, and when the first of them failed
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("failing_since", DateTime, nullable=True),

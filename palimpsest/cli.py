@@ -544,11 +544,19 @@ def status(as_json: bool) -> None:
                f"{f['failing']:,} failing; {f['unpublished']:,} unpublished; "
                f"{f['forgotten']:,} forgotten)\n"
                f"versions   {f['versions']:,}\n"
-               f"snapshots  {f['snapshots']:,} ({f['warc_bytes'] / 1e9:.2f} GB of WARCs; "
+               f"snapshots  {f['snapshots']:,} ({_size(f['warc_bytes'])} of WARCs; "
                f"last {last})\n"
                f"last day   {f['edits_last_day']:,} edits, {f['events_last_day']:,} events\n"
                f"webhook    {f['webhook_waiting']:,} messages waiting, "
                f"{f['webhook_given_up']:,} given up")
+
+
+def _size(count: int) -> str:
+    """Bytes as a reader says them: 1.3 MB, 2.41 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
 
 
 @main.command()

@@ -333,5 +333,6 @@ def test_status_says_what_the_archive_holds(settings: Settings) -> None:
     assert found["last_snapshot"].startswith((now - timedelta(minutes=9)).strftime("%Y-%m-%dT%H"))
     text = run("status")[1]
     assert "watched 2:" in text and "1 failing" in text and "1 edits" in text
+    assert "snapshots  2 (2 kB of WARCs;" in text
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/status").json() == found

@@ -144,10 +144,16 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _page(items: list[Any], request: Request, limit: int, offset: int) -> dict[str, Any]:
-    more = len(items) == limit
-    query = {**request.query_params, "offset": offset + limit}
+    after = _next_query(request, items, limit, offset)
     return {"items": items, "limit": limit, "offset": offset,
-            "next": f"{request.url.path}?{urlencode(query)}" if more else None}
+            "next": f"{request.url.path}?{after}" if after else None}
+
+
+def _next_query(request: Request, shown: list[Any], size: int, offset: int) -> str | None:
+    """The query of a page's next page, if this one was full."""
+    if len(shown) < size:
+        return None
+    return urlencode({**request.query_params, "offset": offset + size})
 
 
 # ---------------------------------------------------------------- HTML pages
@@ -176,11 +182,10 @@ def _pages(app: FastAPI) -> None:
         articles = queries.find_articles(engine, q=q, site=site) if q else []
         said = search_versions(engine, q, site=site, limit=20) if q and q.split() else []
         happened = queries.recent_events(engine, site=site, since=_since(since), limit=10)
-        next_query = urlencode({**request.query_params, "offset": offset + 50})
         return templates.TemplateResponse(request, "index.html", {
             "q": q, "site": site, "field": field, "since": since, "edits": edits,
             "events": happened, "articles": articles, "said": said, "fields": ARTICLE_FIELDS,
-            "next_offset": offset + 50 if len(edits) == 50 else None, "next_query": next_query})
+            "next_query": _next_query(request, edits, 50, offset)})
 
     @app.get("/articles", response_class=HTMLResponse, include_in_schema=False)
     def article_list(request: Request, site: str | None = None,
@@ -188,8 +193,7 @@ def _pages(app: FastAPI) -> None:
         found = queries.find_articles(_engine(request), site=site, limit=100, offset=offset)
         return templates.TemplateResponse(request, "articles.html", {
             "articles": found, "site": site,
-            "next_query": urlencode({**request.query_params, "offset": offset + 100})
-            if len(found) == 100 else None})
+            "next_query": _next_query(request, found, 100, offset)})
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article(request: Request, article_id: str) -> Response:
@@ -232,8 +236,7 @@ def _pages(app: FastAPI) -> None:
         watched = _watchlist(request).entries(failing=failing, limit=200, offset=offset)
         return templates.TemplateResponse(request, "watchlist.html", {
             "watched": watched, "failing": failing,
-            "next_query": urlencode({**request.query_params, "offset": offset + 200})
-            if len(watched) == 200 else None})
+            "next_query": _next_query(request, watched, 200, offset)})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

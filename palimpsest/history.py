@@ -243,7 +243,7 @@ class Recorder:
             self.conn.execute(articles.insert().values(
                 id=aid, url=url, status="new", first_seen=self.when, last_checked=self.when))
             add_aliases(self.conn, aid, [url], self.when)
-        return self.conn.execute(select(articles).where(articles.c.id == aid)).one()
+        return locked_article(self.conn, aid)
 
     def _decide(self, urls: list[str]) -> tuple[Outcome, Row[Any] | None]:
         capture, article = self.capture, self.article
@@ -438,6 +438,18 @@ def failing_of(article: Any) -> dict[str, Any] | None:
         return None
     return {"failures": article.failures, "since": from_db_time(article.failing_since),
             "error": article.last_error}
+
+
+def locked_article(conn: Connection, aid: str) -> Row[Any]:
+    """The ``articles`` row of ``aid``, locked until the transaction ends.
+
+    Two workers deciding from the same row (how many failures in a row,
+    whether the story has just gone) take turns instead of one overwriting the
+    other. A write that changes nothing takes the lock before the row is read,
+    in both databases: PostgreSQL locks the row, SQLite the whole database
+    (pysqlite begins its transaction at the first write, not at a read)."""
+    conn.execute(articles.update().where(articles.c.id == aid).values(id=articles.c.id))
+    return conn.execute(select(articles).where(articles.c.id == aid)).one()
 
 
 def failed_check(article: Any, error: str, when: datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .database import from_db_time, to_db_time, translated
 from .errors import Forgotten
-from .history import FORGOTTEN, HistoryStore, failed_check, failing_of
+from .history import FORGOTTEN, HistoryStore, failed_check, failing_of, locked_article
 from .identity import add_aliases, find_article, known_article
 from .schema import articles, feeds, versions
 from .urls import check_url, normalize_url, url_id
@@ -101,7 +101,7 @@ class Watchlist:
             aid = known_article(conn, url)
             if aid is None:
                 return None
-            row = conn.execute(select(articles).where(articles.c.id == aid)).one()
+            row = locked_article(conn, aid)
             conn.execute(articles.update().where(articles.c.id == aid)
                          .values(**failed_check(row, error, when)))
         return aid, int(row.failures) + 1

@@ -286,3 +286,38 @@ def test_a_server_that_cannot_answer_is_a_failed_check_until_it_can(
     assert [m["kind"] for m in received] == ["capture_failing"]  # (once, at the third)
     db.record(capture(50), ARTICLE, warc(9))
     assert Watchlist(db).entries(failing=True) == []
+
+
+def test_failures_noted_at_once_are_all_counted(db: HistoryStore) -> None:
+    """Two sweeps (or a sweep and a snapshot of a server that could not
+    answer) noting a failure of one article at the same moment: each is
+    counted, none is lost to the other's write."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from palimpsest.watchlist import Watchlist
+
+    watchlist = Watchlist(db)
+    watchlist.add(URL, now=T0)
+
+    def fail(n: int) -> None:
+        if n % 2:
+            watchlist.failed(URL, f"NetworkError: try {n}", now=T0)
+        else:
+            db.record(capture(n, status=503), None, warc(n))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(fail, range(40)))
+    (entry,) = watchlist.entries(failing=True)
+    assert entry["failing"]["failures"] == 40
+
+
+def test_a_story_gone_is_said_once_when_two_snapshots_find_it_gone(db: HistoryStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from palimpsest.schema import events
+
+    db.record(capture(0), ARTICLE, warc(0))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: db.record(capture(n, status=404), None, warc(n)), range(1, 17)))
+    assert count(db, events) == 1
+    assert [e["kind"] for e in db.history(URL)["events"]] == ["unpublished"]

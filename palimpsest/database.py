@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import HistoryError
 
 #: The newest migration in palimpsest/migrations/versions.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

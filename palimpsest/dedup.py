@@ -3,18 +3,21 @@
 A payload (a response body, a rendered DOM, a screenshot) already archived
 is written again only as a ``revisit`` record pointing at its first copy.
 The index maps each digest to that copy's URI, date and position, so the
-original can be read back with one ranged read (and copied into a WACZ).
+original can be read back with one ranged read (and copied into a WACZ);
+and which WARCs hold revisits of each, so the records other snapshots rely
+on are known without reading those WARCs (``forget``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from .schema import payloads
+from .schema import payloads, revisits
 from .warc import Original
 
 #: Digests per query: well under SQLite's bound-parameter limit.
@@ -38,9 +41,29 @@ def remember(conn: Connection, new: Mapping[str, Original]) -> None:
     Two workers archiving the same payload at once both keep full copies; the
     first row stays, so later revisits all point at one of them.
     """
-    if not new:
+    _add(conn, payloads, [{"digest": d, "uri": o.uri, "date": o.date, "warc_key": o.warc_key,
+                           "offset": o.offset, "length": o.length} for d, o in new.items()])
+
+
+def referred(conn: Connection, warc_key: str, digests: Iterable[str]) -> None:
+    """Note that the WARC ``warc_key`` holds revisits of ``digests``."""
+    _add(conn, revisits, [{"digest": d, "warc_key": warc_key} for d in digests])
+
+
+def referring(conn: Connection, digests: Iterable[str], outside: Collection[str]) -> set[str]:
+    """Which of ``digests`` a revisit in a WARC not among ``outside`` points at
+    (as far as the index knows: see ``snapshots.revisits_indexed``)."""
+    wanted, found = sorted(set(digests)), set()
+    for start in range(0, len(wanted), BATCH):
+        rows = conn.execute(select(revisits.c.digest, revisits.c.warc_key).where(
+            revisits.c.digest.in_(wanted[start:start + BATCH])))
+        found |= {row.digest for row in rows if row.warc_key not in outside}
+    return found
+
+
+def _add(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, but those already there (added by another worker at once)."""
+    if not rows:
         return
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(payloads)
-    conn.execute(insert.on_conflict_do_nothing(), [
-        {"digest": d, "uri": o.uri, "date": o.date, "warc_key": o.warc_key,
-         "offset": o.offset, "length": o.length} for d, o in new.items()])
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    conn.execute(insert.on_conflict_do_nothing(), rows)

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from . import dedup
 from .database import to_db_time, translated
 from .errors import HistoryError
 from .history import FORGOTTEN, HistoryStore
@@ -41,6 +42,7 @@ from .schema import (
     events,
     kept_warcs,
     payloads,
+    revisits,
     snapshots,
     versions,
 )
@@ -78,16 +80,16 @@ def forget(history: HistoryStore, store: BlobStore, url: str) -> Forgotten:
                              .where(snapshots.c.article_id == aid)).all()
         keys = {w.warc_key for w in warcs}
         originals = conn.execute(select(payloads).where(payloads.c.warc_key.in_(keys))).all()
-        since = min((w.fetched_at for w in warcs), default=None)
-        later = [] if not originals or since is None else list(conn.execute(
-            select(snapshots.c.warc_key).where(snapshots.c.article_id != aid,
-                                               snapshots.c.fetched_at >= since)).scalars())
-    needed = _revisited(store, later, {o.digest for o in originals})
+    if originals:
+        _index_revisits(history, store, aid, since=min(w.fetched_at for w in warcs))
+    with translated("read the article"), engine.connect() as conn:
+        needed = dedup.referring(conn, {o.digest for o in originals}, outside=keys)
     kept = [o for o in originals if o.digest in needed]
     stored = _keep(store, kept)
     with translated("forget the article"), engine.begin() as conn:
         _repoint(conn, kept, stored)
-        conn.execute(delete(payloads).where(payloads.c.warc_key.in_(keys)))
+        for table in (payloads, revisits):
+            conn.execute(delete(table).where(table.c.warc_key.in_(keys)))
     for key in keys:
         store.delete(key)
     with translated("forget the article"), engine.begin() as conn:
@@ -126,17 +128,22 @@ def _delete_rows(conn: Connection, aid: str) -> None:
         failing_since=None))
 
 
-def _revisited(store: BlobStore, keys: list[str], digests: set[str]) -> set[str]:
-    """Which of ``digests`` a revisit record in the WARCs ``keys`` points at.
-    (Every WARC captured since the article's first snapshot is read: a
-    revisit only ever points back in time.)"""
-    found: set[str] = set()
-    for key in keys:
-        for record in iter_records(io.BytesIO(store.get(key))):
-            digest = record.rec_headers.get_header("WARC-Payload-Digest")
-            if record.rec_type == "revisit" and digest in digests:
-                found.add(digest)
-    return found
+def _index_revisits(history: HistoryStore, store: BlobStore, aid: str, since: datetime) -> None:
+    """Index the revisits of other articles' WARCs recorded before the index
+    existed, captured since ``since`` (a revisit only ever points back in
+    time); each is read once, the first time an article is forgotten."""
+    with translated("read the snapshots"), history.engine.connect() as conn:
+        unindexed = list(conn.execute(select(snapshots.c.warc_key).where(
+            snapshots.c.article_id != aid, snapshots.c.fetched_at >= since,
+            ~snapshots.c.revisits_indexed)).scalars())
+    for key in unindexed:
+        held = {str(record.rec_headers.get_header("WARC-Payload-Digest"))
+                for record in iter_records(io.BytesIO(store.get(key)))
+                if record.rec_type == "revisit"}
+        with translated("index the revisits"), history.engine.begin() as conn:
+            dedup.referred(conn, key, held)
+            conn.execute(update(snapshots).where(snapshots.c.warc_key == key)
+                         .values(revisits_indexed=True))
 
 
 def _keep(store: BlobStore, kept: list[Any]) -> StoredWarc | None:

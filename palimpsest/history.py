@@ -371,12 +371,14 @@ class Recorder:
     def _insert_snapshot(self, outcome: Outcome, version: Row[Any] | None) -> int:
         capture, warc = self.capture, self.warc
         dedup.remember(self.conn, warc.payloads)
+        dedup.referred(self.conn, warc.key, warc.revisits)
         return int(self.conn.execute(snapshots.insert().values(
             article_id=self.aid, fetched_at=self.when, requested_url=capture.url,
             final_url=capture.final_url, http_status=capture.status, settled=capture.settled,
             warc_key=warc.key, warc_size=warc.size, warc_sha256=warc.sha256,
             records={k: list(v) for k, v in warc.records.items()},
             version_id=version.id if version is not None else None, outcome=outcome,
+            revisits_indexed=True,
         )).inserted_primary_key[0])  # type: ignore[index]
 
 

@@ -187,6 +187,8 @@ class StoredWarc:
     records: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     #: payload digest -> its copy in this WARC (a ``warc.Original``), for the index
     payloads: dict[str, Any] = field(default_factory=dict)
+    #: digests this WARC holds as revisits of records in other WARCs
+    revisits: frozenset[str] = frozenset()
 
 
 #: The fields of running text, which ``palimpsest search`` reads

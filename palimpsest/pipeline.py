@@ -54,7 +54,8 @@ def archive(capture: Capture, store: BlobStore,
     data = buffer.getvalue()
     store.put(key, data)
     return StoredWarc(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                      records=dict(layout.records), payloads=layout.payloads)
+                      records=dict(layout.records), payloads=layout.payloads,
+                      revisits=frozenset(layout.revisits))
 
 
 def extract_capture(capture: Capture, rules: SiteRules | None = None) -> Article | None:

@@ -104,6 +104,9 @@ snapshots = Table(
     Column("records", JSON, nullable=False),
     Column("version_id", Integer, ForeignKey("versions.id"), nullable=True),
     Column("outcome", String(16), nullable=False),
+    # whether the ``revisits`` table lists this WARC's revisits (false for
+    # snapshots recorded before it existed: ``forget`` reads those WARCs)
+    Column("revisits_indexed", Boolean, nullable=False, default=False),
 )
 
 edits = Table(
@@ -145,6 +148,14 @@ payloads = Table(
     Column("warc_key", Text, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("length", Integer, nullable=False),
+)
+
+#: Which WARCs hold revisits of which payloads: the records ``forget`` must
+#: keep for the other articles are found here, not by reading their WARCs.
+revisits = Table(
+    "revisits", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("warc_key", Text, primary_key=True),
 )
 
 #: Snapshots asked for from the web UI or API, and what became of each: rows

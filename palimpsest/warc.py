@@ -79,6 +79,8 @@ class Layout:
     records: dict[str, tuple[int, int] | tuple[int, int, str]] = field(default_factory=dict)
     #: payload digest -> where it now lives, for every full record written
     payloads: dict[str, Original] = field(default_factory=dict)
+    #: digests of the payloads written as revisits of a record in another WARC
+    revisits: set[str] = field(default_factory=set)
 
 
 def payload_digest(data: bytes) -> str:
@@ -201,6 +203,8 @@ class _Builder:
         if original is None and digest:
             self.known[digest] = self.layout.payloads[digest] = Original(
                 uri, headers["WARC-Date"], self.key, start, length)
+        elif original is not None and original.warc_key != self.key:
+            self.layout.revisits.add(str(digest))
         if name:
             self.layout.records[name] = ((start, length) if original is None else
                                          (original.offset, original.length, original.warc_key))

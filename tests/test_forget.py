@@ -99,3 +99,41 @@ def test_a_forgotten_article_is_gone_and_stays_gone_while_others_replay_whole(
         again = client.post("/api/watchlist", json={"url": gone},
                             headers={"Authorization": "Bearer t"})
         assert again.status_code == 409 and "was forgotten" in again.json()["detail"]
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "from-an-older-release"])
+def test_the_records_others_need_are_found_by_the_index_not_by_reading_their_warcs(
+    site: NewsSite, settings: Settings, browser: Browser, indexed: bool,
+) -> None:
+    """Snapshots recorded before the revisit index existed are read, once, and
+    indexed; those recorded since are not read at all."""
+    from palimpsest.forget import forget
+    from palimpsest.schema import revisits, snapshots
+
+    store = open_store(settings.storage_url)
+    gone, other = site.url("harbour-bridge-reopens"), site.url("museum-returns-bronzes")
+    with HistoryStore(settings.db_url) as history:
+        process(browser.capture(gone), store=store, history=history)
+        kept = process(browser.capture(other), store=store, history=history)
+        shared = revisit_digests(store.get(kept.warc_key))
+        with history.engine.begin() as conn:
+            assert set(conn.execute(select(revisits.c.digest)).scalars()) == shared
+            if not indexed:
+                conn.execute(revisits.delete())
+                conn.execute(snapshots.update().values(revisits_indexed=False))
+        read: list[str] = []  # (whole WARCs: a ranged read copies one record)
+        get = store.get
+
+        def reading(key: str, *, start: int = 0, length: int | None = None) -> bytes:
+            if length is None:
+                read.append(key)
+            return get(key, start=start, length=length)
+
+        store.get = reading  # type: ignore[method-assign]
+        done = forget(history, store, gone)
+        assert done.payloads_kept == len(shared) > 0
+        assert read == ([] if indexed else [kept.warc_key])
+        with history.engine.connect() as conn:
+            assert set(conn.execute(select(revisits.c.digest, revisits.c.warc_key))) == \
+                {(d, kept.warc_key) for d in shared}
+            assert conn.execute(select(snapshots.c.revisits_indexed)).scalars().all() == [True]

@@ -19,11 +19,11 @@ import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Row
 
 from .config import Settings
@@ -35,6 +35,8 @@ from .schema import jobs
 from .urls import check_url
 
 UNFINISHED = ("queued", "running")
+#: How long a finished job is kept (for whoever asked to see how it went)
+KEPT = timedelta(days=30)
 INTERRUPTED = "interrupted: the web server running it stopped before it finished; ask again"
 #: Prefect's state types, as a job's status (those not here: still queued)
 PREFECT_STATUS = {"RUNNING": "running", "COMPLETED": "done", "FAILED": "failed",
@@ -53,8 +55,15 @@ class Jobs:
         self._waiting: dict[str, Future[None]] = {}  # local jobs not yet finished
 
     def submit(self, url: str) -> dict[str, Any]:
-        """Start a snapshot of ``url``; return the job (raises InvalidURL first)."""
+        """Start a snapshot of ``url``; return the job (raises InvalidURL first).
+
+        A job for ``url`` that is still queued is returned instead of a new
+        one: it captures the page as it stands when it starts (a reader
+        clicking twice, or ten readers at once, ask for one snapshot)."""
         url = check_url(url, allow_private=self.settings.allow_private)
+        if (queued := self._queued(url)) is not None:
+            return queued
+        self._forget_old()
         if self.settings.prefect_api_url:
             job_id, runner, worker = self._create_flow_run(url), "prefect", None
         else:
@@ -103,6 +112,21 @@ class Jobs:
             self._update(job_id, status="failed", error=f"unexpected error: {exc!r}")
         else:
             self._update(job_id, status="done", result=result)
+
+    def _queued(self, url: str) -> dict[str, Any] | None:
+        with translated("read the jobs"), self.engine.connect() as conn:
+            ids = conn.execute(select(jobs.c.id).where(
+                jobs.c.url == url, jobs.c.status == "queued")).scalars().all()
+        for job_id in ids:  # (their status brought up to date first)
+            if (job := self.get(job_id)) is not None and job["status"] == "queued":
+                return job
+        return None
+
+    def _forget_old(self) -> None:
+        """Delete the jobs finished more than ``KEPT`` ago: the snapshots they
+        made are in the history; the jobs only said how asking went."""
+        self._write(delete(jobs).where(
+            jobs.c.finished_at < to_db_time(datetime.now(UTC) - KEPT)))
 
     def _update(self, job_id: str, **values: Any) -> None:
         if values.get("status") in ("done", "failed"):

@@ -40,6 +40,7 @@ from .s3server import free_port
 
 TOKEN = "test-token-123"
 SLUG = "museum-returns-bronzes"
+OTHER_SLUG = "harbour-bridge-reopens"
 HOSTILE = replace(
     ARTICLES[0], slug="hostile",
     headline='Bridge <script>window.top.__pwned = "headline"</script>'
@@ -208,8 +209,15 @@ def test_a_job_is_answered_by_any_server_on_its_database(
     site: NewsSite, app_settings: Settings,
 ) -> None:
     """Jobs live in the history database: a server started later (another
-    instance, or this one restarted) answers for one it never ran."""
+    instance, or this one restarted) answers for one it never ran. Those
+    finished a month ago are deleted."""
     right = {"Authorization": f"Bearer {TOKEN}"}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with HistoryStore(app_settings.db_url) as history, history.engine.begin() as conn:
+        for name, age in (("last-month", 31), ("last-week", 7)):
+            conn.execute(jobs.insert().values(
+                id=name, url=site.url(SLUG), runner="local", status="done",
+                created_at=now - timedelta(days=age), finished_at=now - timedelta(days=age)))
     with TestClient(create_app(app_settings)) as first:
         job = first.post("/api/snapshots", json={"url": site.url(SLUG)}, headers=right).json()
         assert job["status"] in ("queued", "running") and job["runner"] == "local"
@@ -221,17 +229,22 @@ def test_a_job_is_answered_by_any_server_on_its_database(
         again = second.get(f"/api/jobs/{job['id']}").json()
     assert again == job and again["result"]["outcome"] == "new"
     assert again["finished_at"] >= again["created_at"]
+    assert second.get("/api/jobs/last-month").status_code == 404
+    assert second.get("/api/jobs/last-week").json()["status"] == "done"
 
 
 @pytest.mark.browser
 def test_a_server_closing_fails_the_jobs_it_had_not_started(app_settings: Settings) -> None:
     """A server closing fails the jobs still queued in it (interrupted), and
-    lets the one it is running finish."""
+    lets the one it is running finish. Asking again for a page whose job is
+    still queued is answered with that job."""
     right = {"Authorization": f"Bearer {TOKEN}"}
     with NewsSite(page_delay=2.0) as slow:
         with TestClient(create_app(app_settings)) as first:
-            taken = [first.post("/api/snapshots", json={"url": slow.url(SLUG)},
-                                headers=right).json()["id"] for _ in range(2)]
+            taken = [first.post("/api/snapshots", json={"url": slow.url(slug)},
+                                headers=right).json()["id"]
+                     for slug in (SLUG, OTHER_SLUG, OTHER_SLUG)]
+            assert taken[1] == taken[2] != taken[0]
         with TestClient(create_app(app_settings)) as second:
             queued = second.get(f"/api/jobs/{taken[1]}").json()
             assert queued["status"] == "failed" and "interrupted" in queued["error"]

@@ -46,6 +46,23 @@ class IsoTime(click.ParamType):  # type: ignore[type-arg]
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class Versions(click.ParamType):  # type: ignore[type-arg]
+    """N (the edit recorded from version N-1 to N) or A..B (any two versions):
+    (None, N) or (A, B)."""
+
+    name = "N|A..B"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int | None, int]:
+        if isinstance(value, tuple):
+            return value
+        old, dots, new = str(value).partition("..")
+        try:
+            return (int(old), int(new)) if dots else (None, int(old))
+        except ValueError:
+            self.fail(f"{value!r} is not a version number N or two, A..B", param, ctx)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="Print JSON (the stable contract) instead of text.")(func)
@@ -136,12 +153,14 @@ def _described(result: SnapshotResult) -> str:
 
 @main.command()
 @click.argument("url")
-@click.option("--diff", "diff_to", type=int, metavar="N",
-              help="Show the word diff from version N-1 to version N.")
+@click.option("--diff", "diff", type=Versions(),
+              help="Show the word diff from version N-1 to version N (the edit recorded), "
+                   "or from version A to version B (e.g. 1..5: what changed since the first).")
 @click.option("--as-of", "as_of", type=IsoTime(),
               help="Show the article as it stood at TIME (ISO 8601; UTC without an offset).")
 @json_option
-def history(url: str, diff_to: int | None, as_of: datetime | None, as_json: bool) -> None:
+def history(url: str, diff: tuple[int | None, int] | None, as_of: datetime | None,
+            as_json: bool) -> None:
     """Show the versions, edits and events recorded for URL."""
     from .history import HistoryStore
     from .timeline import render_diff, render_timeline
@@ -149,25 +168,37 @@ def history(url: str, diff_to: int | None, as_of: datetime | None, as_json: bool
     with clear_errors(), HistoryStore(env_settings().db_url) as store:
         if as_of is not None:
             data = store.as_of(url, as_of)
-        elif as_json and diff_to is None:
+        elif as_json and diff is None:
             click.echo(store.history_json(url))  # megabytes for long histories: no re-encoding
             return
         else:
             data = store.history(url)
-    if diff_to is not None and as_of is None:
-        edit = next((e for e in data["edits"] if e["to_version"] == diff_to), None)
-        if edit is None:
-            raise click.ClickException(f"version {diff_to} of {url} has no edit to show "
-                                       f"(versions: 1 to {len(data['versions'])})")
-        data = edit
+        if diff is not None and as_of is None:
+            data = _edit(data, *diff)
     if as_json:
         emit(data)
     elif as_of is not None:
         click.echo(_render_as_of(data))
-    elif diff_to is not None:
+    elif diff is not None:
         click.echo(render_diff(data, style=click.style))
     else:
         click.echo(render_timeline(data))
+
+
+def _edit(history: dict[str, Any], old: int | None, new: int) -> dict[str, Any]:
+    """The edit recorded to version ``new`` (``old`` None), or the one from
+    ``old`` to ``new``."""
+    from .diff import edit_between
+
+    if old is not None:
+        edit = edit_between(history, old, new)
+    else:
+        edit = next((e for e in history["edits"] if e["to_version"] == new), None)
+    if edit is None:
+        told = f"versions {old} and {new} are the same" if old is not None else \
+            f"version {new} has no edit to show (versions: 1 to {len(history['versions'])})"
+        raise click.ClickException(f"{history['url']}: {told}")
+    return edit
 
 
 def _render_as_of(data: dict[str, Any]) -> str:

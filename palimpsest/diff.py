@@ -19,6 +19,7 @@ from typing import Any
 from deepdiff import DeepDiff, Delta
 from deepdiff.serialization import json_dumps, json_loads
 
+from .errors import HistoryError
 from .models import ARTICLE_FIELDS, Article
 
 #: Two paragraphs this similar (by words) are one paragraph, modified.
@@ -78,6 +79,17 @@ def compare(old: Article, new: Article) -> Edit | None:
         flags=_flags(old, new, changed),
         delta=make_delta(before, after),
     )
+
+
+def edit_between(history: dict[str, Any], old: int, new: int) -> dict[str, Any] | None:
+    """The edit from version ``old`` to version ``new`` (consecutive or not)
+    of an article's ``history`` (the JSON contract); None if they are the same."""
+    by_number = {v["version"]: v["fields"] for v in history["versions"]}
+    if old not in by_number or new not in by_number:
+        raise HistoryError(f"{history['url']} has versions 1 to {len(by_number)}, "
+                           f"not {old} and {new}")
+    edit = compare(Article.from_fields(by_number[old]), Article.from_fields(by_number[new]))
+    return edit.as_dict() | {"from_version": old, "to_version": new} if edit else None
 
 
 def make_delta(before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from . import queries
 from .config import Settings
-from .diff import compare, word_diff
+from .diff import edit_between, word_diff
 from .errors import (
     ArchiveError,
     Forgotten,
@@ -42,7 +42,7 @@ from .feeds_atom import atom_feed
 from .forget import forget
 from .history import HistoryStore
 from .jobs import Jobs
-from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS, Article
+from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .warc import locate, read_record
@@ -207,7 +207,7 @@ def _pages(app: FastAPI) -> None:
     def diff_page(request: Request, article_id: str, from_version: int, to_version: int,
                   view: str = "side") -> Response:
         history = _history(request, article_id)
-        edit = _diff(history, from_version, to_version)
+        edit = edit_between(history, from_version, to_version)
         fields = [{"name": name, "words": word_diff(_text(change["old"]), _text(change["new"]))}
                   for name, change in (edit or {}).get("fields", {}).items()]
         # The evidence: each version as it was captured when first seen.
@@ -282,15 +282,6 @@ def _first_snapshots(snapshots: list[dict[str, Any]]) -> dict[int, dict[str, Any
     return first
 
 
-def _diff(history: dict[str, Any], old: int, new: int) -> dict[str, Any] | None:
-    """The edit between any two versions (consecutive or not)."""
-    by_number = {v["version"]: v["fields"] for v in history["versions"]}
-    if old not in by_number or new not in by_number:
-        raise HTTPException(404, f"versions are numbered 1 to {len(by_number)}")
-    edit = compare(Article.from_fields(by_number[old]), Article.from_fields(by_number[new]))
-    return edit.as_dict() | {"from_version": old, "to_version": new} if edit else None
-
-
 # ----------------------------------------------------------------- JSON API
 
 
@@ -358,7 +349,7 @@ def _api(app: FastAPI) -> None:
     def get_diff(request: Request, article_id: str, from_version: int,
                  to_version: int) -> dict[str, Any]:
         """The edit between any two versions, with paragraph, sentence and word runs."""
-        edit = _diff(_history(request, article_id), from_version, to_version)
+        edit = edit_between(_history(request, article_id), from_version, to_version)
         return edit or {"from_version": from_version, "to_version": to_version,
                         "changed_fields": []}
 

@@ -249,10 +249,22 @@ def test_tracking_parameters_join_the_same_history(
 
 
 def test_diff_and_as_of_views(track: Callable[..., Any], site: NewsSite) -> None:
-    _, history = track(body(lambda b: [p.replace("310 million", "318 million") for p in b]))
+    _, history = track(body(lambda b: [p.replace("310 million", "318 million") for p in b]),
+                       edit(headline="Harbour bridge reopens after two years"))
     url = site.url(SLUG)
     shown = CliRunner().invoke(main, ["history", url, "--diff", "2"]).output
     assert "[-310-] {+318+}" in shown and shown.startswith("v1 → v2")
+    assert "headline" not in shown
+    since_first = CliRunner().invoke(main, ["history", url, "--diff", "1..3"]).output
+    assert since_first.startswith("v1 → v3") and "[-310-] {+318+}" in since_first
+    assert "[-two-year repair-] {+two years+}" in since_first
+    backwards = json.loads(CliRunner().invoke(main, ["history", url, "--diff", "3..2",
+                                                     "--json"]).output)
+    assert (backwards["from_version"], backwards["changed_fields"]) == (3, ["headline"])
+    for asked, told in (("2..2", "versions 2 and 2 are the same"),
+                        ("1..7", "has versions 1 to 3, not 1 and 7"), ("1-3", "is not a")):
+        refused = CliRunner().invoke(main, ["history", url, "--diff", asked])
+        assert refused.exit_code != 0 and told in refused.output, refused.output
     first_seen = history["versions"][0]["captured_at"]
     as_of = CliRunner().invoke(main, ["history", url, "--json", "--as-of", first_seen[:26]])
     data = json.loads(as_of.output)

@@ -379,6 +379,8 @@ def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> Non
     diff = client.get(f"/api/articles/{aid}/diff", params={"from_version": 1, "to_version": 2})
     assert diff.json()["changed_fields"] == ["headline", "dek", "body"] or \
         "headline" in diff.json()["changed_fields"]
+    beyond = client.get(f"/api/articles/{aid}/diff", params={"from_version": 1, "to_version": 3})
+    assert beyond.status_code == 404 and "versions 1 to 2, not 1 and 3" in beyond.json()["detail"]
     edits = client.get("/api/edits", params={"field": "headline"}).json()
     assert [e["to_version"] for e in edits["items"]] == [2]
     assert client.get("/api/edits", params={"field": "tags"}).json()["items"] == []

@@ -46,9 +46,10 @@ class EgressProxy:
 
     ``refusals`` maps "host:port" to why a connection was not made (an
     internal address, a name that does not resolve, a refused connection, a
-    certificate that does not verify), so that a failed page can be
-    explained. Call :meth:`new_page` before each page, and :meth:`recorded`
-    and :meth:`end_page` after it: outside a page no connection is made.
+    certificate that does not verify, a server that does not speak TLS), so
+    that a failed page can be explained. Call :meth:`new_page` before each
+    page, and :meth:`recorded` and :meth:`end_page` after it: outside a page
+    no connection is made.
     Each browser context may come in through a :meth:`door` of its own, so
     that only the page being captured is recorded, not one still closing.
     """
@@ -156,8 +157,11 @@ class EgressProxy:
             await browser.handshake()
             try:
                 await upstream.start_tls(self.tls.client, server_hostname=host)
-            except ssl.SSLError as exc:
-                self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc})"
+            except ssl.SSLCertVerificationError as exc:
+                self.refusals[f"{host}:{port}"] = f"ERR_CERT_INVALID ({exc.verify_message})"
+                return
+            except ssl.SSLError as exc:  # (a server that does not speak TLS there, say)
+                self.refusals[f"{host}:{port}"] = f"ERR_SSL_PROTOCOL_ERROR ({exc.reason})"
                 return
             read, write, first = browser.read, browser.write, b""
             server |= served(upstream.get_extra_info("ssl_object"))

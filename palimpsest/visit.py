@@ -261,6 +261,10 @@ def _translate(url: str, exc: Exception, refusals: dict[str, str]
         if why.startswith("ERR_CERT"):
             return NetworkError(f"{url} could not be reached: its certificate does not "
                                 f"verify {why.removeprefix('ERR_CERT_INVALID ')}")
+        if why.startswith("ERR_SSL"):
+            return NetworkError(f"{url} could not be reached: its server made no secure "
+                                f"connection {why.removeprefix('ERR_SSL_PROTOCOL_ERROR ')}; "
+                                f"it may not speak HTTPS on that port")
         message = why
     if "Download is starting" in message:
         return NotHTML(f"{url} is a download, not an HTML page")

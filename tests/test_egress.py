@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from palimpsest import capture
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
+from palimpsest.demo_site import NewsSite
 from palimpsest.egress import EgressProxy
 from palimpsest.errors import BlockedURL, NetworkError
 from palimpsest.tap import Limits, Recording
@@ -307,8 +308,20 @@ def test_a_site_whose_certificate_does_not_verify_is_refused(tmp_path: Path) -> 
         with _tls_to(proxy, "127.0.0.1", site.port) as tls:
             tls.sendall(b"GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _receive_all(tls) == b""
-        assert proxy.refusals[f"127.0.0.1:{site.port}"].startswith("ERR_CERT_INVALID")
+        assert proxy.refusals[f"127.0.0.1:{site.port}"] == \
+            "ERR_CERT_INVALID (self-signed certificate)"
     assert site.received == []
+
+
+def test_a_server_that_does_not_speak_tls_is_told_from_a_bad_certificate(
+    browser: Browser, site: NewsSite,
+) -> None:
+    """An https:// URL on a port whose server answers in plain HTTP (a page's
+    script upgrading its own address, say): the capture says so."""
+    plain = site.url("harbour-bridge-reopens").replace("http://", "https://")
+    with pytest.raises(NetworkError, match=r"could not be reached: its server made no "
+                       r"secure connection \(WRONG_VERSION_NUMBER\); it may not speak"):
+        browser.capture(plain)
 
 
 def test_an_https_capture_keeps_its_redirect_bodies(browser: Browser, tmp_path: Path) -> None:

@@ -15,20 +15,25 @@ from tasks import blob_store
 
 
 @flow(name="verify-archive")
-def verify_archive(url: str | None = None) -> dict[str, Any] | State:
+def verify_archive(url: str | None = None,
+                   delete_unrecorded: bool = False) -> dict[str, Any] | State:
     """Read every snapshot's WARC and check its size and SHA-256 against those
     recorded when it was stored; the run fails if one is missing or altered.
 
     Args:
         url: Only this article's snapshots; empty means every snapshot.
+        delete_unrecorded: Delete the WARCs no snapshot names (left by a
+            process killed before it recorded them), found when checking all.
     """
     settings = Settings.from_env()
     with HistoryStore(settings.db_url) as history:
-        report = check_fixity(history, blob_store(settings), url=url)
+        report = check_fixity(history, blob_store(settings), url=url,
+                              delete_unrecorded=delete_unrecorded)
     found = report.as_dict()
-    get_run_logger().info("%d WARCs checked: %d intact, %d missing, %d altered, %d unreadable",
-                          report.checked, report.intact, len(report.missing),
-                          len(report.altered), len(report.unreadable))
+    get_run_logger().info("%d WARCs checked: %d intact, %d missing, %d altered, %d unreadable; "
+                          "%d WARCs no snapshot names", report.checked, report.intact,
+                          len(report.missing), len(report.altered), len(report.unreadable),
+                          len(report.unrecorded))
     if report.failed:
         create_table_artifact(report.missing + report.altered + report.unreadable,
                               description="WARCs that failed the fixity check")

@@ -616,10 +616,14 @@ def forget(url: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--url", help="Only the snapshots of this article (any of its URLs).")
+@click.option("--delete-unrecorded", is_flag=True,
+              help="Delete the WARCs no snapshot names (left by a process killed before it "
+                   "recorded them; stored over an hour ago).")
 @json_option
-def verify(url: str | None, as_json: bool) -> None:
+def verify(url: str | None, delete_unrecorded: bool, as_json: bool) -> None:
     """Check that every stored WARC still holds exactly the bytes recorded
-    for it (size and SHA-256): exit status 1 if one is missing or altered."""
+    for it (size and SHA-256): exit status 1 if one is missing or altered.
+    Checking them all also lists the WARCs no snapshot names."""
     from .fixity import check_fixity
     from .history import HistoryStore
     from .storage import open_store
@@ -629,7 +633,8 @@ def verify(url: str | None, as_json: bool) -> None:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
         with click.progressbar(length=history.snapshot_count(), label="verifying",
                                file=sys.stderr) as bar:
-            report = check_fixity(history, store, url=url, progress=bar.update)
+            report = check_fixity(history, store, url=url, progress=bar.update,
+                                  delete_unrecorded=delete_unrecorded)
     if as_json:
         emit(report.as_dict())
     else:
@@ -641,6 +646,11 @@ def verify(url: str | None, as_json: bool) -> None:
                 what = (f"snapshot {item['snapshot_id']} of {item['url']}"
                         if item["snapshot_id"] is not None else "records kept for revisits")
                 click.echo(f"  {kind}: {what}: {item['warc_key']}")
+        if report.unrecorded:
+            done = "deleted" if delete_unrecorded else "--delete-unrecorded deletes them"
+            click.echo(f"{len(report.unrecorded)} WARCs no snapshot names ({done}):")
+        for item in report.unrecorded:
+            click.echo(f"  unrecorded: {item['warc_key']}")
     if report.failed:
         sys.exit(1)
 

@@ -4,16 +4,23 @@ Each snapshot is recorded with its WARC's size and SHA-256 (so is each WARC
 of records kept for revisits when an article was forgotten), taken before the
 WARC was stored. Checking them again, now and then, is how an archive that
 serves as evidence shows it was not altered since, and finds what a disk or a
-bucket lost or damaged (digital preservation's fixity check). Nothing is
-written: what fails is reported.
+bucket lost or damaged (digital preservation's fixity check). What fails is
+reported, not mended.
+
+Checking the whole archive also lists the WARCs in the store that nothing in
+the database names: left by a process killed between storing a snapshot's
+WARC and recording it (one that fails in any other way deletes its WARC
+itself). They can be deleted; nothing refers to them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -28,6 +35,11 @@ from .storage import BlobStore
 
 #: WARCs read at once (an S3 read waits mostly on the network)
 READERS = 4
+#: When a WARC was stored, as its name says: the capture's time (or when
+#: records were kept for revisits)
+STAMPED = re.compile(r"(?:^|/)(\d{8}T\d{6}Z)-[^/]+\.warc\.gz$")
+#: A WARC stored since may belong to a snapshot being recorded now
+RECORDING = timedelta(hours=1)
 
 
 @dataclass
@@ -39,6 +51,8 @@ class FixityReport:
     missing: list[dict[str, Any]] = field(default_factory=list)
     altered: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[dict[str, Any]] = field(default_factory=list)
+    #: WARCs no snapshot names (and whether they were deleted)
+    unrecorded: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -50,14 +64,23 @@ class FixityReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "intact": self.intact,
-                "missing": self.missing, "altered": self.altered, "unreadable": self.unreadable}
+                "missing": self.missing, "altered": self.altered, "unreadable": self.unreadable,
+                "unrecorded": self.unrecorded}
 
 
 def check_fixity(history: HistoryStore, store: BlobStore, *, url: str | None = None,
-                 progress: Callable[[int], None] = lambda n: None) -> FixityReport:
+                 progress: Callable[[int], None] = lambda n: None,
+                 delete_unrecorded: bool = False) -> FixityReport:
     """Read every snapshot's WARC (or those of the article at ``url``) and
-    compare its size and SHA-256 with those recorded when it was stored."""
+    compare its size and SHA-256 with those recorded when it was stored; for
+    the whole archive, list the WARCs no snapshot names (and delete them, if
+    asked)."""
     report, rows = FixityReport(), _snapshots(history, url)
+    if url is None:
+        report.unrecorded = _unrecorded(store, {row.warc_key for row in rows})
+        for item in report.unrecorded if delete_unrecorded else ():
+            store.delete(item["warc_key"])
+            item["deleted"] = True
     with ThreadPoolExecutor(max_workers=READERS) as readers:
         for row, found in zip(rows, readers.map(partial(_check, store), rows), strict=True):
             report.checked += 1
@@ -67,6 +90,22 @@ def check_fixity(history: HistoryStore, store: BlobStore, *, url: str | None = N
                 getattr(report, kind).append({"snapshot_id": row.id, "warc_key": row.warc_key,
                                               "url": row.requested_url, **detail})
     return report
+
+
+def _unrecorded(store: BlobStore, recorded: Iterable[str]) -> list[dict[str, Any]]:
+    """The WARCs in the store that none of ``recorded`` is, stored more than
+    ``RECORDING`` ago. (Listed after the rows were read: a WARC recorded
+    meanwhile is recent, and left out.)"""
+    found, known = [], set(recorded)
+    now = datetime.now(UTC)
+    for key in store.keys():  # noqa: SIM118 (a BlobStore, not a dict)
+        stamp = STAMPED.search(key)
+        if key in known or stamp is None:
+            continue
+        stored = datetime.strptime(stamp[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if now - stored > RECORDING:
+            found.append({"warc_key": key, "stored_at": stored.isoformat(), "deleted": False})
+    return found
 
 
 def _snapshots(history: HistoryStore, url: str | None) -> list[Any]:

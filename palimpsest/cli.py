@@ -656,12 +656,13 @@ def verify(url: str | None, delete_unrecorded: bool, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("url")
+@click.argument("urls", nargs=-1, required=True)
 @click.option("--wacz", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The WACZ file to write.")
 @json_option
-def export(url: str, out: Path, as_json: bool) -> None:
-    """Export every snapshot of the article at URL as a WACZ (for ReplayWeb.page, pywb)."""
+def export(urls: tuple[str, ...], out: Path, as_json: bool) -> None:
+    """Export every snapshot of the articles at URLS (- reads them from
+    standard input, one a line) as one WACZ, for ReplayWeb.page and pywb."""
     from .history import HistoryStore
     from .storage import open_store
     from .wacz import export_wacz
@@ -669,12 +670,12 @@ def export(url: str, out: Path, as_json: bool) -> None:
     settings = env_settings()
     with clear_errors(), HistoryStore(settings.db_url) as history:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
-        summary = export_wacz(history.engine, store, url, out)
+        summary = export_wacz(history.engine, store, listed(urls), out)
     if as_json:
         emit(summary)
         return
-    click.echo(f"{summary['path']}: {summary['snapshots']} snapshots, {summary['warcs']} WARCs, "
-               f"{summary['bytes']:,} bytes")
+    click.echo(f"{summary['path']}: {summary['articles']} article(s), {summary['snapshots']} "
+               f"snapshots, {summary['warcs']} WARCs, {summary['bytes']:,} bytes")
 
 
 @main.command()

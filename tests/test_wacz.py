@@ -80,6 +80,40 @@ def test_wacz_is_a_complete_package(exported: tuple[Path, list[str]]) -> None:
     assert {e["status"] for e in page_entries} == {"200"}
 
 
+def test_several_articles_go_in_one_package(
+    browser: Browser, settings: Settings, tmp_path: Path,
+) -> None:
+    """One WACZ of several articles: each one's snapshots and pages, an article
+    named by two of its URLs once, and a URL not tracked refused whole."""
+    store = open_store(settings.storage_url)
+    with NewsSite() as site, HistoryStore(settings.db_url) as history:
+        urls = [site.url(SLUG), site.url("museum-returns-bronzes")]
+        for url in urls:
+            process(browser.capture(url), store=store, history=history)
+        out = tmp_path / "two.wacz"
+        given = "\n".join([*urls, urls[0] + "?utm_source=feed", "# a comment"])
+        result = CliRunner().invoke(main, ["export", "-", "--wacz", str(out), "--json"],
+                                    input=given)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) | {"bytes": 0, "index_lines": 0} == {
+            "url": urls[0], "articles": 2, "snapshots": 2, "warcs": 2, "bytes": 0,
+            "index_lines": 0, "path": str(out)}
+        with out.open("rb") as stream:
+            package = read_wacz(stream)  # checks every file's SHA-256
+        assert package["title"] == "Palimpsest: 2 articles"
+        with zipfile.ZipFile(out) as wacz:
+            pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
+            index = wacz.read("indexes/index.cdx").decode()
+        assert [p["url"] for p in pages[1:]] == urls
+        # the second article's stylesheet is a revisit of the first's, in the package
+        assert "warc/revisit" in index and "dependencies.warc.gz" not in index
+        refused = CliRunner().invoke(main, ["export", urls[0], "http://news.test/never",
+                                            "--wacz", str(tmp_path / "no.wacz")])
+        assert refused.exit_code == 1 and "http://news.test/never is not tracked" in \
+            refused.output
+        assert not list(tmp_path.glob("no.wacz*"))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

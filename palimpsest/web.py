@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,11 +22,18 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from . import queries
 from .config import Settings
@@ -45,6 +54,7 @@ from .jobs import Jobs
 from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
+from .wacz import export_wacz
 from .warc import locate, read_record
 from .watchlist import Watchlist
 
@@ -545,6 +555,21 @@ def _archive(app: FastAPI) -> None:
         name = snapshot["warc_key"].rsplit("/", 1)[-1]
         return Response(data, media_type="application/warc", headers={
             "Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/articles/{article_id}/wacz", tags=["snapshots"])
+    def article_wacz(request: Request, article_id: str) -> Response:
+        """Every snapshot of the article as a WACZ, for ReplayWeb.page or pywb."""
+        engine = _engine(request)
+        url = queries.article_url(engine, article_id)
+        folder = Path(tempfile.mkdtemp(prefix="palimpsest-wacz-"))
+        try:
+            export_wacz(engine, request.app.state.store, url, folder / "article.wacz")
+        except BaseException:
+            shutil.rmtree(folder)
+            raise
+        return FileResponse(folder / "article.wacz", media_type="application/zip",
+                            filename=f"{article_id}.wacz",
+                            background=BackgroundTask(shutil.rmtree, folder))
 
     @app.get("/timemap/link/{url:path}", tags=["memento"])
     def timemap(request: Request, url: str) -> Response:

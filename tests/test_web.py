@@ -372,6 +372,38 @@ def test_snapshots_within_one_second_are_one_memento_the_last(
 
 
 @pytest.mark.browser
+def test_an_article_s_snapshots_download_as_one_wacz_or_one_warc_each(
+    seeded: dict[str, Any], client: TestClient,
+) -> None:
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from palimpsest.wacz import read_wacz
+    from palimpsest.warc import iter_records
+
+    aid = seeded["article_id"]
+    page = client.get(f"/articles/{aid}").text
+    assert f'href="/api/articles/{aid}/wacz" download' in page
+    left = set(Path(tempfile.gettempdir()).glob("palimpsest-wacz-*"))
+    got = client.get(f"/api/articles/{aid}/wacz")
+    assert got.status_code == 200
+    assert got.headers["content-disposition"] == f'attachment; filename="{aid}.wacz"'
+    package = read_wacz(io.BytesIO(got.content))  # checks every file's SHA-256
+    assert package["mainPageURL"] == seeded["url"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as wacz:
+        pages = wacz.read("pages/pages.jsonl").decode().splitlines()
+    assert len(pages) == 1 + 2  # (the header, then one page a snapshot)
+    assert set(Path(tempfile.gettempdir()).glob("palimpsest-wacz-*")) == left  # (cleaned up)
+    assert client.get("/api/articles/0000000000000000/wacz").status_code == 404
+    first = client.get(f"/api/articles/{aid}/snapshots").json()[0]
+    warc = client.get(f"/snapshots/{first['id']}/warc")
+    assert warc.headers["content-type"] == "application/warc"
+    assert "response" in {r.rec_type for r in iter_records(io.BytesIO(warc.content))}
+
+
+@pytest.mark.browser
 def test_api_feeds_and_search(seeded: dict[str, Any], client: TestClient) -> None:
     aid = seeded["article_id"]
     history = client.get(f"/api/articles/{aid}").json()

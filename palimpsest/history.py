@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.engine import Connection, Row
@@ -39,7 +40,8 @@ from .errors import Forgotten, HistoryError
 from .extract import EXTRACTOR_VERSION
 from .identity import add_aliases, aliases, find_article, known_article, known_urls, same_story
 from .models import Article, Capture, Outcome, SnapshotResult, StoredWarc
-from .schedule import next_check, retry_interval
+from .queries import site_filter
+from .schedule import next_check, retry_after, retry_interval
 from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 from .warc import Original
@@ -227,14 +229,29 @@ class Recorder:
         server that could not answer (``unavailable``) is a failed check, like
         a failed capture; any other answer clears the failures."""
         if outcome == "unavailable":
-            return failed_check(row, f"the server answered HTTP {self.capture.status}",
-                                self.when)
+            return self._unanswered(row)
         values: dict[str, Any] = {"failures": 0, "last_error": None, "failing_since": None}
         if row.watched:
             shown = version if version is not None else self.current
             values["next_check_at"] = next_check(
                 now=self.when, first_seen=row.first_seen, priority=row.priority,
                 last_changed=shown.captured_at if shown is not None else None)
+        return values
+
+    def _unanswered(self, row: Row[Any]) -> dict[str, Any]:
+        """A failed check, waiting at least as long as the server asked (its
+        ``Retry-After``); a site that asks for time (429, or any
+        ``Retry-After``) is given as long for all its watched articles."""
+        status = self.capture.status
+        try:
+            said = self.capture.page.header("Retry-After")
+        except LookupError:  # (no exchange recorded)
+            said = None
+        asked = retry_after(said, self.capture.fetched_at)
+        values = failed_check(row, f"the server answered HTTP {status}", self.when, asked=asked)
+        if status == 429 or asked:
+            hold_site(self.conn, row.url,
+                      self.when + retry_interval(values["failures"], asked=asked))
         return values
 
     def _article(self, aid: str | None, url: str) -> Row[Any]:
@@ -454,13 +471,25 @@ def locked_article(conn: Connection, aid: str) -> Row[Any]:
     return conn.execute(select(articles).where(articles.c.id == aid)).one()
 
 
-def failed_check(article: Any, error: str, when: datetime) -> dict[str, Any]:
+def failed_check(article: Any, error: str, when: datetime, *,
+                 asked: timedelta = timedelta(0)) -> dict[str, Any]:
     """The columns of an ``articles`` row whose check failed with ``error`` at
     ``when``: one failure more in a row, and (if watched) its next check
-    pushed back twice as far as after the last."""
+    pushed back twice as far as after the last, and at least as far as the
+    server ``asked``."""
     failures = article.failures + 1
     values: dict[str, Any] = {"failures": failures, "last_error": error[:MAX_ERROR],
                               "failing_since": article.failing_since or when}
     if article.watched:
-        values["next_check_at"] = when + retry_interval(failures)
+        values["next_check_at"] = when + retry_interval(failures, asked=asked)
     return values
+
+
+def hold_site(conn: Connection, url: str, until: datetime) -> None:
+    """Push the next check of every watched article on ``url``'s site back
+    to ``until``: a site that asks for time (429 Too Many Requests, a
+    ``Retry-After``) is given it for all its articles, not only the one it
+    answered."""
+    conn.execute(articles.update().where(
+        articles.c.watched, articles.c.next_check_at < until,
+        site_filter(articles.c.url, urlsplit(url).hostname)).values(next_check_at=until))

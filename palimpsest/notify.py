@@ -33,7 +33,7 @@ from .errors import HistoryError
 from .feeds_atom import article_page, edit_page
 from .history import HistoryStore, failing_of
 from .models import SnapshotResult
-from .schedule import backoff
+from .schedule import backoff, retry_after
 from .schema import articles, deliveries
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Outbox:
         for row in due:
             if not self._claim(row, when):
                 continue  # (another process is sending it)
-            error, again = _post(webhook, row.message)
+            error, again, asked = _post(webhook, row.message)
             with translated("note the webhook's answer"), self.engine.begin() as conn:
                 mine = deliveries.c.id == row.id
                 if error is None:
@@ -119,7 +119,7 @@ class Outbox:
                     delivered += 1
                     continue
                 conn.execute(deliveries.update().where(mine).values(
-                    **_failed_try(row, error, again, when)))
+                    **_failed_try(row, error, again, when, asked)))
             if again:
                 break
         return delivered
@@ -154,10 +154,12 @@ class Outbox:
             ).values(next_attempt_at=when + timedelta(seconds=3 * TIMEOUT))).rowcount)
 
 
-def _failed_try(row: Any, error: str, again: bool, when: datetime) -> dict[str, Any]:
-    """The columns of a message after a try the hook did not take."""
+def _failed_try(row: Any, error: str, again: bool, when: datetime,
+                asked: timedelta) -> dict[str, Any]:
+    """The columns of a message after a try the hook did not take (and
+    asked to wait for, with a ``Retry-After``)."""
     attempts = row.attempts + 1
-    wait = backoff(attempts, FIRST_RETRY, LAST_RETRY)
+    wait = max(backoff(attempts, FIRST_RETRY, LAST_RETRY), asked)
     given_up = not again or when + wait - row.created_at > GIVE_UP_AFTER
     log.warning("webhook failed (try %d) for %s: %s%s", attempts, row.message.get("url"), error,
                 "; given up" if given_up else f"; asked again in {wait}")
@@ -165,19 +167,21 @@ def _failed_try(row: Any, error: str, again: bool, when: datetime) -> dict[str, 
             "next_attempt_at": when + wait}
 
 
-def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool]:
-    """Deliver one message: None if the hook took it, else what went wrong and
+def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool, timedelta]:
+    """Deliver one message: None if the hook took it, else what went wrong,
     whether asking again later may help (no answer, 429, 5xx: it could not
-    take it then; any other 4xx refused it)."""
+    take it then; any other 4xx refused it), and how long it asked to wait."""
     request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT):
-            return None, False
+            return None, False, timedelta(0)
     except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code} {exc.reason}", exc.code >= 500 or exc.code in (408, 429)
+        asked = retry_after(exc.headers.get("Retry-After"), datetime.now(UTC))
+        return (f"HTTP {exc.code} {exc.reason}", exc.code >= 500 or exc.code in (408, 429),
+                asked)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return str(getattr(exc, "reason", None) or exc), True
+        return str(getattr(exc, "reason", None) or exc), True, timedelta(0)
 
 
 def messages(result: SnapshotResult, history: HistoryStore,

@@ -10,6 +10,7 @@ a young article is never left alone long, and bounded both ways.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 MIN_INTERVAL = timedelta(minutes=10)
 MAX_INTERVAL = timedelta(days=30)
@@ -43,10 +44,23 @@ def next_check(*, now: datetime, first_seen: datetime, last_changed: datetime | 
     return now + check_interval(age=now - first_seen, quiet=quiet, priority=priority)
 
 
-def retry_interval(failures: int) -> timedelta:
+def retry_interval(failures: int, *, asked: timedelta = timedelta(0)) -> timedelta:
     """How long to wait after ``failures`` captures failed in a row: twice as
-    long after each, from ``MIN_INTERVAL`` up to ``MAX_RETRY_INTERVAL``."""
-    return backoff(failures, MIN_INTERVAL, MAX_RETRY_INTERVAL)
+    long after each, from ``MIN_INTERVAL`` up to ``MAX_RETRY_INTERVAL``; at
+    least what the server ``asked`` for (its ``Retry-After``)."""
+    return max(backoff(failures, MIN_INTERVAL, MAX_RETRY_INTERVAL), asked)
+
+
+def retry_after(value: str | None, now: datetime) -> timedelta:
+    """The wait a ``Retry-After`` header asks for (seconds, or an HTTP date),
+    at most ``MAX_RETRY_INTERVAL``; nothing if it says nothing usable."""
+    value = (value or "").strip()
+    try:
+        wait = timedelta(seconds=int(value)) if value.isdigit() else \
+            parsedate_to_datetime(value) - now
+    except (ValueError, TypeError, OverflowError):  # (no date; one without a zone)
+        return timedelta(0)
+    return max(timedelta(0), min(wait, MAX_RETRY_INTERVAL))
 
 
 def backoff(tries: int, first: timedelta, longest: timedelta) -> timedelta:

@@ -263,6 +263,42 @@ def test_retries_wait_twice_as_long_each_time_up_to_a_day() -> None:
     assert retry_interval(9) == retry_interval(10_000) == timedelta(days=1)
 
 
+def test_a_retry_after_is_read_as_seconds_or_a_date_and_kept_to_a_day() -> None:
+    from palimpsest.schedule import retry_after, retry_interval
+
+    assert retry_after("120", T0) == timedelta(minutes=2)
+    assert retry_after("Sat, 28 Nov 2026 10:30:00 GMT", T0) == timedelta(minutes=90)
+    assert retry_after("Sat, 28 Nov 2026 08:00:00 GMT", T0) == timedelta(0)  # (past)
+    assert retry_after("99999999", T0) == timedelta(days=1)
+    for nothing in (None, "", "soon", "-5", "28 Nov 2026 10:30"):
+        assert retry_after(nothing, T0) == timedelta(0), nothing
+    assert retry_interval(1, asked=timedelta(hours=3)) == timedelta(hours=3)
+    assert retry_interval(3, asked=timedelta(minutes=1)) == timedelta(minutes=40)
+
+
+def test_a_site_that_asks_for_time_gets_it_for_all_its_articles(db: HistoryStore) -> None:
+    """429 with Retry-After: this article, and every other watched one on its
+    site, waits that long; other sites' do not."""
+    from palimpsest.models import Exchange
+    from palimpsest.urls import normalize_url
+    from palimpsest.watchlist import Watchlist
+
+    watchlist = Watchlist(db)
+    others = ["http://news.test/b", "http://www.news.test/c", "http://elsewhere.test/d"]
+    for url in [URL, *others]:
+        watchlist.add(url, now=T0)
+    db.record(capture(0), ARTICLE, warc(0))  # (the article is known, then)
+    asked = Exchange(url=URL, method="GET", request_headers=(("Sec-Fetch-Dest", "document"),),
+                     request_body=None, status=429, reason="Too Many Requests",
+                     response_headers=(("Retry-After", "7200"),), body=b"")
+    db.record(replace(capture(5, status=429), exchanges=(asked,)), None, warc(1))
+    due = {e["url"]: e["next_check_at"] for e in watchlist.entries()}
+    later = (T0 + timedelta(minutes=5, hours=2)).isoformat()
+    assert [due[normalize_url(u)] for u in (URL, *others)] == [
+        later, later, later, T0.isoformat()]
+    assert watchlist.entries(failing=True)[0]["failing"]["failures"] == 1
+
+
 def test_a_server_that_cannot_answer_is_a_failed_check_until_it_can(
     db: HistoryStore, settings: Settings,
 ) -> None:

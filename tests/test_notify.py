@@ -31,9 +31,11 @@ SLUG = "museum-returns-bronzes"
 
 
 @contextmanager
-def hook(*answers: int, delay: float = 0.0) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def hook(*answers: int, delay: float = 0.0,
+         headers: tuple[tuple[str, str], ...] = ()) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook on loopback: its URL, and the messages it received. It
-    answers ``answers`` in turn (then 204), each ``delay`` seconds late."""
+    answers ``answers`` in turn (then 204), each ``delay`` seconds late, and
+    with ``headers``."""
     received: list[dict[str, Any]] = []
     statuses = list(answers)
 
@@ -42,6 +44,8 @@ def hook(*answers: int, delay: float = 0.0) -> Iterator[tuple[str, list[dict[str
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             time.sleep(delay)
             self.send_response(statuses.pop(0) if statuses else 204)
+            for name, value in headers:
+                self.send_header(name, value)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -135,6 +139,15 @@ def test_a_message_the_hook_could_not_take_is_asked_again_later(history: History
         assert outbox.deliver(webhook, now=T0 + timedelta(seconds=59)) == 0  # not yet
         assert outbox.deliver(webhook, now=T0 + timedelta(minutes=1)) == 1
         assert received == [MESSAGE, MESSAGE] and outbox.undelivered() == []
+
+
+def test_a_hook_that_asks_for_time_gets_it(history: HistoryStore) -> None:
+    outbox = Outbox(history)
+    with hook(429, headers=(("Retry-After", "600"),)) as (webhook, _):
+        outbox.add([MESSAGE], now=T0)
+        assert outbox.deliver(webhook, now=T0) == 0
+        (waiting,) = outbox.undelivered()
+        assert waiting["next_attempt_at"] == (T0 + timedelta(minutes=10)).isoformat()
 
 
 def test_waits_double_until_a_day_has_gone_then_the_message_is_given_up(

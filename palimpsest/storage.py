@@ -34,6 +34,17 @@ class BlobStore(Protocol):
         """Every key under ``prefix``."""
 
 
+#: The object :func:`check_writable` stores and deletes
+PROBE = "palimpsest-probe"
+
+
+def check_writable(store: BlobStore) -> None:
+    """StorageError unless ``store`` takes an object and deletes it again:
+    checked before a run captures anything, which it could not keep."""
+    store.put(PROBE, b"probe")
+    store.delete(PROBE)
+
+
 def open_store(url: str, *, s3_options: Mapping[str, str] | None = None) -> BlobStore:
     """The store for ``url``: ``s3://bucket/prefix`` or a folder path."""
     if url.startswith("s3://"):

@@ -13,9 +13,11 @@ from prefect.states import State
 
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
+from palimpsest.errors import ConfigError, Forgotten, HistoryError, StorageError
 from palimpsest.history import HistoryStore
 from palimpsest.notify import FAILING_ALERT, Outbox, failing_message, tell
 from palimpsest.pipeline import process
+from palimpsest.storage import check_writable
 from palimpsest.urls import check_url
 from palimpsest.watchlist import Watchlist
 
@@ -39,6 +41,13 @@ def deliver_webhooks() -> int:
         return 0
     with HistoryStore(settings.db_url) as history:
         return Outbox(history).deliver(settings.webhook_url)
+
+
+@task(cache_policy=NO_CACHE)
+def check_storage() -> None:
+    """Fail now if the WARC store cannot take a WARC: every capture would be
+    lost, and retried in vain."""
+    check_writable(blob_store(Settings.from_env()))
 
 
 @task(cache_policy=NO_CACHE)
@@ -94,9 +103,13 @@ def note_failures(errors: dict[str, str]) -> None:
             tell(history, alerts, webhook=settings.webhook_url, only=settings.webhook_only)
 
 
-def failure(state: State[Any]) -> str:
-    """What a failed task run's state says went wrong."""
+def failure(state: State[Any]) -> tuple[str, bool]:
+    """What a failed task run's state says went wrong, and whether the fault
+    is ours (the WARC store, the database, a setting), not the article's:
+    that says nothing of the site, and is not held against the article."""
     raised = state.result(raise_on_failure=False)
-    if isinstance(raised, BaseException):
-        return str(raised) or type(raised).__name__
-    return state.message or state.name or "failed"
+    if not isinstance(raised, BaseException):
+        return state.message or state.name or "failed", False
+    ours = isinstance(raised, (StorageError, HistoryError, ConfigError)) and \
+        not isinstance(raised, Forgotten)
+    return str(raised) or type(raised).__name__, ours

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, update
 from palimpsest.capture import BrowserPool
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite, generated_articles
+from palimpsest.errors import HistoryError
 from palimpsest.history import HistoryStore
 from palimpsest.jobs import Jobs
 from palimpsest.schema import articles, snapshots, versions
@@ -168,6 +170,43 @@ def test_a_failed_capture_is_noted_on_its_article_and_retried_later(
     wait = datetime.fromisoformat(entry["next_check_at"]) - datetime.now(UTC)
     assert timedelta(minutes=9) < wait <= timedelta(minutes=10)
     assert sweep_watchlist()["due"] == 0  # not asked again at once
+
+
+def test_nothing_is_captured_while_the_warc_store_cannot_take_a_warc(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.sweep_watchlist import sweep_watchlist
+
+    watchlist.add(site.url("harbour-bridge-reopens"))
+    (tmp_path / "blocked").write_text("a file where the store's folder should be")
+    monkeypatch.setenv("PALIMPSEST_STORAGE_URL", str(tmp_path / "blocked" / "warcs"))
+    state = sweep_watchlist(return_state=True)
+    assert state.is_failed() and "could not write" in (state.message or "")
+    assert not [path for _, path in site.requests if path.startswith("/news/")]
+    assert watchlist.entries(failing=True) == [] and len(watchlist.due()) == 1
+
+
+def test_a_capture_lost_to_our_own_fault_is_not_held_against_its_article(
+    prefect_harness: None, site: NewsSite, watchlist: Watchlist,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database failing as a capture is recorded: the run fails and says
+    so; the article is not noted failing, nor backed off, nor told of."""
+    import tasks.sweep
+    from flows.sweep_watchlist import sweep_watchlist
+
+    def gone(*args: Any, **kwargs: Any) -> None:
+        raise HistoryError("could not record: the database server closed the connection")
+
+    url = site.url("harbour-bridge-reopens")
+    watchlist.add(url)
+    monkeypatch.setattr(tasks.sweep, "process", gone)
+    state = sweep_watchlist(return_state=True)
+    assert state.is_failed() and "1 captures could not be kept" in (state.message or "")
+    swept = state.result(raise_on_failure=False)
+    assert swept["failed"] == {} and "closed the connection" in swept["lost"][url]
+    assert watchlist.entries(failing=True) == [] and watchlist.due() == [url]
 
 
 def test_an_article_no_longer_due_when_its_turn_comes_is_not_captured(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from palimpsest.capture import Browser
 from palimpsest.cli import main
@@ -18,6 +19,7 @@ from palimpsest.demo_site import NewsSite
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
+from palimpsest.web import create_app
 
 pytestmark = pytest.mark.browser
 SLUG = "harbour-bridge-reopens"
@@ -248,7 +250,8 @@ def test_tracking_parameters_join_the_same_history(
     assert outcomes == ["unchanged"] and len(history["versions"]) == 1
 
 
-def test_diff_and_as_of_views(track: Callable[..., Any], site: NewsSite) -> None:
+def test_diff_and_as_of_views(track: Callable[..., Any], site: NewsSite,
+                              settings: Settings) -> None:
     _, history = track(body(lambda b: [p.replace("310 million", "318 million") for p in b]),
                        edit(headline="Harbour bridge reopens after two years"))
     url = site.url(SLUG)
@@ -265,6 +268,17 @@ def test_diff_and_as_of_views(track: Callable[..., Any], site: NewsSite) -> None
                         ("1..7", "has versions 1 to 3, not 1 and 7"), ("1-3", "is not a")):
         refused = CliRunner().invoke(main, ["history", url, "--diff", asked])
         assert refused.exit_code != 0 and told in refused.output, refused.output
+    # the article's page asks which two to compare (first and last, unless told)
+    with TestClient(create_app(settings)) as client:
+        aid = history["article_id"]
+        page = client.get(f"/articles/{aid}").text
+        start = page.index('<form class="compare"')
+        form = page[start:page.index("</form>", start)]
+        assert f'action="/articles/{aid}/diff"' in form
+        assert '<option value="1" selected>v1</option>' in form.split("with")[0]
+        assert '<option value="3" selected>v3</option>' in form.split("with")[1]
+        shown = client.get(f"/articles/{aid}/diff", params={"from_version": 1, "to_version": 3})
+        assert shown.status_code == 200 and "two years" in shown.text and "318" in shown.text
     first_seen = history["versions"][0]["captured_at"]
     as_of = CliRunner().invoke(main, ["history", url, "--json", "--as-of", first_seen[:26]])
     data = json.loads(as_of.output)

@@ -545,7 +545,8 @@ def webhooks(retry: bool, drop: bool, deliver: bool, as_json: bool) -> None:
             changed = outbox.given_up(retry=retry)
             click.echo(f"{'put back in line' if retry else 'dropped'} {changed}", err=True)
         if deliver and settings.webhook_url:
-            click.echo(f"delivered {outbox.deliver(settings.webhook_url)}", err=True)
+            delivered = outbox.deliver(settings.webhook_url, secret=settings.webhook_secret)
+            click.echo(f"delivered {delivered}", err=True)
         rows = outbox.undelivered()
     if as_json:
         emit(rows)

@@ -90,6 +90,8 @@ class Settings:
     prefect_api_url: str | None = None
     #: Where each edit and event is POSTed as it is recorded (``notify.py``)
     webhook_url: str | None = None
+    #: The key each webhook message is signed with (``X-Palimpsest-Signature``)
+    webhook_secret: str | None = None
     #: Only edits that change one of these fields, and messages of these kinds
     #: (events, capture_failing), go to the webhook; None: all
     webhook_only: frozenset[str] | None = None
@@ -127,6 +129,7 @@ class Settings:
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             webhook_url=_web_url(env, "PALIMPSEST_WEBHOOK_URL"),
             webhook_only=_webhook_only(env),
+            webhook_secret=env.get("PALIMPSEST_WEBHOOK_SECRET") or None,
             public_url=_web_url(env, "PALIMPSEST_PUBLIC_URL"),
             # boto3 reads AWS_* itself; the endpoint is passed explicitly because
             # older botocore releases ignore AWS_ENDPOINT_URL.

@@ -14,10 +14,17 @@ one it refused (another 4xx), or had not taken within a day, is given up,
 logged and listed (``palimpsest webhooks``). A failing hook never fails a
 snapshot, and holds it up for one timeout at most: while it is down, the
 messages wait their turn instead of each being tried.
+
+Each POST says which delivery it is (``X-Palimpsest-Delivery``, the same on
+every try: a hook can drop one it took before) and, with
+``PALIMPSEST_WEBHOOK_SECRET`` set, signs its body (``X-Palimpsest-Signature:
+sha256=`` and the HMAC-SHA256 of the body, as GitHub's webhooks do).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import urllib.error
@@ -53,24 +60,26 @@ EDITED = ("changed", "revert")
 
 
 def notify(result: SnapshotResult, history: HistoryStore, *, webhook: str,
-           public_url: str | None = None, only: frozenset[str] | None = None) -> int:
+           public_url: str | None = None, only: frozenset[str] | None = None,
+           secret: str | None = None) -> int:
     """Keep what ``result`` recorded as messages for ``webhook`` (``only``:
     those :func:`wanted`) and deliver them (after any older ones whose time
-    has come); how many were delivered."""
+    has come; signed with ``secret``); how many were delivered."""
     try:
-        return tell(history, messages(result, history, public_url), webhook=webhook, only=only)
+        return tell(history, messages(result, history, public_url), webhook=webhook, only=only,
+                    secret=secret)
     except HistoryError as exc:  # (recorded all the same: the hook is told nothing)
         log.warning("webhook: the messages of %s could not be kept: %s", result.url, exc)
         return 0
 
 
 def tell(history: HistoryStore, found: list[dict[str, Any]], *, webhook: str,
-         only: frozenset[str] | None = None) -> int:
+         only: frozenset[str] | None = None, secret: str | None = None) -> int:
     """Keep the messages of ``found`` the hook wants and deliver them (after
     any older ones whose time has come); how many it took."""
     outbox = Outbox(history)
     outbox.add([message for message in found if wanted(message, only)])
-    return outbox.deliver(webhook)
+    return outbox.deliver(webhook, secret=secret)
 
 
 def wanted(message: dict[str, Any], only: frozenset[str] | None) -> bool:
@@ -99,9 +108,12 @@ class Outbox:
                     {"created_at": when, "message": message, "attempts": 0,
                      "next_attempt_at": when, "failed": False} for message in found])
 
-    def deliver(self, webhook: str, *, now: datetime | None = None) -> int:
+    def deliver(self, webhook: str, *, secret: str | None = None,
+                now: datetime | None = None) -> int:
         """POST the messages whose time has come, oldest first, until the hook
-        cannot take one (it is down: the rest wait their turn); how many it took."""
+        cannot take one (it is down: the rest wait their turn); how many it
+        took. Each carries its delivery's id (the same on every try: the hook
+        can tell a message sent again), signed with ``secret`` if one is set."""
         when = to_db_time(now or datetime.now(UTC))
         with translated("read the webhook's messages"), self.engine.connect() as conn:
             due = conn.execute(select(deliveries).where(
@@ -111,7 +123,7 @@ class Outbox:
         for row in due:
             if not self._claim(row, when):
                 continue  # (another process is sending it)
-            error, again, asked = _post(webhook, row.message)
+            error, again, asked = _post(webhook, row.message, row.id, secret)
             with translated("note the webhook's answer"), self.engine.begin() as conn:
                 mine = deliveries.c.id == row.id
                 if error is None:
@@ -167,12 +179,16 @@ def _failed_try(row: Any, error: str, again: bool, when: datetime,
             "next_attempt_at": when + wait}
 
 
-def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool, timedelta]:
+def _post(webhook: str, message: dict[str, Any], delivery: int,
+          secret: str | None) -> tuple[str | None, bool, timedelta]:
     """Deliver one message: None if the hook took it, else what went wrong,
     whether asking again later may help (no answer, 429, 5xx: it could not
     take it then; any other 4xx refused it), and how long it asked to wait."""
-    request = urllib.request.Request(webhook, data=json.dumps(message).encode(),
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(message).encode()
+    headers = {"Content-Type": "application/json", "X-Palimpsest-Delivery": str(delivery)}
+    if secret:
+        headers["X-Palimpsest-Signature"] = signature(secret, body)
+    request = urllib.request.Request(webhook, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT):
             return None, False, timedelta(0)
@@ -182,6 +198,13 @@ def _post(webhook: str, message: dict[str, Any]) -> tuple[str | None, bool, time
                 asked)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return str(getattr(exc, "reason", None) or exc), True, timedelta(0)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """What ``X-Palimpsest-Signature`` says of a message's ``body``: its
+    HMAC-SHA256 under ``secret``, which the hook computes again to know that
+    the message is Palimpsest's, unaltered."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def messages(result: SnapshotResult, history: HistoryStore,

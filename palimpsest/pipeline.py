@@ -80,7 +80,7 @@ def record(
         from .notify import notify
 
         notify(result, history, webhook=settings.webhook_url, public_url=settings.public_url,
-               only=settings.webhook_only)
+               only=settings.webhook_only, secret=settings.webhook_secret)
     return result
 
 

@@ -40,7 +40,7 @@ def deliver_webhooks() -> int:
     if not settings.webhook_url:
         return 0
     with HistoryStore(settings.db_url) as history:
-        return Outbox(history).deliver(settings.webhook_url)
+        return Outbox(history).deliver(settings.webhook_url, secret=settings.webhook_secret)
 
 
 @task(cache_policy=NO_CACHE)
@@ -100,7 +100,8 @@ def note_failures(errors: dict[str, str]) -> None:
             if noted and noted[1] == FAILING_ALERT:
                 alerts.append(failing_message(url, *noted, error, settings.public_url))
         if alerts and settings.webhook_url:
-            tell(history, alerts, webhook=settings.webhook_url, only=settings.webhook_only)
+            tell(history, alerts, webhook=settings.webhook_url, only=settings.webhook_only,
+                 secret=settings.webhook_secret)
 
 
 def failure(state: State[Any]) -> tuple[str, bool]:

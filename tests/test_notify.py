@@ -21,7 +21,7 @@ from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
 from palimpsest.errors import ConfigError
 from palimpsest.history import HistoryStore
-from palimpsest.notify import Outbox
+from palimpsest.notify import Outbox, signature
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 
@@ -31,17 +31,21 @@ SLUG = "museum-returns-bronzes"
 
 
 @contextmanager
-def hook(*answers: int, delay: float = 0.0,
-         headers: tuple[tuple[str, str], ...] = ()) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A webhook on loopback: its URL, and the messages it received. It
-    answers ``answers`` in turn (then 204), each ``delay`` seconds late, and
-    with ``headers``."""
+def hook(*answers: int, delay: float = 0.0, headers: tuple[tuple[str, str], ...] = (),
+         seen: list[tuple[dict[str, str], bytes]] | None = None,
+         ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook on loopback: its URL, and the messages it received (their
+    headers and bodies also in ``seen``). It answers ``answers`` in turn
+    (then 204), each ``delay`` seconds late, and with ``headers``."""
     received: list[dict[str, Any]] = []
     statuses = list(answers)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            if seen is not None:
+                seen.append((dict(self.headers), body))
             time.sleep(delay)
             self.send_response(statuses.pop(0) if statuses else 204)
             for name, value in headers:
@@ -63,13 +67,15 @@ def hook(*answers: int, delay: float = 0.0,
 def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
     site: NewsSite, settings: Settings, browser: Browser, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url = site.url(SLUG)
-    with HistoryStore(settings.db_url) as history, hook() as (webhook, received):
+    url, seen = site.url(SLUG), []
+    with HistoryStore(settings.db_url) as history, hook(seen=seen) as (webhook, received):
         def take(settings: Settings) -> str:
             return snapshot(url, settings=settings, browser=browser, history=history,
                             store=open_store(settings.storage_url)).outcome
 
-        hooked = settings.with_(webhook_url=webhook, public_url="https://archive.example/")
+        hooked = settings.with_(webhook_url=webhook, public_url="https://archive.example/",
+                                webhook_secret=Settings.from_env(
+                                    {"PALIMPSEST_WEBHOOK_SECRET": "s3cret"}).webhook_secret)
         assert take(hooked) == "new" and received == []  # (a first version is no edit)
         site.edit(SLUG, headline="Museum to return 36 looted bronzes")
         assert take(hooked) == "changed"
@@ -78,6 +84,7 @@ def test_each_edit_and_event_is_posted_and_a_failing_hook_fails_nothing(
         assert edit["link"] == (f"https://archive.example/articles/{edit['article_id']}"
                                 "/diff?from_version=1&to_version=2")
         assert edit["text"] == edit["content"]
+        assert seen[0][0]["X-Palimpsest-Signature"] == signature("s3cret", seen[0][1])
         assert edit["text"].startswith("Museum to return 36 looted bronzes: headline changed")
         # a hook that asked for headlines only is not told of a paragraph added
         site.edit(SLUG, body=(*site.articles[SLUG].body, "A paragraph added."))
@@ -139,6 +146,28 @@ def test_a_message_the_hook_could_not_take_is_asked_again_later(history: History
         assert outbox.deliver(webhook, now=T0 + timedelta(seconds=59)) == 0  # not yet
         assert outbox.deliver(webhook, now=T0 + timedelta(minutes=1)) == 1
         assert received == [MESSAGE, MESSAGE] and outbox.undelivered() == []
+
+
+def test_each_message_says_its_delivery_and_is_signed_with_the_secret(
+    history: HistoryStore,
+) -> None:
+    import hashlib
+    import hmac
+
+    outbox, seen = Outbox(history), []
+    with hook(503, seen=seen) as (webhook, _):
+        outbox.add([MESSAGE, {**MESSAGE, "text": "dek changed"}], now=T0)
+        outbox.deliver(webhook, secret="s3cret", now=T0)
+        assert outbox.deliver(webhook, secret="s3cret", now=T0 + timedelta(minutes=1)) == 2
+    deliveries = [headers["X-Palimpsest-Delivery"] for headers, _ in seen]
+    assert deliveries[0] == deliveries[1] != deliveries[2]  # (the first, tried twice)
+    for headers, body in seen:
+        expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert headers["X-Palimpsest-Signature"] == f"sha256={expected}"
+    with hook(seen=seen) as (webhook, _):
+        outbox.add([MESSAGE], now=T0)
+        outbox.deliver(webhook, now=T0)
+    assert "X-Palimpsest-Signature" not in seen[-1][0]  # (no secret, no signature)
 
 
 def test_a_hook_that_asks_for_time_gets_it(history: HistoryStore) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +32,7 @@ from .database import from_db_time, to_db_time, translated
 from .errors import PalimpsestError, PrefectError
 from .history import HistoryStore
 from .pipeline import snapshot
+from .schedule import retry_after
 from .schema import jobs
 from .urls import check_url
 
@@ -38,6 +40,8 @@ UNFINISHED = ("queued", "running")
 #: How long a finished job is kept (for whoever asked to see how it went)
 KEPT = timedelta(days=30)
 INTERRUPTED = "interrupted: the web server running it stopped before it finished; ask again"
+#: Answers of a Prefect API too busy to answer now, and how often it is asked
+PREFECT_BUSY, PREFECT_TRIES = (429, 502, 503), 5
 #: Prefect's state types, as a job's status (those not here: still queued)
 PREFECT_STATUS = {"RUNNING": "running", "COMPLETED": "done", "FAILED": "failed",
                   "CRASHED": "failed", "CANCELLED": "failed", "CANCELLING": "failed"}
@@ -144,15 +148,24 @@ class Jobs:
     # ------------------------------------------------------------- Prefect
 
     def _prefect(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Ask the Prefect API; asked again (as Prefect's own client does)
+        while it answers that it is busy: 429, 502, 503."""
         api = (self.settings.prefect_api_url or "").rstrip("/")
         request = urllib.request.Request(
             f"{api}{path}", method=method, headers={"Content-Type": "application/json"},
             data=json.dumps(body).encode() if body is not None else None)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise PrefectError(f"the Prefect API at {api} failed: {exc}") from exc
+        for attempt in range(PREFECT_TRIES):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                if exc.code not in PREFECT_BUSY or attempt == PREFECT_TRIES - 1:
+                    raise PrefectError(f"the Prefect API at {api} failed: {exc}") from exc
+                asked = retry_after(exc.headers.get("Retry-After"), datetime.now(UTC))
+                time.sleep(min(max(asked.total_seconds(), 0.5 * 2 ** attempt), 10))
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise PrefectError(f"the Prefect API at {api} failed: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _create_flow_run(self, url: str) -> str:
         flow, deployment = self.settings.snapshot_deployment.split("/", 1)

@@ -298,6 +298,54 @@ def test_when_prefect_cannot_be_asked_a_job_is_neither_made_nor_lost(
         assert unknown.status_code == 502 and "Prefect API" in unknown.json()["detail"]
 
 
+def test_a_busy_prefect_api_is_asked_again(app_settings: Settings) -> None:
+    """As Prefect's own client does: a 503 (its database busy) is asked again,
+    after the Retry-After it gives; another error fails at once."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from palimpsest.errors import PrefectError
+    from palimpsest.jobs import Jobs
+
+    answers = {"/api/deployments/name/snapshot-url/snapshot-url-default": [503, 503, 200]}
+    asked: list[str] = []
+
+    class Prefect(BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            asked.append(self.path)
+            status = (answers.get(self.path) or [200]).pop(0)
+            body = json.dumps({"id": "run-1" if "create_flow_run" in self.path else "d1"})
+            self.send_response(status)
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        do_GET = answer
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.answer()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Prefect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = app_settings.with_(prefect_api_url=f"http://127.0.0.1:{server.server_port}/api")
+    try:
+        with HistoryStore(api.db_url) as history:
+            job = Jobs(api, history).submit("http://127.0.0.1:9/x")
+            assert job["id"] == "run-1" and job["runner"] == "prefect"
+            assert asked[:4] == [asked[0]] * 3 + ["/api/deployments/d1/create_flow_run"]
+            answers["/api/deployments/name/snapshot-url/snapshot-url-default"] = [500]
+            before = len(asked)
+            with pytest.raises(PrefectError, match="HTTP Error 500"):
+                Jobs(api, history).submit("http://127.0.0.1:9/y")
+            assert len(asked) == before + 1
+    finally:
+        server.shutdown()
+
+
 @pytest.mark.browser
 def test_a_job_the_server_no_longer_knows_fails_in_the_page(
     seeded: dict[str, Any], server: str, browser: Browser, app_settings: Settings,

@@ -679,6 +679,35 @@ def export(urls: tuple[str, ...], out: Path, as_json: bool) -> None:
                f"snapshots, {summary['warcs']} WARCs, {summary['bytes']:,} bytes")
 
 
+@main.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", "urls", multiple=True,
+              help="Only the pages of this article (repeatable); otherwise every HTML page.")
+@json_option
+def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: bool) -> None:
+    """Backfill histories from WARCs or WACZs made elsewhere (browsertrix,
+    Heritrix, wget, the Wayback Machine): each HTML page response becomes a
+    snapshot at the time it was archived, and its article's history is
+    rebuilt in time order. Importing a file again adds nothing."""
+    from .backfill import backfill
+    from .history import HistoryStore
+    from .storage import open_store
+
+    settings = env_settings()
+    with clear_errors(), HistoryStore(settings.db_url) as history:
+        store = open_store(settings.storage_url, s3_options=settings.s3_options)
+        done = backfill(history, store, list(files), list(urls) or None)
+    if as_json:
+        emit(done)
+        return
+    click.echo(f"{done['snapshots']} snapshot(s) imported, {done['already_imported']} "
+               f"imported before")
+    for article in done["articles"]:
+        click.echo(f"  {article['url']}: {article['snapshots_added']} added, "
+                   f"{article['versions']} version(s) now")
+
+
 @main.command()
 @click.option("--prefect-port", default=4200, show_default=True, help="Port of the Prefect server.")
 @click.option("--web-port", default=8000, show_default=True, help="Port of the web UI and API.")

@@ -153,6 +153,16 @@ def _rebuild_current(history: HistoryStore, store: BlobStore, rules: SiteRules |
         return _rebuild(conn, aid, rows, fresh)
 
 
+def rebuild(history: HistoryStore, store: BlobStore, aid: str, *,
+            rules: SiteRules | None = None) -> dict[str, Any]:
+    """Replay every snapshot of the article ``aid`` in time order, extracted
+    anew: after snapshots older than its last were added (``backfill``)."""
+    rows = _snapshot_rows(history, aid)
+    _use_store(store, rules)
+    return _rebuild_current(history, store, rules, aid, rows,
+                            [_extract_job(_job(row)) for row in rows])
+
+
 def _article_ids(history: HistoryStore, url: str | None, since: datetime | None) -> list[str]:
     with history.engine.connect() as conn:
         if url is not None:

@@ -1,0 +1,141 @@
+"""Backfilling histories from WARCs and WACZs made elsewhere: the article's
+earlier versions, in time order, their records copied byte for byte."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from palimpsest.cli import main
+from palimpsest.config import Settings
+from palimpsest.demo_site import NewsSite
+from palimpsest.history import HistoryStore
+from palimpsest.storage import open_store
+from palimpsest.web import create_app
+
+SLUG = "harbour-bridge-reopens"
+
+
+def write_foreign_warc(path: Path, records: list[tuple[str, str, str, bytes, str]],
+                       *, gzip: bool = True) -> None:
+    """A WARC as another crawler writes one: (date, URL, status line,
+    body, content type) a response each, with its request."""
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=gzip, warc_version="WARC/1.0")
+        for date, url, status, body, content_type in records:
+            response = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body),
+                http_headers=StatusAndHeaders(status, [("Content-Type", content_type)],
+                                              protocol="HTTP/1.1"),
+                warc_headers_dict={"WARC-Date": date})
+            request = writer.create_warc_record(
+                url, "request", payload=io.BytesIO(b""),
+                http_headers=StatusAndHeaders(f"GET {url} HTTP/1.1", [("User-Agent", "crawler")],
+                                              is_http_request=True),
+                warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To":
+                                   response.rec_headers.get_header("WARC-Record-ID")})
+            writer.write_record(request)
+            writer.write_record(response)
+
+
+def members(data: bytes) -> list[tuple[str, bytes]]:
+    """Each record of a WARC (one gzip member each), as its bytes."""
+    records = ArchiveIterator(io.BytesIO(data))
+    found = []
+    for record in records:
+        kind = record.rec_type
+        record.content_stream().read()
+        start, length = records.get_record_offset(), records.get_record_length()
+        found.append((kind, data[start:start + length]))
+    return found
+
+
+def imported(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["import", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_an_article_s_earlier_versions_are_backfilled_in_time_order(
+    site: NewsSite, settings: Settings, tmp_path: Path,
+) -> None:
+    url, html = site.url(SLUG), "text/html; charset=utf-8"
+    before = site.render(SLUG).encode()
+    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
+    renamed = site.render(SLUG).encode()
+    site.edit(SLUG, body=(*site.articles[SLUG].body, "Tolls return in March."))
+    longer = site.render(SLUG).encode("iso-8859-1", "replace")
+    crawl = tmp_path / "crawl.warc.gz"
+    write_foreign_warc(crawl, [
+        ("2024-02-01T09:00:00Z", url, "200 OK", renamed, html),
+        ("2024-01-01T09:00:00Z", url, "200 OK", before, html),
+        ("2024-01-01T09:00:01Z", f"{site.base_url}/static/site.css", "200 OK", b"p{}", "text/css"),
+        ("2024-01-01T09:00:02Z", site.url("old-slug"), "301 Moved Permanently", b"", html),
+        ("2024-01-15T09:00:00Z", site.url("museum-returns-bronzes"), "200 OK",
+         site.render("museum-returns-bronzes").encode(), html),
+    ])
+    later = tmp_path / "later.warc"  # (not gzipped, and in another charset)
+    write_foreign_warc(later, [("2024-03-01T09:00:00Z", url, "200 OK", longer,
+                                "text/html; charset=ISO-8859-1")], gzip=False)
+
+    # the later file first: the history is rebuilt in time order all the same
+    assert imported(str(later), "--url", url)["snapshots"] == 1
+    done = imported(str(crawl), "--url", url)
+    assert (done["snapshots"], done["already_imported"]) == (2, 0)
+    assert done["articles"] == [{"url": url, "snapshots_added": 2, "versions": 3}]
+    with HistoryStore(settings.db_url) as history:
+        data = history.history(url)
+    assert [v["captured_at"][:10] for v in data["versions"]] == [
+        "2024-01-01", "2024-02-01", "2024-03-01"]
+    assert [e["changed_fields"] for e in data["edits"]] == [["headline"], ["body"]]
+    assert data["versions"][2]["fields"]["body"][-1] == "Tolls return in March."
+
+    # each snapshot's WARC holds the source's records byte for byte
+    store = open_store(settings.storage_url)
+    keys = sorted(store.keys())
+    assert len(keys) == 3 and all("imported-" in key for key in keys)
+    ours = members(store.get(keys[0]))
+    assert [kind for kind, _ in ours] == ["warcinfo", "request", "response", "resource"]
+    assert {raw for kind, raw in ours[1:3]} <= {raw for _, raw in members(crawl.read_bytes())}
+    checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
+    assert (checked["checked"], checked["intact"]) == (3, 3)
+    # shown for what they are: the page as the other archive had it, no screenshot
+    with TestClient(create_app(settings)) as client:
+        aid = data["article_id"]
+        first = client.get(f"/api/articles/{aid}/snapshots").json()[0]
+        assert "Imported from another web archive" in client.get(f"/snapshots/{first['id']}").text
+        assert client.get(f"/snapshots/{first['id']}/dom").status_code == 200
+        diff = client.get(f"/articles/{aid}/diff", params={"from_version": 1, "to_version": 2})
+        assert diff.text.count(" · imported") == 2 and "screenshot" not in diff.text.lower()
+
+    # again, from a WACZ holding the same WARC: nothing new; all its pages otherwise
+    wacz = tmp_path / "crawl.wacz"
+    with zipfile.ZipFile(wacz, "w") as package:
+        package.write(crawl, "archive/crawl.warc.gz")
+    again = imported(str(wacz), "--url", url)
+    assert (again["snapshots"], again["already_imported"]) == (0, 2)
+    every = imported(str(wacz))
+    assert every["snapshots"] == 1 and [(a["url"], a["snapshots_added"]) for a in
+                                        every["articles"]] == [
+        (url, 0), (site.url("museum-returns-bronzes"), 1)]
+
+
+def test_a_file_that_is_not_a_web_archive_stops_the_import_before_it_starts(
+    site: NewsSite, settings: Settings, tmp_path: Path,
+) -> None:
+    good, bad = tmp_path / "good.warc.gz", tmp_path / "notes.warc.gz"
+    write_foreign_warc(good, [("2024-01-01T09:00:00Z", site.url(SLUG), "200 OK",
+                               site.render(SLUG).encode(), "text/html")])
+    bad.write_bytes(b"these are not WARC records\n")
+    result = CliRunner().invoke(main, ["import", str(good), str(bad)])
+    assert result.exit_code == 1 and f"{bad}: not a WARC file" in result.output, result.output
+    assert list(open_store(settings.storage_url).keys()) == []

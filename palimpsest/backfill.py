@@ -23,17 +23,18 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from . import __version__
-from .errors import ArchiveError
+from .errors import ArchiveError, Forgotten
 from .history import HistoryStore
 from .models import Capture, StoredWarc
 from .pipeline import extract_capture, warc_key
@@ -65,67 +66,125 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     those of ``urls``, if given) as snapshots, and rebuild the histories of
     the articles they belong to; what was imported, per article."""
     wanted = {normalize_url(url) for url in urls} if urls else None
-    for path in paths:
-        for _ in pages(path):
-            pass
+    sources = [(warc, _requests(warc)) for path in paths for warc in _warcs(path)]
     added: dict[str, int] = {}  # article id -> snapshots imported now
-    known = 0
-    for page in (p for path in paths for p in pages(path)):
-        if wanted is None or normalize_url(page.url) in wanted:
-            aid, new = _record(history, store, page)
+    known, forgotten = 0, 0
+    for warc, requests in sources:
+        for page in _pages(warc, requests):
+            if wanted is not None and normalize_url(page.url) not in wanted:
+                continue
+            try:
+                aid, new = _record(history, store, page)
+            except Forgotten:  # (a takedown holds for what others archived too)
+                forgotten += 1
+                continue
             added[aid], known = added.get(aid, 0) + new, known + (not new)
     rebuilt = [rebuild(history, store, aid) for aid in added]
     return {"snapshots": sum(added.values()), "already_imported": known,
+            "forgotten": forgotten,
             "articles": [{"url": r["url"], "snapshots_added": added[aid],
                           "versions": r["versions_after"]}
                          for aid, r in zip(added, rebuilt, strict=True)]}
 
 
-def pages(path: Path) -> Iterator[Page]:
-    """The HTML page responses of a WARC (gzipped or not), or of each WARC in
-    a WACZ; redirects and other types left out."""
+@dataclass(frozen=True)
+class _Warc:
+    """A WARC file, or one inside a WACZ (``member``)."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    def open(self, stack: ExitStack) -> BinaryIO:
+        """The WARC, read from its start, closed with ``stack``."""
+        if self.member is None:
+            return stack.enter_context(self.path.open("rb"))
+        wacz = stack.enter_context(zipfile.ZipFile(self.path))
+        return stack.enter_context(wacz.open(self.member))  # type: ignore[return-value]
+
+
+def _warcs(path: Path) -> list[_Warc]:
+    """The WARC at ``path`` (gzipped or not), or each WARC in the WACZ there."""
+    if path.suffix.lower() != ".wacz":
+        return [_Warc(path)]
     try:
-        if path.suffix.lower() == ".wacz":
-            with zipfile.ZipFile(path) as wacz:
-                for name in sorted(wacz.namelist()):
-                    if name.startswith("archive/") and ".warc" in name:
-                        yield from _pages(wacz.read(name))
-        else:
-            yield from _pages(path.read_bytes())
+        with zipfile.ZipFile(path) as wacz:
+            names = sorted(n for n in wacz.namelist() if n.startswith("archive/") and ".warc" in n)
     except (OSError, zipfile.BadZipFile) as exc:
         raise ArchiveError(f"cannot read {path}: {exc}") from exc
+    return [_Warc(path, name) for name in names]
+
+
+class _Reading:
+    """The records of a WARC being read, and where each lies in it."""
+
+    def __init__(self, stream: BinaryIO, again: BinaryIO) -> None:
+        self.records, self._again = ArchiveIterator(stream), again
+
+    def __iter__(self) -> Iterator[Any]:
+        return checked(self.records)
+
+    def position(self) -> tuple[int, int]:
+        """(offset, length) of the record just read."""
+        return self.records.get_record_offset(), self.records.get_record_length()
+
+    def read(self, position: tuple[int, int]) -> bytes:
+        """The record at ``position`` as it is there: a gzip member (one is
+        made of a record stored uncompressed)."""
+        self._again.seek(position[0])
+        data = self._again.read(position[1])
+        return data if data[:2] == b"\x1f\x8b" else gzip.compress(data)
+
+
+@contextmanager
+def _reading(warc: _Warc) -> Iterator[_Reading]:
+    try:
+        with ExitStack() as stack:
+            yield _Reading(warc.open(stack), warc.open(stack))
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ArchiveError(f"cannot read {warc.name}: {exc}") from exc
     except ArchiveError as exc:
-        raise ArchiveError(f"{path}: {exc}") from exc
+        raise ArchiveError(f"{warc.name}: {exc}") from exc
 
 
-def _pages(data: bytes) -> Iterator[Page]:
-    requests: dict[str, bytes] = {}  # response id -> its request's record
-    records, warc = ArchiveIterator(io.BytesIO(data)), False
-    for record in checked(records):
-        kind = record.rec_type
-        warc = warc or record.format == "warc"
-        if kind not in ("request", "response"):
-            continue
-        if kind == "response":  # (the body read before the iterator moves on)
-            body = record.content_stream().read()
-        raw = _member(data[records.get_record_offset():][:records.get_record_length()])
-        if kind == "request":
-            requests[record.rec_headers.get_header("WARC-Concurrent-To") or ""] = raw
-            continue
-        http = record.http_headers
-        content_type = (http.get_header("Content-Type") or "") if http else ""
-        if http is None or content_type.split(";")[0].strip().lower() not in HTML_TYPES \
-                or http.get_statuscode().startswith("3"):
-            continue
-        record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-        yield Page(url=record.rec_headers.get_header("WARC-Target-URI") or "",
-                   status=int(http.get_statuscode()),
-                   archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
-                   charset=_charset(content_type), html=body, response=raw,
-                   request=requests.pop(record_id, b""))
-    if not warc:  # (warcio reads anything as some record of an ARC file)
-        raise ArchiveError("not a WARC file: not one WARC record in it (ARC files are not "
-                           "read: warcio's arc2warc converts them)")
+def _requests(warc: _Warc) -> dict[str, tuple[int, int]]:
+    """Where the request records of ``warc`` lie, by the response each asked
+    for, reading it through: one that is not a WARC stops the import here."""
+    requests, found = {}, False
+    with _reading(warc) as reading:
+        for record in reading:
+            found = found or record.format == "warc"
+            if record.rec_type == "request":
+                requests[record.rec_headers.get_header("WARC-Concurrent-To") or ""] = \
+                    reading.position()
+    if not found:  # (warcio reads anything as some record of an ARC file)
+        raise ArchiveError(f"{warc.name}: not a WARC file: not one WARC record in it (ARC "
+                           "files are not read: warcio's arc2warc converts them)")
+    return requests
+
+
+def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
+    """The HTML page responses of ``warc``; redirects and other types left out."""
+    with _reading(warc) as reading:
+        for record in reading:
+            http = record.http_headers
+            if record.rec_type != "response" or http is None:
+                continue
+            content_type = http.get_header("Content-Type") or ""
+            if content_type.split(";")[0].strip().lower() not in HTML_TYPES \
+                    or http.get_statuscode().startswith("3"):
+                continue
+            body = record.content_stream().read()  # (before the iterator moves on)
+            request = requests.get(record.rec_headers.get_header("WARC-Record-ID") or "")
+            yield Page(url=record.rec_headers.get_header("WARC-Target-URI") or "",
+                       status=int(http.get_statuscode()),
+                       archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
+                       charset=_charset(content_type), html=body,
+                       response=reading.read(reading.position()),
+                       request=reading.read(request) if request else b"")
 
 
 def _record(history: HistoryStore, store: BlobStore, page: Page) -> tuple[str, bool]:
@@ -172,11 +231,6 @@ def _warc(page: Page, capture: Capture) -> tuple[bytes, dict[str, tuple[int, int
         warc_headers_dict={"WARC-Date": capture.fetched_at.strftime("%Y-%m-%dT%H:%M:%SZ")}))
     records["dom"] = (start, out.tell() - start)
     return out.getvalue(), records
-
-
-def _member(raw: bytes) -> bytes:
-    """A record as a gzip member of its own: as it is if it was one."""
-    return raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw)
 
 
 def _date(value: str) -> datetime:

@@ -702,7 +702,7 @@ def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: boo
         emit(done)
         return
     click.echo(f"{done['snapshots']} snapshot(s) imported, {done['already_imported']} "
-               f"imported before")
+               f"imported before, {done['forgotten']} of forgotten articles left out")
     for article in done["articles"]:
         click.echo(f"  {article['url']}: {article['snapshots_added']} added, "
                    f"{article['versions']} version(s) now")

@@ -128,6 +128,13 @@ def test_an_article_s_earlier_versions_are_backfilled_in_time_order(
                                         every["articles"]] == [
         (url, 0), (site.url("museum-returns-bronzes"), 1)]
 
+    # an article forgotten (a takedown) is not brought back by an import
+    assert CliRunner().invoke(main, ["forget", url, "--yes"]).exit_code == 0
+    left = sorted(store.keys())
+    after = imported(str(wacz))
+    assert (after["snapshots"], after["forgotten"]) == (0, 2)
+    assert sorted(store.keys()) == left and len(left) == 1  # (the other article's)
+
 
 def test_a_file_that_is_not_a_web_archive_stops_the_import_before_it_starts(
     site: NewsSite, settings: Settings, tmp_path: Path,

@@ -21,6 +21,7 @@ import codecs
 import gzip
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -70,8 +71,9 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     added: dict[str, int] = {}  # article id -> snapshots imported now
     known, forgotten = 0, 0
     for warc, requests in sources:
+        listed = wanted or warc.pages
         for page in _pages(warc, requests):
-            if wanted is not None and normalize_url(page.url) not in wanted:
+            if listed is not None and normalize_url(page.url) not in listed:
                 continue
             try:
                 aid, new = _record(history, store, page)
@@ -89,10 +91,12 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
 
 @dataclass(frozen=True)
 class _Warc:
-    """A WARC file, or one inside a WACZ (``member``)."""
+    """A WARC file, or one inside a WACZ (``member``), and the pages the
+    WACZ lists (None: every HTML response is a page)."""
 
     path: Path
     member: str | None = None
+    pages: frozenset[str] | None = None
 
     @property
     def name(self) -> str:
@@ -112,10 +116,15 @@ def _warcs(path: Path) -> list[_Warc]:
         return [_Warc(path)]
     try:
         with zipfile.ZipFile(path) as wacz:
-            names = sorted(n for n in wacz.namelist() if n.startswith("archive/") and ".warc" in n)
-    except (OSError, zipfile.BadZipFile) as exc:
+            names = wacz.namelist()
+            lists = [wacz.read(n) for n in names if n.startswith("pages/") and n.endswith(".jsonl")]
+        # (a frame's document, an embed, is an HTML response too, but not one of its pages)
+        pages = frozenset(normalize_url(page["url"]) for text in lists
+                          for page in map(json.loads, text.splitlines()) if "url" in page) or None
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
         raise ArchiveError(f"cannot read {path}: {exc}") from exc
-    return [_Warc(path, name) for name in names]
+    return [_Warc(path, name, pages) for name in sorted(names)
+            if name.startswith("archive/") and ".warc" in name]
 
 
 class _Reading:

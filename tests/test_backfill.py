@@ -9,16 +9,19 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from palimpsest.capture import Browser
 from palimpsest.cli import main
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
 from palimpsest.history import HistoryStore
+from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
 
@@ -123,6 +126,12 @@ def test_an_article_s_earlier_versions_are_backfilled_in_time_order(
         package.write(crawl, "archive/crawl.warc.gz")
     again = imported(str(wacz), "--url", url)
     assert (again["snapshots"], again["already_imported"]) == (0, 2)
+    listed = tmp_path / "listed.wacz"  # (its pages.jsonl names the pages: not the other)
+    with zipfile.ZipFile(listed, "w") as package:
+        package.write(crawl, "archive/crawl.warc.gz")
+        package.writestr("pages/pages.jsonl", '{"format": "json-pages-1.0"}\n'
+                                              f'{{"url": "{url}", "ts": "2024-01-01"}}\n')
+    assert [a["url"] for a in imported(str(listed))["articles"]] == [url]
     every = imported(str(wacz))
     assert every["snapshots"] == 1 and [(a["url"], a["snapshots_added"]) for a in
                                         every["articles"]] == [
@@ -146,3 +155,27 @@ def test_a_file_that_is_not_a_web_archive_stops_the_import_before_it_starts(
     result = CliRunner().invoke(main, ["import", str(good), str(bad)])
     assert result.exit_code == 1 and f"{bad}: not a WARC file" in result.output, result.output
     assert list(open_store(settings.storage_url).keys()) == []
+
+
+@pytest.mark.browser
+def test_an_archive_exported_here_is_imported_elsewhere_with_its_history(
+    site: NewsSite, settings: Settings, browser: Browser, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another Palimpsest takes this one's export: the same versions."""
+    url = site.url(SLUG)
+    with HistoryStore(settings.db_url) as history:
+        for edit in ({}, {"headline": "Harbour bridge reopens at last"}):
+            site.edit(SLUG, **edit)
+            snapshot(url, settings=settings, browser=browser, history=history,
+                     store=open_store(settings.storage_url))
+        here = history.history(url)
+    wacz = tmp_path / "article.wacz"
+    assert CliRunner().invoke(main, ["export", url, "--wacz", str(wacz)]).exit_code == 0
+    monkeypatch.setenv("PALIMPSEST_HOME", str(tmp_path / "elsewhere"))
+    done = imported(str(wacz))
+    assert done["snapshots"] == 2 and [a["url"] for a in done["articles"]] == [url]
+    with HistoryStore(Settings.from_env().db_url) as history:
+        there = history.history(url)
+    assert [v["fields"] for v in there["versions"]] == [v["fields"] for v in here["versions"]]
+    assert [e["changed_fields"] for e in there["edits"]] == [["headline"]]

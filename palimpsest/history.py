@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from . import dedup
 from .database import from_db_time, open_engine, to_db_time
@@ -45,6 +46,8 @@ from .schedule import next_check, retry_after, retry_interval
 from .schema import articles, edits, events, snapshots, versions
 from .urls import normalize_url, url_id
 from .warc import Original
+
+log = logging.getLogger(__name__)
 
 #: Characters of a failed check's error kept
 MAX_ERROR = 1000
@@ -101,15 +104,31 @@ class HistoryStore:
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    return Recorder(conn, capture, article, warc).run()
-            except IntegrityError as exc:
+                    recorder = Recorder(conn, capture, article, warc)
+                    result = recorder.run()
+                if recorder.hold is not None:
+                    self._hold_site(capture.url, recorder.hold)
+                return result
+            except (IntegrityError, OperationalError) as exc:
                 # Another worker recorded this article (or this WARC) at the
-                # same moment; the next attempt sees its rows.
-                if attempt == 2:
+                # same moment, or PostgreSQL chose this transaction to end a
+                # deadlock; the next attempt sees the other's rows.
+                if attempt == 2 or not _again(exc):
                     raise HistoryError(f"could not record {capture.url}: {exc}") from exc
             except SQLAlchemyError as exc:
                 raise HistoryError(f"could not record {capture.url}: {exc}") from exc
         raise AssertionError("unreachable")
+
+    def _hold_site(self, url: str, until: datetime) -> None:
+        """:func:`hold_site`, in a transaction of its own once the snapshot
+        is recorded: one holding the article's lock while it waits for its
+        neighbours' could deadlock with another doing the same. Best effort:
+        the article's own wait is recorded already."""
+        try:
+            with self.engine.begin() as conn:
+                hold_site(conn, url, until)
+        except SQLAlchemyError as exc:
+            log.warning("could not push back the checks of %s's site: %s", url, exc)
 
     def history(self, url: str) -> dict[str, Any]:
         """Versions, edits and events of the article at ``url`` (the JSON contract)."""
@@ -195,6 +214,8 @@ class Recorder:
         self.when = to_db_time(capture.fetched_at)
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.changed: tuple[str, ...] = ()
+        #: until when the site asked for time, if it did (see :func:`hold_site`)
+        self.hold: datetime | None = None
 
     def run(self) -> SnapshotResult:
         earlier = self.conn.execute(
@@ -250,8 +271,7 @@ class Recorder:
         asked = retry_after(said, self.capture.fetched_at)
         values = failed_check(row, f"the server answered HTTP {status}", self.when, asked=asked)
         if status == 429 or asked:
-            hold_site(self.conn, row.url,
-                      self.when + retry_interval(values["failures"], asked=asked))
+            self.hold = self.when + retry_interval(values["failures"], asked=asked)
         return values
 
     def _article(self, aid: str | None, url: str) -> Row[Any]:
@@ -459,6 +479,14 @@ def failing_of(article: Any) -> dict[str, Any] | None:
             "error": article.last_error}
 
 
+def _again(exc: IntegrityError | OperationalError) -> bool:
+    """Whether a transaction that failed so may succeed when run again: a
+    unique row another worker added meanwhile, a deadlock victim, a
+    serialization failure."""
+    return isinstance(exc, IntegrityError) or \
+        getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+
+
 def locked_article(conn: Connection, aid: str) -> Row[Any]:
     """The ``articles`` row of ``aid``, locked until the transaction ends.
 
@@ -490,6 +518,11 @@ def hold_site(conn: Connection, url: str, until: datetime) -> None:
     to ``until``: a site that asks for time (429 Too Many Requests, a
     ``Retry-After``) is given it for all its articles, not only the one it
     answered."""
-    conn.execute(articles.update().where(
+    # (locked in one order, the id's: two holds at once wait for each other
+    # instead of each holding rows the other wants)
+    ids = conn.execute(select(articles.c.id).where(
         articles.c.watched, articles.c.next_check_at < until,
-        site_filter(articles.c.url, urlsplit(url).hostname)).values(next_check_at=until))
+        site_filter(articles.c.url, urlsplit(url).hostname),
+    ).order_by(articles.c.id).with_for_update()).scalars().all()
+    conn.execute(articles.update().where(articles.c.id.in_(ids), articles.c.next_check_at < until)
+                 .values(next_check_at=until))

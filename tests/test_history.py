@@ -299,6 +299,38 @@ def test_a_site_that_asks_for_time_gets_it_for_all_its_articles(db: HistoryStore
     assert watchlist.entries(failing=True)[0]["failing"]["failures"] == 1
 
 
+def test_a_site_asking_for_time_of_many_articles_at_once_loses_no_snapshot(
+    db: HistoryStore,
+) -> None:
+    """Workers recording 429s of one site's articles at once: each pushes back
+    its neighbours' checks, after its own snapshot is recorded (holding its
+    article's lock while waiting for theirs, two would deadlock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from palimpsest.models import Exchange
+    from palimpsest.watchlist import Watchlist
+
+    watchlist = Watchlist(db)
+    urls = [f"http://news.test/story-{n}" for n in range(12)]
+    for url in urls:
+        watchlist.add(url, now=T0)
+
+    def limited(n: int) -> None:
+        url = urls[n % len(urls)]
+        asked = Exchange(url=url, method="GET", request_headers=(("Sec-Fetch-Dest", "document"),),
+                         request_body=None, status=429, reason="Too Many Requests",
+                         response_headers=(("Retry-After", "3600"),), body=b"")
+        taken = Capture(url=url, final_url=url, status=429, exchanges=(asked,),
+                        fetched_at=T0 + timedelta(seconds=n), dom="")
+        db.record(taken, None, warc(100 + n))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(limited, range(48)))
+    assert db.snapshot_count() == 48
+    assert all(e["next_check_at"] >= (T0 + timedelta(hours=1)).isoformat()
+               for e in watchlist.entries())
+
+
 def test_a_server_that_cannot_answer_is_a_failed_check_until_it_can(
     db: HistoryStore, settings: Settings,
 ) -> None:

@@ -10,7 +10,7 @@ on are known without reading those WARCs (``forget``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -26,13 +26,8 @@ BATCH = 500
 
 def originals(conn: Connection, digests: Iterable[str]) -> dict[str, Original]:
     """The first archived copy of each of ``digests`` that has one."""
-    wanted, found = sorted(set(digests)), {}
-    for start in range(0, len(wanted), BATCH):
-        rows = conn.execute(select(payloads).where(
-            payloads.c.digest.in_(wanted[start:start + BATCH])))
-        for row in rows:
-            found[row.digest] = Original(row.uri, row.date, row.warc_key, row.offset, row.length)
-    return found
+    return {row.digest: Original(row.uri, row.date, row.warc_key, row.offset, row.length)
+            for row in _matching(conn, payloads, digests)}
 
 
 def remember(conn: Connection, new: Mapping[str, Original]) -> None:
@@ -53,12 +48,17 @@ def referred(conn: Connection, warc_key: str, digests: Iterable[str]) -> None:
 def referring(conn: Connection, digests: Iterable[str], outside: Collection[str]) -> set[str]:
     """Which of ``digests`` a revisit in a WARC not among ``outside`` points at
     (as far as the index knows: see ``snapshots.revisits_indexed``)."""
-    wanted, found = sorted(set(digests)), set()
+    return {row.digest for row in _matching(conn, revisits, digests)
+            if row.warc_key not in outside}
+
+
+def _matching(conn: Connection, table: Table, digests: Iterable[str]) -> Iterator[Any]:
+    """The rows of ``table`` whose digest is one of ``digests``, asked for
+    ``BATCH`` at a time."""
+    wanted = sorted(set(digests))
     for start in range(0, len(wanted), BATCH):
-        rows = conn.execute(select(revisits.c.digest, revisits.c.warc_key).where(
-            revisits.c.digest.in_(wanted[start:start + BATCH])))
-        found |= {row.digest for row in rows if row.warc_key not in outside}
-    return found
+        yield from conn.execute(select(table).where(
+            table.c.digest.in_(wanted[start:start + BATCH])))
 
 
 def _add(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -30,6 +30,17 @@ def warc(n: int) -> StoredWarc:
                       records={"page": (0, 5)})
 
 
+def rate_limited(url: str, when: datetime, *, retry_after: str) -> Capture:
+    """A capture of ``url`` answered 429 Too Many Requests, with a Retry-After."""
+    from palimpsest.models import Exchange
+
+    asked = Exchange(url=url, method="GET", request_headers=(("Sec-Fetch-Dest", "document"),),
+                     request_body=None, status=429, reason="Too Many Requests",
+                     response_headers=(("Retry-After", retry_after),), body=b"")
+    return Capture(url=url, final_url=url, status=429, exchanges=(asked,), fetched_at=when,
+                   dom="")
+
+
 def count(history: HistoryStore, table: object) -> int:
     with history.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
@@ -279,7 +290,6 @@ def test_a_retry_after_is_read_as_seconds_or_a_date_and_kept_to_a_day() -> None:
 def test_a_site_that_asks_for_time_gets_it_for_all_its_articles(db: HistoryStore) -> None:
     """429 with Retry-After: this article, and every other watched one on its
     site, waits that long; other sites' do not."""
-    from palimpsest.models import Exchange
     from palimpsest.urls import normalize_url
     from palimpsest.watchlist import Watchlist
 
@@ -288,10 +298,7 @@ def test_a_site_that_asks_for_time_gets_it_for_all_its_articles(db: HistoryStore
     for url in [URL, *others]:
         watchlist.add(url, now=T0)
     db.record(capture(0), ARTICLE, warc(0))  # (the article is known, then)
-    asked = Exchange(url=URL, method="GET", request_headers=(("Sec-Fetch-Dest", "document"),),
-                     request_body=None, status=429, reason="Too Many Requests",
-                     response_headers=(("Retry-After", "7200"),), body=b"")
-    db.record(replace(capture(5, status=429), exchanges=(asked,)), None, warc(1))
+    db.record(rate_limited(URL, T0 + timedelta(minutes=5), retry_after="7200"), None, warc(1))
     due = {e["url"]: e["next_check_at"] for e in watchlist.entries()}
     later = (T0 + timedelta(minutes=5, hours=2)).isoformat()
     assert [due[normalize_url(u)] for u in (URL, *others)] == [
@@ -307,7 +314,6 @@ def test_a_site_asking_for_time_of_many_articles_at_once_loses_no_snapshot(
     article's lock while waiting for theirs, two would deadlock)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from palimpsest.models import Exchange
     from palimpsest.watchlist import Watchlist
 
     watchlist = Watchlist(db)
@@ -316,12 +322,7 @@ def test_a_site_asking_for_time_of_many_articles_at_once_loses_no_snapshot(
         watchlist.add(url, now=T0)
 
     def limited(n: int) -> None:
-        url = urls[n % len(urls)]
-        asked = Exchange(url=url, method="GET", request_headers=(("Sec-Fetch-Dest", "document"),),
-                         request_body=None, status=429, reason="Too Many Requests",
-                         response_headers=(("Retry-After", "3600"),), body=b"")
-        taken = Capture(url=url, final_url=url, status=429, exchanges=(asked,),
-                        fetched_at=T0 + timedelta(seconds=n), dom="")
+        taken = rate_limited(urls[n % len(urls)], T0 + timedelta(seconds=n), retry_after="3600")
         db.record(taken, None, warc(100 + n))
 
     with ThreadPoolExecutor(max_workers=8) as pool:

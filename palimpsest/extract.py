@@ -27,7 +27,7 @@ from .site_rules import SiteRule, SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "4"
+EXTRACTOR_VERSION = "5"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -53,8 +53,9 @@ TAG_LINKS_XPATH = (
     ' or contains(@class, "field-tags") or contains(@class, "article-tags")'
     ' or contains(@class, "tags-list") or contains(@class, "tag-list")'
     ' or @rel="tag"]//a | //a[@rel="tag"]'
-    ' | //article//a[contains(@href, "/tag/") or contains(@href, "/tags/")'
-    ' or contains(@href, "/topic/") or contains(@href, "/schlagwort")]'
+    # (links to topic pages in the article's own sentences are not its tag list)
+    ' | //article//a[(contains(@href, "/tag/") or contains(@href, "/tags/")'
+    ' or contains(@href, "/topic/") or contains(@href, "/schlagwort")) and not(ancestor::p)]'
 )
 TAG_PATHS = ("/tag/", "/tags/", "/motcle/", "/mot/", "/topic/", "/topics/", "/thema/",
              "/schlagwort", "/keyword/", "/etiqueta/", "/tema/", "/genre/")
@@ -451,7 +452,9 @@ def _tags(tree: Any, data: dict[str, Any], meta: dict[str, str]) -> tuple[str, .
             found = meta["keywords"].split(",")
     # "# FACC": a hashtag's mark is no part of the tag
     tags = (TAG_COUNT.sub("", clean(t).lstrip("#").lstrip()) for t in found)
-    return tuple(_dedupe(t for t in tags if t and t.strip(".… ") and len(t) <= 80))
+    # ("/article": a CMS's path among its keywords is no tag either)
+    return tuple(_dedupe(t for t in tags if t and t.strip(".… ") and len(t) <= 80
+                         and not t.startswith("/") and "://" not in t))
 
 
 def _tag_link_group(tree: Any) -> list[str]:

@@ -284,6 +284,23 @@ def test_tags_listed_one_link_an_item_outside_the_article() -> None:
     assert extract(html).tags == ("LEWDNESS", "CAUGHT ON TAPE")
 
 
+def test_topic_links_in_the_story_s_sentences_are_not_its_tags() -> None:
+    # (a drop cap outside the link: "T" + "urkey" once made a tag "urkey")
+    html = _page("<title>T</title>", "<h1>Quarantine list grows</h1><article>"
+                 '<p><span class="dropcap">T</span><a href="/topic/turkey">urkey</a> and'
+                 ' <a href="/topic/poland">Poland</a> were added on Friday.</p>'
+                 f'{PARAGRAPHS}<aside class="more"><a href="/topic/turkey">Turkey</a>'
+                 '<a href="/topic/travel">Travel</a></aside></article>')
+    assert extract(html).tags == ("Turkey", "Travel")
+
+
+def test_a_cms_path_among_the_keywords_is_no_tag() -> None:
+    html = _page('<script type="application/ld+json">{"@type": "NewsArticle",'
+                 ' "headline": "Deal", "keywords": ["bill clinton", "/article"]}</script>',
+                 f"<h1>Deal</h1><article>{PARAGRAPHS}</article>")
+    assert extract(html).tags == ("bill clinton",)
+
+
 def test_article_tags_over_seo_keywords() -> None:
     html = _page('<script type="application/ld+json">{"@type": "NewsArticle",'
                  ' "headline": "Hottest year", "keywords": "2023,Hottest"}</script>'

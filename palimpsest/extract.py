@@ -311,11 +311,14 @@ def _headline(tree: Any, data: dict[str, Any], meta: dict[str, str], url: str | 
 
 def _h1_text(h1: Any) -> str:
     """An ``<h1>``'s text without its kicker, overline or screen-reader-only parts."""
-    h1 = copy.deepcopy(h1)
+    h1, cut = copy.deepcopy(h1), False
     for part in h1.xpath(".//*[@class]"):
         if KICKER_CLASS.search(part.get("class", "")) and part.getparent() is not None:
             part.drop_tree()
-    return clean(h1.text_content())
+            cut = True
+    text = clean(h1.text_content())
+    # (the separator that followed the kicker: "Kicker<span>: </span>Headline")
+    return text.lstrip(":|·–— ") if cut else text
 
 
 def _without_site(title: str, sites: set[str], label: str) -> str:

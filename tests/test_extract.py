@@ -176,6 +176,14 @@ def test_headline_without_kicker_or_site_name() -> None:
         "Daten von Rheinmetall gehackt"
 
 
+def test_headline_without_the_separator_after_its_kicker() -> None:
+    html = _page('<meta property="og:title" content="Wie Firmen ihre Leute schützen">',
+                 '<h1 itemprop="headline"><span class="ts-overline">Fieberkontrollen </span>'
+                 '<span class="ts-colon">: </span><span>Wie Firmen ihre Leute schützen</span></h1>'
+                 f"<article>{PARAGRAPHS}</article>", lang="de")
+    assert extract(html).headline == "Wie Firmen ihre Leute schützen"
+
+
 def test_marked_headline_wins_over_an_seo_title() -> None:
     html = _page(
         '<meta property="og:title" content="Brexit: Nervenkrieg geht in nächste Runde">'

@@ -683,7 +683,8 @@ def export(urls: tuple[str, ...], out: Path, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", "urls", multiple=True,
-              help="Only the pages of this article (repeatable); otherwise every HTML page.")
+              help="Only the pages of this article (repeatable); otherwise every HTML page "
+                   "(of a WACZ, those its pages.jsonl lists).")
 @json_option
 def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: bool) -> None:
     """Backfill histories from WARCs or WACZs made elsewhere (browsertrix,

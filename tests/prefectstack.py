@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +75,20 @@ class PrefectStack:
         return worker
 
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Ask the server; again while it answers that it is busy (its SQLite
+        database locked by the workers: 503), as Prefect's own client does."""
         request = urllib.request.Request(
             f"{self.api_url}{path}", method=method, headers={"Content-Type": "application/json"},
             data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (429, 502, 503) or attempt == 4:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     def run_deployment(self, name: str, *, wait: float = 0, **parameters: Any) -> dict[str, Any]:
         """Create a flow run of deployment ``flow/deployment`` through the REST API, as

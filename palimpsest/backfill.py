@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +35,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from . import __version__
+from .database import iso_time
 from .errors import ArchiveError, Forgotten
 from .history import HistoryStore
 from .models import Capture, StoredWarc
@@ -244,10 +245,9 @@ def _warc(page: Page, capture: Capture) -> tuple[bytes, dict[str, tuple[int, int
 
 def _date(value: str) -> datetime:
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso_time(value)
     except ValueError as exc:
         raise ArchiveError(f"a record has no usable WARC-Date: {value!r}") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _charset(content_type: str) -> str:

@@ -36,14 +36,15 @@ class IsoTime(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> datetime:
+        from .database import iso_time
+
         if isinstance(value, datetime):
             return value
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return iso_time(str(value))
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-28T09:30:00Z)",
                       param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Versions(click.ParamType):  # type: ignore[type-arg]

@@ -122,6 +122,13 @@ def translated(what: str) -> Iterator[None]:
         raise HistoryError(f"could not {what}: {exc}") from exc
 
 
+def iso_time(value: str) -> datetime:
+    """A time said in ISO 8601 ("Z" for UTC too), in UTC when it names no
+    offset; ValueError if it is none."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def to_db_time(moment: datetime) -> datetime:
     """Naive UTC, as stored (SQLite keeps no offsets)."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -37,6 +37,7 @@ from starlette.background import BackgroundTask
 
 from . import queries
 from .config import Settings
+from .database import iso_time
 from .diff import edit_between, word_diff
 from .errors import (
     ArchiveError,
@@ -147,10 +148,9 @@ def _since(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso_time(value)
     except ValueError as exc:
         raise HTTPException(400, f"since: {value!r} is not an ISO 8601 time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _page(items: list[Any], request: Request, limit: int, offset: int) -> dict[str, Any]:

@@ -8,6 +8,9 @@ becomes a snapshot of its article, at the time it was archived: its records
 into a WARC of the snapshot's own, beside the page's HTML decoded as UTF-8 (a
 ``resource`` record, read like a rendered DOM), and the article's history is
 then rebuilt in time order, older snapshots before the ones taken here.
+A page the archive reached by a redirect (an old address, http to https) is
+the snapshot of the address first asked for, as a capture here would be: the
+redirect's records are copied too, before the page's.
 
 Every file is read through before anything is recorded: one that is not a
 web archive stops the import before it starts. Importing the same file again
@@ -26,9 +29,10 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urljoin
 
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
@@ -47,6 +51,29 @@ from .urls import normalize_url
 from .warc import DOM_PREFIX, checked
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+#: How long before a page a redirect to it may have been archived and still
+#: be taken as the way there: a crawler queues the address a redirect gives,
+#: and may fetch it hours later
+REDIRECT_LEAD = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A redirect found in a web archive: from ``url`` to ``target``, and
+    where its records lie there (a crawl may hold many: they are read only
+    for the pages they led to)."""
+
+    url: str
+    target: str
+    archived_at: datetime
+    source: _Warc
+    request: tuple[int, int] | None
+    response: tuple[int, int]
+
+    def records(self) -> bytes:
+        """Its request and response records, as they are in the source."""
+        with _reading(self.source) as reading:
+            return _asked(reading, self.request) + reading.read(self.response)
 
 
 @dataclass(frozen=True)
@@ -68,16 +95,22 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     those of ``urls``, if given) as snapshots, and rebuild the histories of
     the articles they belong to; what was imported, per article."""
     wanted = {normalize_url(url) for url in urls} if urls else None
-    sources = [(warc, _requests(warc)) for path in paths for warc in _warcs(path)]
+    sources = [(warc, *_index(warc)) for path in paths for warc in _warcs(path)]
+    redirects: dict[str, list[Redirect]] = {}  # by target (from any file)
+    for _, _, found in sources:
+        for redirect in found:
+            redirects.setdefault(normalize_url(redirect.target), []).append(redirect)
     added: dict[str, int] = {}  # article id -> snapshots imported now
     known, forgotten = 0, 0
-    for warc, requests in sources:
+    for warc, requests, _ in sources:
         listed = wanted or warc.pages
         for page in _pages(warc, requests):
-            if listed is not None and normalize_url(page.url) not in listed:
+            chain = _chain(redirects, page)
+            if listed is not None and listed.isdisjoint(
+                    normalize_url(u) for u in (page.url, *(r.url for r in chain))):
                 continue
             try:
-                aid, new = _record(history, store, page)
+                aid, new = _record(history, store, page, chain)
             except Forgotten:  # (a takedown holds for what others archived too)
                 forgotten += 1
                 continue
@@ -160,20 +193,46 @@ def _reading(warc: _Warc) -> Iterator[_Reading]:
         raise ArchiveError(f"{warc.name}: {exc}") from exc
 
 
-def _requests(warc: _Warc) -> dict[str, tuple[int, int]]:
+def _index(warc: _Warc) -> tuple[dict[str, tuple[int, int]], list[Redirect]]:
     """Where the request records of ``warc`` lie, by the response each asked
-    for, reading it through: one that is not a WARC stops the import here."""
-    requests, found = {}, False
+    for, and the redirects in it, reading it through: one that is not a WARC
+    stops the import here."""
+    requests, found, hops = {}, False, []
     with _reading(warc) as reading:
         for record in reading:
             found = found or record.format == "warc"
+            headers, http = record.rec_headers, record.http_headers
             if record.rec_type == "request":
-                requests[record.rec_headers.get_header("WARC-Concurrent-To") or ""] = \
-                    reading.position()
+                requests[headers.get_header("WARC-Concurrent-To") or ""] = reading.position()
+            elif record.rec_type == "response" and http is not None \
+                    and http.get_statuscode()[:1] == "3" and http.get_header("Location"):
+                url = headers.get_header("WARC-Target-URI") or ""
+                hops.append((url, urljoin(url, http.get_header("Location")),
+                             _date(headers.get_header("WARC-Date") or ""),
+                             headers.get_header("WARC-Record-ID") or "", reading.position()))
     if not found:  # (warcio reads anything as some record of an ARC file)
         raise ArchiveError(f"{warc.name}: not a WARC file: not one WARC record in it (ARC "
                            "files are not read: warcio's arc2warc converts them)")
-    return requests
+    return requests, [Redirect(url, target, when, warc, requests.get(rid), position)
+                      for url, target, when, rid, position in hops]
+
+
+def _asked(reading: _Reading, position: tuple[int, int] | None) -> bytes:
+    """The request record at ``position``, if there is one."""
+    return reading.read(position) if position else b""
+
+
+def _chain(redirects: dict[str, list[Redirect]], page: Page) -> tuple[Redirect, ...]:
+    """The redirects that led to ``page``, first first: to each address, the
+    last archived before it (within ``REDIRECT_LEAD``), if there is one."""
+    chain: list[Redirect] = []
+    url, when = page.url, page.archived_at
+    # (each hop taken once: an archive that went round a loop holds one)
+    while hops := [r for r in redirects.get(normalize_url(url), ())
+                   if when - REDIRECT_LEAD <= r.archived_at <= when and r not in chain]:
+        chain.append(max(hops, key=lambda r: r.archived_at))
+        url, when = chain[-1].url, chain[-1].archived_at
+    return tuple(reversed(chain))
 
 
 def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
@@ -194,23 +253,26 @@ def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
                        archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
                        charset=_charset(content_type), html=body,
                        response=reading.read(reading.position()),
-                       request=reading.read(request) if request else b"")
+                       request=_asked(reading, request))
 
 
-def _record(history: HistoryStore, store: BlobStore, page: Page) -> tuple[str, bool]:
-    """Store and record one page as a snapshot, unless it was imported
-    before; its article's id, and whether it was recorded now."""
+def _record(history: HistoryStore, store: BlobStore, page: Page,
+            chain: tuple[Redirect, ...]) -> tuple[str, bool]:
+    """Store and record one page, reached by the redirects of ``chain``, as a
+    snapshot, unless it was imported before; its article's id, and whether
+    it was recorded now."""
     digest = hashlib.sha256(page.response).hexdigest()
-    capture = Capture(url=page.url, final_url=page.url, status=page.status,
-                      fetched_at=page.archived_at, exchanges=(), settled=False,
-                      dom=page.html.decode(page.charset, "replace"))
+    capture = Capture(url=chain[0].url if chain else page.url, final_url=page.url,
+                      status=page.status, fetched_at=page.archived_at, exchanges=(),
+                      settled=False, dom=page.html.decode(page.charset, "replace"),
+                      redirect_chain=tuple(r.url for r in chain))
     key = warc_key(capture, make_suffix=lambda: f"imported-{digest[:16]}")
     with history.engine.connect() as conn:
         before = conn.execute(select(snapshots.c.article_id)
                               .where(snapshots.c.warc_key == key)).scalar()
     if before is not None:
         return before, False
-    data, records = _warc(page, capture)
+    data, records = _warc(page, capture, chain)
     store.put(key, data)
     stored = StoredWarc(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                         records=records)
@@ -221,15 +283,19 @@ def _record(history: HistoryStore, store: BlobStore, page: Page) -> tuple[str, b
         raise
 
 
-def _warc(page: Page, capture: Capture) -> tuple[bytes, dict[str, tuple[int, int]]]:
-    """The snapshot's WARC: a warcinfo record, the source's request and
-    response as they were, and the HTML decoded as UTF-8 (the "dom" record)."""
+def _warc(page: Page, capture: Capture,
+          chain: tuple[Redirect, ...]) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """The snapshot's WARC: a warcinfo record, the source's records as they
+    were (each redirect's request and response, then the page's), and the
+    HTML decoded as UTF-8 (the "dom" record)."""
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True, warc_version="WARC/1.1")
     writer.write_record(writer.create_warcinfo_record("", {
         "software": f"palimpsest/{__version__}",
         "description": "imported from another web archive: the request and response "
                        "records are copied as they were there"}))
+    for redirect in chain:
+        out.write(redirect.records())
     out.write(page.request)
     start = out.tell()
     out.write(page.response)

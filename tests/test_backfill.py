@@ -29,16 +29,18 @@ SLUG = "harbour-bridge-reopens"
 
 
 def write_foreign_warc(path: Path, records: list[tuple[str, str, str, bytes, str]],
-                       *, gzip: bool = True) -> None:
+                       *, gzip: bool = True, moved: dict[str, str] | None = None) -> None:
     """A WARC as another crawler writes one: (date, URL, status line,
-    body, content type) a response each, with its request."""
+    body, content type) a response each, with its request; the responses
+    to the URLs ``moved`` names carry a Location, to where it says."""
     with path.open("wb") as out:
         writer = WARCWriter(out, gzip=gzip, warc_version="WARC/1.0")
         for date, url, status, body, content_type in records:
+            location = [("Location", (moved or {})[url])] if url in (moved or {}) else []
             response = writer.create_warc_record(
                 url, "response", payload=io.BytesIO(body),
-                http_headers=StatusAndHeaders(status, [("Content-Type", content_type)],
-                                              protocol="HTTP/1.1"),
+                http_headers=StatusAndHeaders(status, [("Content-Type", content_type),
+                                                       *location], protocol="HTTP/1.1"),
                 warc_headers_dict={"WARC-Date": date})
             request = writer.create_warc_record(
                 url, "request", payload=io.BytesIO(b""),
@@ -179,3 +181,42 @@ def test_an_archive_exported_here_is_imported_elsewhere_with_its_history(
         there = history.history(url)
     assert [v["fields"] for v in there["versions"]] == [v["fields"] for v in here["versions"]]
     assert [e["changed_fields"] for e in there["edits"]] == [["headline"]]
+
+
+def test_a_page_reached_by_redirects_is_a_snapshot_of_the_address_asked_for(
+    site: NewsSite, settings: Settings, tmp_path: Path,
+) -> None:
+    url, html = site.url(SLUG), "text/html; charset=utf-8"
+    short, old = f"{site.base_url}/s/hb", site.url("old-slug")
+    page = site.render(SLUG).encode()
+    crawl = tmp_path / "wayback.warc.gz"
+    write_foreign_warc(crawl, [  # (the later hops first: a crawler's queue decides)
+        ("2024-01-01T09:00:05Z", old, "301 Moved Permanently", b"", html),
+        ("2024-01-01T09:00:00Z", short, "302 Found", b"<a href=x>moved</a>", html),
+        ("2024-01-01T10:00:00Z", url, "200 OK", page, html),
+        ("2024-01-05T09:00:00Z", url, "200 OK", page.replace(b"2024", b"2025"), html),
+    ], moved={short: "/news/old-slug", old: url})
+
+    done = imported(str(crawl), "--url", short)
+    assert done["snapshots"] == 1 and done["articles"][0]["url"] == short
+    with HistoryStore(settings.db_url) as history:
+        data = history.history(short)
+        assert history.history(url)["article_id"] == data["article_id"]  # (an alias now)
+    assert [v["captured_at"][:10] for v in data["versions"]] == ["2024-01-01"]
+    with TestClient(create_app(settings)) as client:
+        first = client.get(f"/api/articles/{data['article_id']}/snapshots").json()[0]
+    assert (first["requested_url"], first["final_url"]) == (short, url)
+
+    # the redirects' records come first in its WARC, as the source has them
+    store = open_store(settings.storage_url)
+    [key] = store.keys()
+    ours = members(store.get(key))
+    assert [kind for kind, _ in ours] == ["warcinfo", *["request", "response"] * 3, "resource"]
+    theirs = [raw for _, raw in members(crawl.read_bytes())]
+    assert [theirs.index(raw) for _, raw in ours[1:7]] == [2, 3, 0, 1, 4, 5]
+    checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
+    assert (checked["checked"], checked["intact"]) == (1, 1)
+
+    # the page archived days later, on its own, is the page's own
+    again = imported(str(crawl), "--url", url)
+    assert (again["snapshots"], again["already_imported"]) == (1, 1)

@@ -15,6 +15,7 @@ show, then by htmldate.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -29,6 +30,17 @@ from lxml import etree
 
 #: 0001-01-01 and the like are a CMS's "no date", not a date
 MIN_YEAR = 1900
+#: Time zone abbreviations that news sites print after a time, with their
+#: offsets in hours; those that mean more than one zone (CST: the US's
+#: Central or China's; IST: India's, Ireland's or Israel's) are left out: a
+#: time given with one of them is kept without an offset, as it was shown.
+ZONE_NAMES = {
+    "GMT": 0, "UTC": 0, "BST": 1, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2,
+    "EEST": 3, "MSK": 3, "EST": -5, "EDT": -4, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8,
+    "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+    "PHT": 8, "WIB": 7, "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11,
+    "NZST": 12, "NZDT": 13,
+}
 MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
                        ' | //*[@itemprop="datePublished"]/@datetime')
 #: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50] or 13. 1. 2020 or 10.12.19
@@ -93,14 +105,23 @@ def parse(value: str | None) -> str | None:
         from dateutil import parser
 
         try:
-            moment = parser.parse(value)
-            # a time the text does not give is filled from the default
-            timed = parser.parse(value, default=datetime(2000, 1, 1, 1, 1)) == moment
+            with warnings.catch_warnings():  # (another zone's name: no offset, said above)
+                warnings.simplefilter("ignore", parser.UnknownTimezoneWarning)
+                moment = parser.parse(value, tzinfos=_zone_offsets())
+                # a time the text does not give is filled from the default
+                timed = parser.parse(value, default=datetime(2000, 1, 1, 1, 1),
+                                     tzinfos=_zone_offsets()) == moment
         except (ValueError, OverflowError):
             return None
     if moment.year < MIN_YEAR:
         return None
     return moment.isoformat() if timed else moment.date().isoformat()
+
+
+@cache
+def _zone_offsets() -> dict[str, int]:
+    """:data:`ZONE_NAMES` in seconds, as dateutil takes them."""
+    return {name: round(hours * 3600) for name, hours in ZONE_NAMES.items()}
 
 
 def _century(year: int) -> str:

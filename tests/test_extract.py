@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -269,6 +270,18 @@ def test_shown_time_wins_over_a_bare_meta_date() -> None:
                  f'<article>{PARAGRAPHS}</article><span class="date">01. Mai 2020</span>',
                  lang="de")
     assert extract(html).published == "2020-04-29T12:01:00"
+
+
+def test_a_shown_time_keeps_the_offset_its_zone_s_name_gives() -> None:
+    def published(shown: str) -> str | None:
+        return extract(_page("<title>T</title>", f"<h1>Storm season</h1><time>{shown}</time>"
+                             f"<article>{PARAGRAPHS}</article>")).published
+
+    assert published("October 27, 2023 8:00 AM EDT") == "2023-10-27T08:00:00-04:00"
+    assert published("9 June 2020 14:32 BST") == "2020-06-09T14:32:00+01:00"
+    with warnings.catch_warnings():  # (a name of several zones: no offset, and no warning)
+        warnings.simplefilter("error")
+        assert published("October 27, 2023 8:00 AM CST") == "2023-10-27T08:00:00"
 
 
 def test_tags_from_a_tag_cloud_lose_their_counts() -> None:

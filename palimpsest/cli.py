@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from . import lifecycle
 from .config import Settings
 from .errors import InvalidURL, PalimpsestError
 from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
@@ -482,8 +483,8 @@ def events(site: str | None, since: datetime | None, limit: int, form: str,
         "article_id": itemgetter("article_id"), "headline": itemgetter("headline"),
         "snapshot_id": itemgetter("snapshot_id"),
         "detail": lambda r: json.dumps(r["detail"], ensure_ascii=False),
-    }, lambda r: f"{r['at'][:16].replace('T', ' ')}  {r['kind']:<11} {r['url']}"
-                 + "".join(f"  {k}={v}" for k, v in r["detail"].items()))
+    }, lambda r: f"{r['at'][:16].replace('T', ' ')}  {lifecycle.title(r['kind']):<22} "
+                 f"{r['url']}  {lifecycle.said(r['kind'], r['detail'])}".rstrip())
 
 
 @main.command()

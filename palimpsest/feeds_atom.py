@@ -9,13 +9,9 @@ from typing import Any
 
 from lxml import etree
 
+from . import lifecycle
+
 ATOM = "http://www.w3.org/2005/Atom"
-#: What each kind of event (``models.EVENT_KINDS``) says, after the article's headline
-EVENT_TITLES = {
-    "unpublished": "unpublished", "republished": "back online", "moved": "moved",
-    "redirected": "now redirects elsewhere", "wall": "behind a wall",
-    "ab_test": "headline A/B test",
-}
 
 
 def atom_feed(*, title: str, self_url: str, base_url: str, edits: Sequence[dict[str, Any]],
@@ -71,13 +67,10 @@ def _edit_entry(edit: dict[str, Any], base_url: str) -> dict[str, str]:
 
 
 def _event_entry(event: dict[str, Any], base_url: str) -> dict[str, str]:
-    detail = event["detail"]
-    said = "; ".join(f"{key}: {', '.join(value) if isinstance(value, list) else value}"
-                     for key, value in detail.items())
+    kind = event["kind"]
     return {
         "id": f"urn:palimpsest:event:{event['article_id']}:{event['kind']}:{event['at']}",
-        "title": f"{event['headline'] or event['url']}: "
-                 f"{EVENT_TITLES.get(event['kind'], event['kind'])}",
+        "title": f"{event['headline'] or event['url']}: {lifecycle.title(kind)}",
         "updated": event["at"], "page": article_page(base_url, event["article_id"]),
-        "url": event["url"], "summary": said or event["kind"],
+        "url": event["url"], "summary": lifecycle.said(kind, event["detail"]) or kind,
     }

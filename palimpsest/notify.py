@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import queries
+from . import lifecycle, queries
 from .database import from_db_time, to_db_time, translated
 from .errors import HistoryError
 from .feeds_atom import article_page, edit_page
@@ -238,8 +238,8 @@ def _edit_message(edit: dict[str, Any], base: str) -> dict[str, Any]:
 
 
 def _event_message(event: dict[str, Any], base: str) -> dict[str, Any]:
-    said = "".join(f"; {key}: {value}" for key, value in event["detail"].items())
-    text = f"{event['headline'] or event['url']}: {event['kind']}{said} {event['url']}"
+    said = lifecycle.describe(event["kind"], event["detail"])
+    text = f"{event['headline'] or event['url']}: {said} {event['url']}"
     link = article_page(base, event["article_id"]) if base else None
     return {**event, "link": link, "text": text, "content": text}
 

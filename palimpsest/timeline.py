@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import lifecycle
+
 Style = Callable[..., str]
 
 
@@ -60,9 +62,8 @@ def render_timeline(history: dict[str, Any]) -> str:
                  else [f"first seen: {_short(version['fields'].get('headline'))!r}"])
         entries.append((version["captured_at"] or "", [f"v{n}", *lines]))
     for event in history.get("events", []):
-        detail = ", ".join(f"{k}={_short(v, 60)}" for k, v in event.items()
-                           if k not in ("kind", "at", "snapshot_id"))
-        entries.append((event["at"] or "", ["event", f"{event['kind']}: {detail}"]))
+        detail = {k: v for k, v in event.items() if k not in ("kind", "at", "snapshot_id")}
+        entries.append((event["at"] or "", ["event", lifecycle.describe(event["kind"], detail)]))
     for at, (label, *lines) in sorted(entries, key=lambda e: e[0]):
         head = f"{label:<5} {_stamp(at)}"
         out.append(f"{head}  {lines[0]}")

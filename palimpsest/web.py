@@ -35,7 +35,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from . import queries
+from . import lifecycle, queries
 from .config import Settings
 from .database import iso_time
 from .diff import edit_between, word_diff
@@ -181,6 +181,8 @@ def marked(text: str, phrase: str) -> Markup:
 def _pages(app: FastAPI) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["marked"] = marked
+    templates.env.filters["event_title"] = lifecycle.title
+    templates.env.filters["event_said"] = lifecycle.said
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, q: str | None = None, site: str | None = None,
@@ -271,8 +273,7 @@ def _timeline(history: dict[str, Any], snapshots: list[dict[str, Any]]) -> dict[
                 "snapshot_id": first[v["version"]]["id"] if v["version"] in first else None}
                for v in history["versions"]]
     entries += [{"kind": e["kind"], "at": e["at"],
-                 "detail": ", ".join(f"{k}: {v}" for k, v in e.items()
-                                     if k not in ("kind", "at", "snapshot_id"))}
+                 "detail": {k: v for k, v in e.items() if k not in ("kind", "at", "snapshot_id")}}
                 for e in history["events"]]
     headlines: list[dict[str, Any]] = []
     for v in history["versions"]:

@@ -266,7 +266,7 @@ def test_the_demo_shows_noise_edits_and_a_takedown(env: dict[str, str]) -> None:
               for part in result.output.split("\n== ")[1:5]]
     assert rounds == [["new"] * 3, ["unchanged"] * 3, ["changed"] * 3,
                       ["unchanged", "unpublished", "unchanged"]]
-    assert "unpublished: http_status=200, notice=Sorry, we couldn't find that page" in \
+    assert "unpublished: the page says “Sorry, we couldn't find that page” (HTTP 200)" in \
         result.output
     assert "[-32-] {+36+}" in result.output
 
@@ -294,7 +294,8 @@ def test_edits_and_events_across_the_archive_as_text_json_and_csv(
     assert json.loads(run("edits", "--format", "json", "--site", "elsewhere.example")[1]) == []
     assert "v2   headline" in run("edits")[1]
     code, text = run("events")
-    assert code == 0 and "unpublished" in text and "notice=Sorry, we couldn't find" in text
+    assert code == 0 and f"unpublished{' ' * 12}{url}  the page says “Sorry, we couldn't " \
+        "find that page” (HTTP 200)" in text
     (event,) = csv.DictReader(io.StringIO(run("events", "--format", "csv")[1]))
     assert event["kind"] == "unpublished" and json.loads(event["detail"])["http_status"] == 200
     assert run("events", "--kind", "moved", "--format", "json")[1].strip() == "[]"

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from palimpsest.config import Settings
 from palimpsest.errors import HistoryError
 from palimpsest.history import HistoryStore
+from palimpsest.lifecycle import describe
 from palimpsest.models import Article, Capture, StoredWarc
 from palimpsest.schema import edits, snapshots, versions
 
@@ -390,3 +391,22 @@ def test_a_story_gone_is_said_once_when_two_snapshots_find_it_gone(db: HistorySt
         list(pool.map(lambda n: db.record(capture(n, status=404), None, warc(n)), range(1, 17)))
     assert count(db, events) == 1
     assert [e["kind"] for e in db.history(URL)["events"]] == ["unpublished"]
+
+
+@pytest.mark.parametrize(("kind", "detail", "said"), [
+    ("unpublished", {"http_status": 410}, "unpublished: HTTP 410"),
+    ("unpublished", {"http_status": 200, "notice": "Page not found"},
+     "unpublished: the page says “Page not found” (HTTP 200)"),
+    ("republished", {"http_status": 200}, "back online: HTTP 200"),
+    ("moved", {"from": "https://a.example/x", "to": "https://a.example/y"},
+     "moved: from https://a.example/x to https://a.example/y"),
+    ("redirected", {"to": "https://a.example/"}, "now redirects elsewhere: to https://a.example/"),
+    ("wall", {"headline": "Subscribe to read"},
+     "behind a wall: the page shows “Subscribe to read”"),
+    ("wall", {"http_status": 403}, "behind a wall: HTTP 403"),
+    ("ab_test", {"versions": [2, 3], "headlines": ["A", "B"]},
+     "headline A/B test: v2 and v3 alternate: “A” / “B”"),
+    ("wall", {"http_status": 451, "reason": "legal"}, "behind a wall: HTTP 451; reason: legal"),
+])
+def test_each_event_is_said_in_words(kind: str, detail: dict[str, Any], said: str) -> None:
+    assert describe(kind, detail) == said

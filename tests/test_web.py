@@ -519,7 +519,8 @@ def test_events_are_listed_and_fed_beside_the_edits(
         titles = [entry.findtext("a:title", namespaces=ns) for entry in entries]
         assert len(titles) == 2 and titles[0].endswith(": unpublished"), (feed, titles)
         assert "changed" in titles[1]
-        assert "couldn't find that page" in entries[0].findtext("a:summary", namespaces=ns)
+        assert entries[0].findtext("a:summary", namespaces=ns) == \
+            "the page says “Sorry, we couldn't find that page” (HTTP 200)"
         for only, kept in (({"field": "headline"}, "changed"), ({"kind": "unpublished"},
                                                                 ": unpublished")):
             chosen = etree.fromstring(client.get(feed, params=only).content)
@@ -528,9 +529,11 @@ def test_events_are_listed_and_fed_beside_the_edits(
         assert etree.fromstring(client.get(feed, params={"field": "tags"}).content).findall(
             "a:entry", ns) == []
     assert client.get("/feeds/edits.atom", params={"field": "nope"}).status_code == 422
-    front = etree.HTML(client.get("/").text)
-    (row,) = front.xpath('//table[@class="events"]/tbody/tr')
-    assert "unpublished “Sorry, we couldn't find that page”" in "".join(row.itertext())
+    # in words on the pages too, as the feeds and the terminal say it
+    said = "unpublished the page says “Sorry, we couldn't find that page” (HTTP 200)"
+    (row,) = etree.HTML(client.get("/").text).xpath('//table[@class="events"]/tbody/tr')
+    (entry,) = etree.HTML(client.get(f"/articles/{aid}").text).xpath('//li[@class="event"]')
+    assert said in "".join(row.itertext()) and said in " ".join("".join(entry.itertext()).split())
 
 
 @pytest.mark.browser

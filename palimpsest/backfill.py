@@ -1,13 +1,16 @@
 """Backfill histories from web archives made elsewhere.
 
 A WARC or WACZ written by another tool (browsertrix-crawler, Heritrix,
-``wget --warc-file``, a download from a Wayback Machine) may hold what an
-article said before anyone here tracked it. Each HTML page response in it
+``wget --warc-file``, a download from a Wayback Machine), or an ARC file (the
+Internet Archive's format before WARC, 1996-2009), may hold what an article
+said before anyone here tracked it. Each HTML page response in it
 becomes a snapshot of its article, at the time it was archived: its records
 (the response, and the request that asked for it) are copied byte for byte
 into a WARC of the snapshot's own, beside the page's HTML decoded as UTF-8 (a
 ``resource`` record, read like a rendered DOM), and the article's history is
-then rebuilt in time order, older snapshots before the ones taken here.
+then rebuilt in time order, older snapshots before the ones taken here. An
+ARC file's records are written as WARC records, as warcio converts them
+(the HTTP response as it was, a WARC header made of the ARC record's).
 A page the archive reached by a redirect (an old address, http to https) is
 the snapshot of the address first asked for, as a capture here would be: the
 redirect's records are copied too, before the page's.
@@ -25,6 +28,7 @@ import gzip
 import hashlib
 import io
 import json
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -87,6 +91,7 @@ class Page:
     html: bytes  # (the body, decoded of its transfer and content encodings)
     response: bytes  # the records as they are in the source, each a gzip member
     request: bytes
+    converted: bool = False  # (from an ARC file: the records are WARC records made of its)
 
 
 def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
@@ -162,10 +167,12 @@ def _warcs(path: Path) -> list[_Warc]:
 
 
 class _Reading:
-    """The records of a WARC being read, and where each lies in it."""
+    """The records of a WARC (or an ARC file's, as WARC records) being read,
+    and where each lies in it."""
 
     def __init__(self, stream: BinaryIO, again: BinaryIO) -> None:
-        self.records, self._again = ArchiveIterator(stream), again
+        self.arc = _starts(again, b"filedesc://")  # (every ARC file's first record)
+        self.records, self._again = ArchiveIterator(stream, arc2warc=self.arc), again
 
     def __iter__(self) -> Iterator[Any]:
         return checked(self.records)
@@ -175,11 +182,40 @@ class _Reading:
         return self.records.get_record_offset(), self.records.get_record_length()
 
     def read(self, position: tuple[int, int]) -> bytes:
-        """The record at ``position`` as it is there: a gzip member (one is
-        made of a record stored uncompressed)."""
+        """The record at ``position`` as it is there (an ARC file's, as a
+        WARC record): a gzip member (one is made of a record stored
+        uncompressed)."""
         self._again.seek(position[0])
         data = self._again.read(position[1])
+        if self.arc:
+            return _converted(data)
         return data if data[:2] == b"\x1f\x8b" else gzip.compress(data)
+
+
+def _starts(stream: BinaryIO, prefix: bytes) -> bool:
+    """Whether ``stream`` (gzipped or not) begins with ``prefix``; read from
+    its start again afterwards."""
+    gzipped = stream.read(2) == b"\x1f\x8b"
+    stream.seek(0)
+    try:
+        head = (gzip.GzipFile(fileobj=stream) if gzipped else stream).read(len(prefix))
+    except (OSError, EOFError):
+        head = b""
+    stream.seek(0)
+    return head == prefix
+
+
+def _converted(arc: bytes) -> bytes:
+    """An ARC file's record as a WARC record, as warcio converts it: the HTTP
+    response as it was, a WARC header made from the ARC's. Its record id is
+    made of the ARC record's digest, so that a record converted again is the
+    same, byte for byte (an import is named by its records' digest)."""
+    record = next(ArchiveIterator(io.BytesIO(arc), arc2warc=True))
+    made = uuid.uuid5(uuid.NAMESPACE_URL, "sha256:" + hashlib.sha256(arc).hexdigest())
+    record.rec_headers.replace_header("WARC-Record-ID", f"<urn:uuid:{made}>")
+    out = io.BytesIO()
+    WARCWriter(out, gzip=True, warc_version="WARC/1.1").write_record(record)
+    return out.getvalue()
 
 
 @contextmanager
@@ -211,8 +247,8 @@ def _index(warc: _Warc) -> tuple[dict[str, tuple[int, int]], list[Redirect]]:
                              _date(headers.get_header("WARC-Date") or ""),
                              headers.get_header("WARC-Record-ID") or "", reading.position()))
     if not found:  # (warcio reads anything as some record of an ARC file)
-        raise ArchiveError(f"{warc.name}: not a WARC file: not one WARC record in it (ARC "
-                           "files are not read: warcio's arc2warc converts them)")
+        raise ArchiveError(f"{warc.name}: not a WARC or ARC file: not one WARC record in it, "
+                           "and no ARC file's header at its start")
     return requests, [Redirect(url, target, when, warc, requests.get(rid), position)
                       for url, target, when, rid, position in hops]
 
@@ -253,7 +289,7 @@ def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
                        archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
                        charset=_charset(content_type), html=body,
                        response=reading.read(reading.position()),
-                       request=_asked(reading, request))
+                       request=_asked(reading, request), converted=reading.arc)
 
 
 def _record(history: HistoryStore, store: BlobStore, page: Page,
@@ -292,8 +328,10 @@ def _warc(page: Page, capture: Capture,
     writer = WARCWriter(out, gzip=True, warc_version="WARC/1.1")
     writer.write_record(writer.create_warcinfo_record("", {
         "software": f"palimpsest/{__version__}",
-        "description": "imported from another web archive: the request and response "
-                       "records are copied as they were there"}))
+        "description": "imported from another web archive: " + (
+            "its ARC file's records, as WARC records (each HTTP response as it was there, "
+            "a WARC header made of the ARC record's)" if page.converted else
+            "the request and response records are copied as they were there")}))
     for redirect in chain:
         out.write(redirect.records())
     out.write(page.request)

@@ -690,8 +690,9 @@ def export(urls: tuple[str, ...], out: Path, as_json: bool) -> None:
 @json_option
 def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: bool) -> None:
     """Backfill histories from WARCs or WACZs made elsewhere (browsertrix,
-    Heritrix, wget, the Wayback Machine): each HTML page response becomes a
-    snapshot at the time it was archived, and its article's history is
+    Heritrix, wget, the Wayback Machine), or from ARC files: each HTML page
+    response becomes a snapshot at the time it was archived (of the address
+    first asked for, if redirects led to it), and its article's history is
     rebuilt in time order. Importing a file again adds nothing."""
     from .backfill import backfill
     from .history import HistoryStore

@@ -3,6 +3,7 @@ earlier versions, in time order, their records copied byte for byte."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import zipfile
@@ -155,7 +156,8 @@ def test_a_file_that_is_not_a_web_archive_stops_the_import_before_it_starts(
                                site.render(SLUG).encode(), "text/html")])
     bad.write_bytes(b"these are not WARC records\n")
     result = CliRunner().invoke(main, ["import", str(good), str(bad)])
-    assert result.exit_code == 1 and f"{bad}: not a WARC file" in result.output, result.output
+    assert result.exit_code == 1 and f"{bad}: not a WARC or ARC file" in result.output, \
+        result.output
     assert list(open_store(settings.storage_url).keys()) == []
 
 
@@ -220,3 +222,54 @@ def test_a_page_reached_by_redirects_is_a_snapshot_of_the_address_asked_for(
     # the page archived days later, on its own, is the page's own
     again = imported(str(crawl), "--url", url)
     assert (again["snapshots"], again["already_imported"]) == (1, 1)
+
+
+def write_arc(path: Path, records: list[tuple[str, str, bytes]]) -> list[bytes]:
+    """An ARC file (version 1, each record a gzip member) as the Internet
+    Archive's crawlers wrote them before WARC: (14-digit date, URL, HTTP
+    response) a record each; the HTTP responses, as written."""
+    fields = b"1 0 Crawl\nURL IP-address Archive-date Content-type Archive-length\n"
+    members = [b"filedesc://crawl.arc 0.0.0.0 20040101000000 text/plain %d\n%s\n"
+               % (len(fields), fields)]
+    for date, url, http in records:
+        members.append(b"%s 192.0.2.7 %s text/html %d\n%s\n"
+                       % (url.encode(), date.encode(), len(http), http))
+    path.write_bytes(b"".join(gzip.compress(member, mtime=0) for member in members))
+    return [http for _, _, http in records]
+
+
+def test_an_arc_file_s_pages_are_imported_as_warc_records(
+    site: NewsSite, settings: Settings, tmp_path: Path,
+) -> None:
+    url = site.url(SLUG)
+    before = site.render(SLUG).encode("iso-8859-1", "replace")
+    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
+    after = site.render(SLUG).encode("iso-8859-1", "replace")
+    crawl = tmp_path / "IA-2004.arc.gz"
+    sent = write_arc(crawl, [
+        (stamp, url, b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+         b"Content-Length: %d\r\n\r\n%s" % (len(page), page))
+        for stamp, page in (("20040301120000", after), ("20040102030405", before))])
+
+    done = imported(str(crawl), "--url", url)
+    assert done["articles"] == [{"url": url, "snapshots_added": 2, "versions": 2}]
+    with HistoryStore(settings.db_url) as history:
+        data = history.history(url)
+    assert [v["captured_at"][:19] for v in data["versions"]] == [
+        "2004-01-02T03:04:05", "2004-03-01T12:00:00"]
+    assert [e["changed_fields"] for e in data["edits"]] == [["headline"]]
+
+    # a WARC response record each, its HTTP response as the ARC file has it
+    store = open_store(settings.storage_url)
+    keys = sorted(store.keys())
+    for key, http in zip(keys, reversed(sent), strict=True):
+        (record,) = [(r.rec_headers, r.raw_stream.read()) for r in
+                     ArchiveIterator(io.BytesIO(store.get(key))) if r.rec_type == "response"]
+        assert record[0].get_header("WARC-Target-URI") == url
+        assert record[0].get_header("WARC-IP-Address") == "192.0.2.7"
+        assert record[1] == http.partition(b"\r\n\r\n")[2]
+    checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
+    assert (checked["checked"], checked["intact"]) == (2, 2)
+    # converted the same again: nothing new
+    assert imported(str(crawl), "--url", url)["already_imported"] == 2
+    assert sorted(store.keys()) == keys

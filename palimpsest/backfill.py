@@ -23,7 +23,6 @@ rebuilds the histories again: an import that was stopped is finished so.
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import hashlib
 import io
@@ -52,7 +51,7 @@ from .reextract import rebuild
 from .schema import snapshots
 from .storage import BlobStore
 from .urls import normalize_url
-from .warc import DOM_PREFIX, checked
+from .warc import DOM_PREFIX, charset, checked
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: How long before a page a redirect to it may have been archived and still
@@ -231,8 +230,8 @@ def _reading(warc: _Warc) -> Iterator[_Reading]:
 
 def _index(warc: _Warc) -> tuple[dict[str, tuple[int, int]], list[Redirect]]:
     """Where the request records of ``warc`` lie, by the response each asked
-    for, and the redirects in it, reading it through: one that is not a WARC
-    stops the import here."""
+    for, and the redirects in it, reading it through: one that is neither a
+    WARC nor an ARC file stops the import here."""
     requests, found, hops = {}, False, []
     with _reading(warc) as reading:
         for record in reading:
@@ -287,7 +286,7 @@ def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
             yield Page(url=record.rec_headers.get_header("WARC-Target-URI") or "",
                        status=int(http.get_statuscode()),
                        archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
-                       charset=_charset(content_type), html=body,
+                       charset=charset(content_type), html=body,
                        response=reading.read(reading.position()),
                        request=_asked(reading, request), converted=reading.arc)
 
@@ -353,14 +352,3 @@ def _date(value: str) -> datetime:
     except ValueError as exc:
         raise ArchiveError(f"a record has no usable WARC-Date: {value!r}") from exc
 
-
-def _charset(content_type: str) -> str:
-    """The charset a Content-Type names, if Python knows it; else UTF-8."""
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset":
-            try:
-                return codecs.lookup(value.strip("\"' ")).name
-            except LookupError:
-                break
-    return "utf-8"

@@ -9,6 +9,7 @@ compare WARC bytes exactly.
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import io
 import json
@@ -313,6 +314,18 @@ def _request(writer: WARCWriter, exchange: Exchange, headers: dict[str, str]) ->
         exchange.url, "request", payload=io.BytesIO(body), length=len(body), http_headers=http,
         warc_headers_dict=headers,
     )
+
+
+def charset(content_type: str) -> str:
+    """The charset a Content-Type names, if Python knows it; else UTF-8."""
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset":
+            try:
+                return codecs.lookup(value.strip("\"' ")).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def iter_records(stream: BinaryIO) -> Iterator[Any]:

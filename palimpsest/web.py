@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urldefrag, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import (
@@ -35,7 +36,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from . import lifecycle, queries
+from . import dedup, lifecycle, queries, replay
 from .config import Settings
 from .database import iso_time
 from .diff import edit_between, word_diff
@@ -56,7 +57,7 @@ from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .wacz import export_wacz
-from .warc import locate, read_record
+from .warc import charset, locate, read_record
 from .watchlist import Watchlist
 
 HERE = Path(__file__).parent
@@ -96,6 +97,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.history = history
     app.state.store = open_store(settings.storage_url, s3_options=settings.s3_options)
+    # (what each of the last WARCs shown holds, read once: a page asks for its parts at once)
+    app.state.replay_index = lru_cache(maxsize=32)(
+        lambda key: replay.resources(app.state.store.get(key)))
     app.state.jobs = jobs
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -505,10 +509,33 @@ def _capture(request: Request, snapshot: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _archived(body: bytes, headers: dict[str, str] | None = None) -> Response:
+def _archived(body: bytes, headers: dict[str, str] | None = None,
+              csp: str = ARCHIVE_CSP) -> Response:
     """Archived HTML, served so that nothing in it can run (an opaque, sandboxed origin)."""
     return Response(body, media_type="text/html; charset=utf-8", headers={
-        "Content-Security-Policy": ARCHIVE_CSP, **(headers or {})})
+        "Content-Security-Policy": csp, **(headers or {})})
+
+
+def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
+    """The snapshot's DOM, showing the styles and images it archived."""
+    dom = _record(request, snapshot, "dom").decode("utf-8", "replace")
+    return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"],
+                       f"/snapshots/{snapshot['id']}/r/".__add__).encode()
+
+
+def _resource(request: Request, snapshot: dict[str, Any], url: str) -> tuple[str, bytes]:
+    """The content type and body of what the snapshot archived at ``url``
+    (a revisit's payload read where it was first archived)."""
+    found = request.app.state.replay_index(snapshot["warc_key"]).get(urldefrag(url).url)
+    where = (snapshot["warc_key"], found.offset, found.length) if found else None
+    if found is not None and found.revisit:
+        with _engine(request).connect() as conn:
+            first = dedup.originals(conn, [found.digest]).get(found.digest)
+        where = (first.warc_key, first.offset, first.length) if first else None
+    if found is None or where is None:
+        raise HTTPException(404, f"snapshot {snapshot['id']} archived no such resource: {url}")
+    data = request.app.state.store.get(where[0], start=where[1], length=where[2])
+    return found.content_type, read_record(data)[2]
 
 
 def _http_date(iso: str) -> str:
@@ -542,6 +569,25 @@ def _archive(app: FastAPI) -> None:
     @app.get("/snapshots/{snapshot_id}/dom", include_in_schema=False)
     def snapshot_dom(request: Request, snapshot_id: int) -> Response:
         return _archived(_record(request, queries.snapshot(_engine(request), snapshot_id), "dom"))
+
+    @app.get("/snapshots/{snapshot_id}/page", include_in_schema=False)
+    def snapshot_page(request: Request, snapshot_id: int) -> Response:
+        snapshot = queries.snapshot(_engine(request), snapshot_id)
+        return _archived(_replayed_page(request, snapshot), csp=replay.PAGE_CSP)
+
+    @app.get("/snapshots/{snapshot_id}/r/{url:path}", include_in_schema=False)
+    def snapshot_resource(request: Request, snapshot_id: int, url: str) -> Response:
+        snapshot = queries.snapshot(_engine(request), snapshot_id)
+        # (as asked for, percent-escapes kept: as the archive has the address)
+        raw = request.scope.get("raw_path", b"").decode("latin-1").partition("/r/")[2]
+        url = _target(request, raw or url)
+        content_type, body = _resource(request, snapshot, url)
+        if content_type.split(";")[0].strip().lower() == "text/css":
+            css = body.decode(charset(content_type), "replace")
+            body = replay.stylesheet(css, url, f"/snapshots/{snapshot_id}/r/".__add__).encode()
+            content_type = "text/css; charset=utf-8"
+        return Response(body, media_type=content_type, headers={
+            "Content-Security-Policy": replay.PAGE_CSP, "X-Content-Type-Options": "nosniff"})
 
     @app.get("/snapshots/{snapshot_id}/screenshot.png", include_in_schema=False)
     def snapshot_screenshot(request: Request, snapshot_id: int) -> Response:
@@ -621,11 +667,11 @@ def _archive(app: FastAPI) -> None:
         if found is None:
             raise HTTPException(404, f"no memento of {original} at {stamp}")
         base = str(request.base_url).rstrip("/")
-        return _archived(_record(request, found, "dom"), {
+        return _archived(_replayed_page(request, found), {
             "Memento-Datetime": _http_date(found["fetched_at"]),
             "Link": f'<{original}>; rel="original", <{base}/timegate/{original}>; '
                     f'rel="timegate", <{base}/timemap/link/{original}>; rel="timemap"; '
-                    'type="application/link-format"'})
+                    'type="application/link-format"'}, csp=replay.PAGE_CSP)
 
     @app.get("/feeds/edits.atom", tags=["feeds"])
     def all_edits_feed(request: Request, only: Annotated[FeedFilter, Depends()]) -> Response:

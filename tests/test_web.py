@@ -4,6 +4,8 @@ against hostile archived HTML."""
 from __future__ import annotations
 
 import hashlib
+import html
+import io
 import os
 import re
 import socket
@@ -16,13 +18,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from lxml import etree
 from playwright.sync_api import expect
 from sqlalchemy import func, select, update
+from warcio.archiveiterator import ArchiveIterator
 
+from palimpsest import demo_site
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.database import to_db_time
@@ -174,6 +179,7 @@ def test_hostile_archived_html_stays_inert_on_every_page(
              f"/articles/{aid}/diff?from_version=1&to_version=2",
              f"/articles/{aid}/diff?from_version=1&to_version=2&view=inline",
              f"/snapshots/{result.snapshot_id}", f"/snapshots/{result.snapshot_id}/dom",
+             f"/snapshots/{result.snapshot_id}/page",
              f"/memento/{stamp}/{url}", f"/timegate/{url}"]
     dialogs: list[str] = []
     with browser.page() as world:
@@ -622,3 +628,47 @@ def test_the_watchlist_and_feeds_are_read_by_anyone_and_changed_with_the_token(
     assert [f["url"] for f in client.get("/api/feeds").json()] == [feed]
     assert client.delete("/api/feeds", params={"url": feed}, headers=right).status_code == 200
     assert client.get("/api/feeds").json() == []
+
+
+@pytest.mark.browser
+def test_the_archived_page_shows_its_archived_styles_and_images_and_nothing_live(
+    app_settings: Settings, client: TestClient, server: str, browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (a stylesheet large enough to be worth a revisit: the second's is one of the first's)
+    monkeypatch.setattr(demo_site, "CSS", demo_site.CSS + b"/*" + b" " * 4096 + b"*/")
+    with NewsSite(noise=False) as site, HistoryStore(app_settings.db_url) as history:
+        for _ in range(2):
+            later = snapshot(site.url(SLUG), settings=app_settings, browser=browser,
+                             store=open_store(app_settings.storage_url), history=history)
+        page = client.get(f"/snapshots/{later.snapshot_id}/page")
+        assert page.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
+        css = re.search(r'href="/snapshots/\d+/r/([^"]+/static/site\.css[^"]*)"', page.text)
+        image = re.search(r'src="/snapshots/\d+/r/([^"]+/img/[^"]+)"', page.text)
+        assert css is not None and image is not None, page.text
+        kinds = {r.rec_headers.get_header("WARC-Target-URI"): r.rec_type for r in ArchiveIterator(
+            io.BytesIO(client.get(f"/snapshots/{later.snapshot_id}/warc").content))
+            if r.rec_type in ("response", "revisit")}
+        assert kinds[html.unescape(css[1])] == "revisit", kinds
+
+        def archived(url: str) -> httpx.Response:
+            return client.get(f"/snapshots/{later.snapshot_id}/r/{url}")
+
+        style = archived(html.unescape(css[1]))
+        assert style.status_code == 200
+        assert style.headers["content-type"] == "text/css; charset=utf-8"
+        assert style.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in style.headers["content-security-policy"]
+        assert archived(image[1]).content == httpx.get(image[1]).content
+        # never a script, nor anything the snapshot did not archive
+        assert archived(f"{site.base_url}/static/site.js").status_code == 404
+        assert archived(f"{site.base_url}/never.png").status_code == 404
+
+        asked = len(site.requests)
+        with browser.page() as world:  # (the page in a browser: drawn from the archive alone)
+            world.page.goto(f"{server}/snapshots/{later.snapshot_id}/page", wait_until="load")
+            ticker, pictured = world.page.evaluate("""() => [
+                getComputedStyle(document.querySelector('.breaking-ticker')).backgroundColor,
+                [...document.images].filter(i => i.naturalWidth > 0).length]""")
+        assert (ticker, pictured > 0) == ("rgb(17, 17, 17)", True)
+        assert site.requests[asked:] == []

@@ -1,0 +1,134 @@
+"""A snapshot's page shown as it looked: its rendered DOM, with the
+stylesheets, images, fonts and media it used served from the archive.
+
+The DOM's and the stylesheets' addresses of those are rewritten to the
+archive's (``to``: a URL's address there); nothing else is. Scripts never
+run (the page is served in a sandbox), and nothing is fetched from the live
+web: an address the snapshot did not archive is simply not there. Only
+resources of the kinds above are served back: an archived script or HTML
+document never is.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from lxml import etree, html
+from warcio.archiveiterator import ArchiveIterator
+
+from .warc import checked
+
+#: What the archived page may load: its own archive's resources, nothing else
+PAGE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' "
+            "'unsafe-inline'; font-src 'self' data:; media-src 'self'")
+#: The resources served back (by the archived response's Content-Type)
+SERVED = ("text/css", "image/", "font/", "application/font", "application/x-font",
+          "application/vnd.ms-fontobject", "video/", "audio/")
+#: Attributes that name a resource the page shows (srcset: several)
+LINKED = {"img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"),
+          "audio": ("src",), "input": ("src",), "track": ("src",)}
+CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)|@import\s+(["'])([^"']+)\3""",
+                     re.IGNORECASE)
+
+Rewrite = Callable[[str], str]  # an absolute URL -> its address in the archive
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where an archived response lies in its WARC (a revisit's payload is
+    elsewhere: the record that first archived ``digest``)."""
+
+    offset: int
+    length: int
+    content_type: str
+    revisit: bool
+    digest: str
+
+
+def served(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower().startswith(SERVED)
+
+
+def resources(warc: bytes) -> dict[str, Resource]:
+    """The responses (and revisits) of a snapshot's WARC that may be served
+    back, by URL (the first of each; redirects and errors left out)."""
+    found: dict[str, Resource] = {}
+    records = ArchiveIterator(io.BytesIO(warc))
+    for record in checked(records):
+        http = record.http_headers
+        if record.rec_type not in ("response", "revisit") or http is None \
+                or not http.get_statuscode().startswith("2"):
+            continue
+        url = urldefrag(record.rec_headers.get_header("WARC-Target-URI") or "").url
+        content_type = http.get_header("Content-Type") or ""
+        if served(content_type) and url not in found:
+            found[url] = Resource(
+                records.get_record_offset(), records.get_record_length(), content_type,
+                record.rec_type == "revisit",
+                record.rec_headers.get_header("WARC-Payload-Digest") or "")
+    return found
+
+
+def page(dom: str, base: str, to: Rewrite) -> str:
+    """The DOM, its resources' addresses (in attributes, ``<style>``
+    elements and style attributes) rewritten ``to`` the archive's."""
+    tree = html.document_fromstring(dom)
+    for found in list(tree.iter("base")):  # (its address is resolved here, then it goes)
+        base = urljoin(base, found.get("href") or "")
+        found.drop_tree()
+    for element in tree.iter(etree.Element):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        names = LINKED.get(tag, ())
+        if tag == "link" and {"stylesheet", "icon"} & set((element.get("rel") or "").split()):
+            names = ("href",)
+        for name in names:
+            if value := element.get(name):
+                element.set(name, _srcset(value, base, to) if name == "srcset"
+                            else _archived(value, base, to))
+        if style := element.get("style"):
+            element.set("style", stylesheet(style, base, to))
+        if tag == "style" and element.text:
+            element.text = stylesheet(element.text, base, to)
+    return "<!DOCTYPE html>\n" + str(html.tostring(tree, encoding="unicode"))
+
+
+def stylesheet(css: str, base: str, to: Rewrite) -> str:
+    """The CSS, the addresses of its ``url()`` and ``@import`` rewritten."""
+    def archived(match: re.Match[str]) -> str:
+        if match[2] is not None:
+            return f'url("{_archived(match[2], base, to)}")'
+        return f'@import "{_archived(match[4], base, to)}"'
+    return CSS_URL.sub(archived, css)
+
+
+def _archived(value: str, base: str, to: Rewrite) -> str:
+    """A resource's address (relative to ``base``) in the archive; one that
+    is not on the web (``data:``) as it is."""
+    url = urljoin(base, value.strip())
+    return to(url) if urlsplit(url).scheme in ("http", "https") else value.strip()
+
+
+def _srcset(value: str, base: str, to: Rewrite) -> str:
+    """A srcset, each candidate's address rewritten: parsed as browsers do
+    (an address may hold commas; one ending in a comma ends its candidate)."""
+    candidates, at = [], 0
+    while at < len(value):
+        while at < len(value) and (value[at].isspace() or value[at] == ","):
+            at += 1
+        start = at
+        while at < len(value) and not value[at].isspace():
+            at += 1
+        url, descriptors = value[start:at], ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            end = value.find(",", at)
+            end = len(value) if end < 0 else end
+            descriptors, at = value[at:end].strip(), end + 1
+        if url:
+            candidates.append(f"{_archived(url, base, to)} {descriptors}".strip())
+    return ", ".join(candidates)

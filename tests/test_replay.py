@@ -1,0 +1,40 @@
+"""A snapshot's page shown with what it archived: the addresses rewritten."""
+
+from __future__ import annotations
+
+from palimpsest.replay import page, stylesheet
+
+
+def archived(url: str) -> str:
+    return "/r/" + url
+
+
+def test_the_page_s_resources_are_asked_of_the_archive() -> None:
+    shown = page(
+        '<html><head><base href="https://cdn.example/a/"><link rel="stylesheet" href="s.css">'
+        '<link rel="alternate" href="feed.xml"><style>p{background:url(p.png)}</style></head>'
+        '<body><img src="i.png" srcset="https://img.example/w_400,h_300/i.jpg 2x, i3.png 3x"'
+        ' style="background-image:url(\'q.png\')"><img src="data:image/gif;base64,R0lG">'
+        '<video poster="/v.jpg"><source src="v.mp4"></video>'
+        '<a href="next.html">next</a><script src="x.js"></script></body></html>',
+        "https://news.example/story", archived)
+    assert 'href="/r/https://cdn.example/a/s.css"' in shown
+    assert 'href="feed.xml"' in shown and 'src="x.js"' in shown and 'href="next.html"' in shown
+    assert "url(\"/r/https://cdn.example/a/p.png\")" in shown
+    assert ('srcset="/r/https://img.example/w_400,h_300/i.jpg 2x, '
+            '/r/https://cdn.example/a/i3.png 3x"') in shown
+    assert "style='background-image:url(\"/r/https://cdn.example/a/q.png\")'" in shown
+    assert 'src="data:image/gif;base64,R0lG"' in shown
+    assert 'poster="/r/https://cdn.example/v.jpg"' in shown
+    assert 'src="/r/https://cdn.example/a/v.mp4"' in shown
+    assert "<base" not in shown  # (resolved here: it would send the page's links elsewhere)
+
+
+def test_a_stylesheet_s_imports_and_urls_are_asked_of_the_archive() -> None:
+    css = ('@import "print.css"; @import url(fonts.css);'
+           '@font-face{src:url("/f.woff2") format("woff2"), url(data:font/woff;base64,AA)}')
+    assert stylesheet(css, "https://news.example/css/site.css", archived) == (
+        '@import "/r/https://news.example/css/print.css"; '
+        '@import url("/r/https://news.example/css/fonts.css");'
+        '@font-face{src:url("/r/https://news.example/f.woff2") format("woff2"), '
+        'url("data:font/woff;base64,AA")}')

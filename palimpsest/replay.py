@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from lxml import etree, html
 from warcio.archiveiterator import ArchiveIterator
 
-from .warc import checked
+from .warc import charset, checked
 
 #: What the archived page may load: its own archive's resources, nothing else
 PAGE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' "
@@ -44,13 +44,21 @@ class Resource:
 
     offset: int
     length: int
-    content_type: str
+    media_type: str
+    charset: str  # (a stylesheet's, to read it by)
     revisit: bool
     digest: str
 
 
-def served(content_type: str) -> bool:
-    return content_type.split(";")[0].strip().lower().startswith(SERVED)
+MIME = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
+
+
+def served(content_type: str) -> str | None:
+    """The media type an archived response is served back as, if it is one
+    of those served: its type alone, parameters left out (the archived header
+    is the site's word, which might name others after a comma)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media if MIME.fullmatch(media) and media.startswith(SERVED) else None
 
 
 def resources(warc: bytes) -> dict[str, Resource]:
@@ -65,9 +73,10 @@ def resources(warc: bytes) -> dict[str, Resource]:
             continue
         url = urldefrag(record.rec_headers.get_header("WARC-Target-URI") or "").url
         content_type = http.get_header("Content-Type") or ""
-        if served(content_type) and url not in found:
+        if (media := served(content_type)) is not None and url not in found:
             found[url] = Resource(
-                records.get_record_offset(), records.get_record_length(), content_type,
+                records.get_record_offset(), records.get_record_length(), media,
+                charset(content_type),
                 record.rec_type == "revisit",
                 record.rec_headers.get_header("WARC-Payload-Digest") or "")
     return found

@@ -57,7 +57,7 @@ from .models import ARTICLE_FIELDS, EVENT_KINDS, TEXT_FIELDS
 from .search import phrase_pattern, search_versions
 from .storage import BlobStore, open_store
 from .wacz import export_wacz
-from .warc import charset, locate, read_record
+from .warc import locate, read_record
 from .watchlist import Watchlist
 
 HERE = Path(__file__).parent
@@ -523,9 +523,10 @@ def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
                        f"/snapshots/{snapshot['id']}/r/".__add__).encode()
 
 
-def _resource(request: Request, snapshot: dict[str, Any], url: str) -> tuple[str, bytes]:
-    """The content type and body of what the snapshot archived at ``url``
-    (a revisit's payload read where it was first archived)."""
+def _resource(request: Request, snapshot: dict[str, Any],
+              url: str) -> tuple[replay.Resource, bytes]:
+    """What the snapshot archived at ``url``, and its body (a revisit's
+    payload read where it was first archived)."""
     found = request.app.state.replay_index(snapshot["warc_key"]).get(urldefrag(url).url)
     where = (snapshot["warc_key"], found.offset, found.length) if found else None
     if found is not None and found.revisit:
@@ -535,7 +536,7 @@ def _resource(request: Request, snapshot: dict[str, Any], url: str) -> tuple[str
     if found is None or where is None:
         raise HTTPException(404, f"snapshot {snapshot['id']} archived no such resource: {url}")
     data = request.app.state.store.get(where[0], start=where[1], length=where[2])
-    return found.content_type, read_record(data)[2]
+    return found, read_record(data)[2]
 
 
 def _http_date(iso: str) -> str:
@@ -581,12 +582,13 @@ def _archive(app: FastAPI) -> None:
         # (as asked for, percent-escapes kept: as the archive has the address)
         raw = request.scope.get("raw_path", b"").decode("latin-1").partition("/r/")[2]
         url = _target(request, raw or url)
-        content_type, body = _resource(request, snapshot, url)
-        if content_type.split(";")[0].strip().lower() == "text/css":
-            css = body.decode(charset(content_type), "replace")
+        found, body = _resource(request, snapshot, url)
+        media_type = found.media_type
+        if media_type == "text/css":  # (its own addresses asked of the archive too)
+            css = body.decode(found.charset, "replace")
             body = replay.stylesheet(css, url, f"/snapshots/{snapshot_id}/r/".__add__).encode()
-            content_type = "text/css; charset=utf-8"
-        return Response(body, media_type=content_type, headers={
+            media_type = "text/css; charset=utf-8"
+        return Response(body, media_type=media_type, headers={
             "Content-Security-Policy": replay.PAGE_CSP, "X-Content-Type-Options": "nosniff"})
 
     @app.get("/snapshots/{snapshot_id}/screenshot.png", include_in_schema=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from palimpsest.replay import page, stylesheet
+from palimpsest.replay import page, served, stylesheet
 
 
 def archived(url: str) -> str:
@@ -38,3 +38,11 @@ def test_a_stylesheet_s_imports_and_urls_are_asked_of_the_archive() -> None:
         '@import url("/r/https://news.example/css/fonts.css");'
         '@font-face{src:url("/r/https://news.example/f.woff2") format("woff2"), '
         'url("data:font/woff;base64,AA")}')
+
+
+def test_only_resources_of_the_kinds_a_page_shows_are_served_back_as_what_they_are() -> None:
+    assert served("text/css; charset=iso-8859-1") == "text/css"
+    assert served("IMAGE/SVG+XML") == "image/svg+xml"
+    assert served("image/png, text/html") is None  # (a browser would take the last)
+    for scripted in ("text/html", "application/javascript", "text/javascript", ""):
+        assert served(scripted) is None

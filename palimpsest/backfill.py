@@ -11,7 +11,11 @@ into a WARC of the snapshot's own, beside the page's HTML decoded as UTF-8 (a
 then rebuilt in time order, older snapshots before the ones taken here. An
 ARC file's records are written as WARC records, as warcio converts them
 (the HTTP response as it was, a WARC header made of the ARC record's).
-A page the archive reached by a redirect (an old address, http to https) is
+A page archived again unchanged by a crawler that deduplicates (a
+``revisit`` record, as Heritrix and Archive-It write them) is a snapshot
+too, the record it refers to copied after it: that the page had not changed
+then is worth knowing. A page the archive reached by a redirect (an old
+address, http to https) is
 the snapshot of the address first asked for, as a capture here would be: the
 redirect's records are copied too, before the page's.
 
@@ -31,7 +35,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -58,6 +62,19 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: be taken as the way there: a crawler queues the address a redirect gives,
 #: and may fetch it hours later
 REDIRECT_LEAD = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a record lies in a web archive."""
+
+    source: _Warc
+    position: tuple[int, int]
+
+    def read(self) -> bytes:
+        """The record, as it is there (a gzip member)."""
+        with _reading(self.source) as reading:
+            return reading.read(self.position)
 
 
 @dataclass(frozen=True)
@@ -99,16 +116,19 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     those of ``urls``, if given) as snapshots, and rebuild the histories of
     the articles they belong to; what was imported, per article."""
     wanted = {normalize_url(url) for url in urls} if urls else None
-    sources = [(warc, *_index(warc)) for path in paths for warc in _warcs(path)]
+    sources = [(warc, _index(warc)) for path in paths for warc in _warcs(path)]
     redirects: dict[str, list[Redirect]] = {}  # by target (from any file)
-    for _, _, found in sources:
-        for redirect in found:
+    originals: dict[str, Stored] = {}  # pages by payload digest (from any file)
+    for warc, index in sources:
+        for redirect in index.redirects:
             redirects.setdefault(normalize_url(redirect.target), []).append(redirect)
+        for digest, position in index.pages.items():
+            originals.setdefault(digest, Stored(warc, position))
     added: dict[str, int] = {}  # article id -> snapshots imported now
     known, forgotten = 0, 0
-    for warc, requests, _ in sources:
+    for warc, index in sources:
         listed = wanted or warc.pages
-        for page in _pages(warc, requests):
+        for page in _pages(warc, index.requests, originals):
             chain = _chain(redirects, page)
             if listed is not None and listed.isdisjoint(
                     normalize_url(u) for u in (page.url, *(r.url for r in chain))):
@@ -228,28 +248,50 @@ def _reading(warc: _Warc) -> Iterator[_Reading]:
         raise ArchiveError(f"{warc.name}: {exc}") from exc
 
 
-def _index(warc: _Warc) -> tuple[dict[str, tuple[int, int]], list[Redirect]]:
-    """Where the request records of ``warc`` lie, by the response each asked
-    for, and the redirects in it, reading it through: one that is neither a
-    WARC nor an ARC file stops the import here."""
-    requests, found, hops = {}, False, []
+@dataclass
+class _Index:
+    """What reading a WARC through found: where its requests lie (by the
+    record of the response each asked for), its redirects, and where its
+    pages lie by their payload's digest (what a revisit of one names)."""
+
+    requests: dict[str, tuple[int, int]] = field(default_factory=dict)
+    redirects: list[Redirect] = field(default_factory=list)
+    pages: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _index(warc: _Warc) -> _Index:
+    """What ``warc`` holds, reading it through: one that is neither a WARC
+    nor an ARC file stops the import here."""
+    index, found, hops = _Index(), False, []
     with _reading(warc) as reading:
         for record in reading:
             found = found or record.format == "warc"
             headers, http = record.rec_headers, record.http_headers
             if record.rec_type == "request":
-                requests[headers.get_header("WARC-Concurrent-To") or ""] = reading.position()
-            elif record.rec_type == "response" and http is not None \
-                    and http.get_statuscode()[:1] == "3" and http.get_header("Location"):
+                index.requests[headers.get_header("WARC-Concurrent-To") or ""] = \
+                    reading.position()
+            elif record.rec_type != "response" or http is None:
+                continue
+            elif http.get_statuscode()[:1] == "3" and http.get_header("Location"):
                 url = headers.get_header("WARC-Target-URI") or ""
                 hops.append((url, urljoin(url, http.get_header("Location")),
                              _date(headers.get_header("WARC-Date") or ""),
                              headers.get_header("WARC-Record-ID") or "", reading.position()))
+            elif _is_page(http) and (digest := headers.get_header("WARC-Payload-Digest")):
+                index.pages.setdefault(digest, reading.position())
     if not found:  # (warcio reads anything as some record of an ARC file)
         raise ArchiveError(f"{warc.name}: not a WARC or ARC file: not one WARC record in it, "
                            "and no ARC file's header at its start")
-    return requests, [Redirect(url, target, when, warc, requests.get(rid), position)
-                      for url, target, when, rid, position in hops]
+    index.redirects = [Redirect(url, target, when, warc, index.requests.get(rid), position)
+                       for url, target, when, rid, position in hops]
+    return index
+
+
+def _is_page(http: Any) -> bool:
+    """Whether a response (its HTTP headers) is a page: HTML, not a redirect."""
+    content_type = http.get_header("Content-Type") or ""
+    return content_type.split(";")[0].strip().lower() in HTML_TYPES \
+        and not http.get_statuscode().startswith("3")
 
 
 def _asked(reading: _Reading, position: tuple[int, int] | None) -> bytes:
@@ -270,24 +312,30 @@ def _chain(redirects: dict[str, list[Redirect]], page: Page) -> tuple[Redirect, 
     return tuple(reversed(chain))
 
 
-def _pages(warc: _Warc, requests: dict[str, tuple[int, int]]) -> Iterator[Page]:
-    """The HTML page responses of ``warc``; redirects and other types left out."""
+def _pages(warc: _Warc, requests: dict[str, tuple[int, int]],
+           originals: dict[str, Stored]) -> Iterator[Page]:
+    """The HTML page responses of ``warc``, and its revisits of those in
+    ``originals`` (a page archived again unchanged, as a crawler that
+    deduplicates writes it: the record it refers to is copied after it);
+    redirects and other types left out."""
     with _reading(warc) as reading:
         for record in reading:
-            http = record.http_headers
-            if record.rec_type != "response" or http is None:
+            headers, http = record.rec_headers, record.http_headers
+            if record.rec_type == "response" and http is not None and _is_page(http):
+                body, response = record.content_stream().read(), b""
+            elif record.rec_type == "revisit" and http is not None and _is_page(http) \
+                    and (original := originals.get(headers.get_header("WARC-Payload-Digest")
+                                                   or "")) is not None:
+                response = original.read()
+                body = next(ArchiveIterator(io.BytesIO(response))).content_stream().read()
+            else:
                 continue
-            content_type = http.get_header("Content-Type") or ""
-            if content_type.split(";")[0].strip().lower() not in HTML_TYPES \
-                    or http.get_statuscode().startswith("3"):
-                continue
-            body = record.content_stream().read()  # (before the iterator moves on)
-            request = requests.get(record.rec_headers.get_header("WARC-Record-ID") or "")
-            yield Page(url=record.rec_headers.get_header("WARC-Target-URI") or "",
+            request = requests.get(headers.get_header("WARC-Record-ID") or "")
+            yield Page(url=headers.get_header("WARC-Target-URI") or "",
                        status=int(http.get_statuscode()),
-                       archived_at=_date(record.rec_headers.get_header("WARC-Date") or ""),
-                       charset=charset(content_type), html=body,
-                       response=reading.read(reading.position()),
+                       archived_at=_date(headers.get_header("WARC-Date") or ""),
+                       charset=charset(http.get_header("Content-Type") or ""), html=body,
+                       response=reading.read(reading.position()) + response,
                        request=_asked(reading, request), converted=reading.arc)
 
 
@@ -330,7 +378,8 @@ def _warc(page: Page, capture: Capture,
         "description": "imported from another web archive: " + (
             "its ARC file's records, as WARC records (each HTTP response as it was there, "
             "a WARC header made of the ARC record's)" if page.converted else
-            "the request and response records are copied as they were there")}))
+            "the request and response records are copied as they were there (a "
+            "revisit's, then the record it refers to)")}))
     for redirect in chain:
         out.write(redirect.records())
     out.write(page.request)

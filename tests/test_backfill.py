@@ -273,3 +273,40 @@ def test_an_arc_file_s_pages_are_imported_as_warc_records(
     # converted the same again: nothing new
     assert imported(str(crawl), "--url", url)["already_imported"] == 2
     assert sorted(store.keys()) == keys
+
+
+def test_a_page_archived_again_unchanged_as_a_revisit_is_a_snapshot_too(
+    site: NewsSite, settings: Settings, tmp_path: Path,
+) -> None:
+    url, html = site.url(SLUG), "text/html; charset=utf-8"
+    first = site.render(SLUG).encode()
+    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
+    crawl = tmp_path / "archive-it.warc.gz"
+    with crawl.open("wb") as out:  # (as Heritrix writes a page fetched again, unchanged)
+        writer = WARCWriter(out, gzip=True, warc_version="WARC/1.0")
+        headers = StatusAndHeaders("200 OK", [("Content-Type", html)], protocol="HTTP/1.1")
+        original = writer.create_warc_record(
+            url, "response", payload=io.BytesIO(first), http_headers=headers,
+            warc_headers_dict={"WARC-Date": "2024-01-01T09:00:00Z"})
+        digest = original.rec_headers.get_header("WARC-Payload-Digest")
+        writer.write_record(original)
+        writer.write_record(writer.create_revisit_record(
+            url, digest, url, "2024-01-01T09:00:00Z", http_headers=headers,
+            warc_headers_dict={"WARC-Date": "2024-01-08T09:00:00Z"}))
+        writer.write_record(writer.create_warc_record(
+            url, "response", payload=io.BytesIO(site.render(SLUG).encode()),
+            http_headers=headers, warc_headers_dict={"WARC-Date": "2024-01-15T09:00:00Z"}))
+
+    assert imported(str(crawl), "--url", url)["snapshots"] == 3
+    with TestClient(create_app(settings)) as client:
+        aid = client.get("/api/articles", params={"site": "127.0.0.1"}).json()["items"][0]
+        taken = client.get(f"/api/articles/{aid['article_id']}/snapshots").json()
+        history = client.get(f"/api/articles/{aid['article_id']}").json()
+    assert [(s["fetched_at"][:10], s["outcome"]) for s in taken] == [
+        ("2024-01-01", "new"), ("2024-01-08", "unchanged"), ("2024-01-15", "changed")]
+    assert history["versions"][0]["last_seen"][:10] == "2024-01-08"
+    # the revisit's WARC holds it, then the record it refers to, as the crawl has them
+    store = open_store(settings.storage_url)
+    ours = members(store.get(sorted(store.keys())[1]))  # (named by their times)
+    assert [kind for kind, _ in ours] == ["warcinfo", "revisit", "response", "resource"]
+    assert [raw for _, raw in ours[1:3]] == [raw for _, raw in members(crawl.read_bytes())[1::-1]]

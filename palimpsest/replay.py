@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from lxml import etree, html
 from warcio.archiveiterator import ArchiveIterator
 
-from .warc import charset, checked
+from .warc import FRAME_PREFIX, charset, checked
 
 #: What the archived page may load: its own archive's resources, nothing else
 PAGE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' "
@@ -61,30 +61,45 @@ def served(content_type: str) -> str | None:
     return media if MIME.fullmatch(media) and media.startswith(SERVED) else None
 
 
-def resources(warc: bytes) -> dict[str, Resource]:
+@dataclass(frozen=True)
+class Archived:
+    """What of a snapshot's WARC its page may show, by URL: the resources
+    that may be served back, and the documents its frames showed."""
+
+    resources: dict[str, Resource]
+    frames: dict[str, Resource]
+
+
+def archived(warc: bytes) -> Archived:
     """The responses (and revisits) of a snapshot's WARC that may be served
-    back, by URL (the first of each; redirects and errors left out)."""
+    back (the first of each URL; redirects and errors left out), and the
+    rendered documents of its frames."""
     found: dict[str, Resource] = {}
+    frames: dict[str, Resource] = {}
     records = ArchiveIterator(io.BytesIO(warc))
     for record in checked(records):
-        http = record.http_headers
-        if record.rec_type not in ("response", "revisit") or http is None \
-                or not http.get_statuscode().startswith("2"):
-            continue
-        url = urldefrag(record.rec_headers.get_header("WARC-Target-URI") or "").url
-        content_type = http.get_header("Content-Type") or ""
-        if (media := served(content_type)) is not None and url not in found:
-            found[url] = Resource(
-                records.get_record_offset(), records.get_record_length(), media,
-                charset(content_type),
-                record.rec_type == "revisit",
-                record.rec_headers.get_header("WARC-Payload-Digest") or "")
-    return found
+        uri, http = record.rec_headers.get_header("WARC-Target-URI") or "", record.http_headers
+        where = (records.get_record_offset(), records.get_record_length())
+        revisit = (record.rec_type == "revisit",
+                   record.rec_headers.get_header("WARC-Payload-Digest") or "")
+        if uri.startswith(FRAME_PREFIX) and record.rec_type in ("resource", "revisit"):
+            frames.setdefault(uri.removeprefix(FRAME_PREFIX),
+                              Resource(*where, "text/html", "utf-8", *revisit))
+        elif record.rec_type in ("response", "revisit") and http is not None \
+                and http.get_statuscode().startswith("2"):
+            content_type = http.get_header("Content-Type") or ""
+            if (media := served(content_type)) is not None:
+                found.setdefault(urldefrag(uri).url,
+                                 Resource(*where, media, charset(content_type), *revisit))
+    return Archived(found, frames)
 
 
-def page(dom: str, base: str, to: Rewrite) -> str:
+def page(dom: str, base: str, to: Rewrite,
+         framed: Callable[[str], str | None] = lambda url: None) -> str:
     """The DOM, its resources' addresses (in attributes, ``<style>``
-    elements and style attributes) rewritten ``to`` the archive's."""
+    elements and style attributes) rewritten ``to`` the archive's, and each
+    frame showing the document it showed (``framed``: the archived document
+    of a frame's URL, shown as it is, if there is one), inline, sandboxed."""
     tree = html.document_fromstring(dom)
     for found in list(tree.iter("base")):  # (its address is resolved here, then it goes)
         base = urljoin(base, found.get("href") or "")
@@ -98,6 +113,11 @@ def page(dom: str, base: str, to: Rewrite) -> str:
             if value := element.get(name):
                 element.set(name, _srcset(value, base, to) if name == "srcset"
                             else _archived(value, base, to))
+        if tag in ("iframe", "frame") and (src := element.get("src")) and \
+                (document := framed(urljoin(base, src.strip()))) is not None:
+            del element.attrib["src"]
+            element.set("srcdoc", document)
+            element.set("sandbox", "")
         if style := element.get("style"):
             element.set("style", stylesheet(style, base, to))
         if tag == "style" and element.text:

@@ -61,6 +61,8 @@ from .warc import locate, read_record
 from .watchlist import Watchlist
 
 HERE = Path(__file__).parent
+#: Frames shown in frames, at most, in an archived page
+MAX_FRAME_DEPTH = 3
 ARCHIVE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -99,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.store = open_store(settings.storage_url, s3_options=settings.s3_options)
     # (what each of the last WARCs shown holds, read once: a page asks for its parts at once)
     app.state.replay_index = lru_cache(maxsize=32)(
-        lambda key: replay.resources(app.state.store.get(key)))
+        lambda key: replay.archived(app.state.store.get(key)))
     app.state.jobs = jobs
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -517,26 +519,44 @@ def _archived(body: bytes, headers: dict[str, str] | None = None,
 
 
 def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
-    """The snapshot's DOM, showing the styles and images it archived."""
+    """The snapshot's DOM, showing the styles and images it archived, and
+    its frames the documents they showed (frames in frames too, a few deep)."""
+    frames = request.app.state.replay_index(snapshot["warc_key"]).frames
+    to = f"/snapshots/{snapshot['id']}/r/".__add__
+
+    def framed(url: str, depth: int = 1) -> str | None:
+        found = frames.get(urldefrag(url).url) if depth <= MAX_FRAME_DEPTH else None
+        document = _payload(request, snapshot, found) if found else None
+        return None if document is None else replay.page(
+            document.decode("utf-8", "replace"), url, to, lambda inner: framed(inner, depth + 1))
+
     dom = _record(request, snapshot, "dom").decode("utf-8", "replace")
-    return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"],
-                       f"/snapshots/{snapshot['id']}/r/".__add__).encode()
+    return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"], to,
+                       framed).encode()
 
 
 def _resource(request: Request, snapshot: dict[str, Any],
               url: str) -> tuple[replay.Resource, bytes]:
-    """What the snapshot archived at ``url``, and its body (a revisit's
-    payload read where it was first archived)."""
-    found = request.app.state.replay_index(snapshot["warc_key"]).get(urldefrag(url).url)
-    where = (snapshot["warc_key"], found.offset, found.length) if found else None
-    if found is not None and found.revisit:
+    """What the snapshot archived at ``url``, and its body."""
+    found = request.app.state.replay_index(snapshot["warc_key"]).resources.get(
+        urldefrag(url).url)
+    body = _payload(request, snapshot, found) if found else None
+    if found is None or body is None:
+        raise HTTPException(404, f"snapshot {snapshot['id']} archived no such resource: {url}")
+    return found, body
+
+
+def _payload(request: Request, snapshot: dict[str, Any], found: replay.Resource) -> bytes | None:
+    """The body of an archived record (a revisit's read where it was first
+    archived, if that is known)."""
+    where = (snapshot["warc_key"], found.offset, found.length)
+    if found.revisit:
         with _engine(request).connect() as conn:
             first = dedup.originals(conn, [found.digest]).get(found.digest)
-        where = (first.warc_key, first.offset, first.length) if first else None
-    if found is None or where is None:
-        raise HTTPException(404, f"snapshot {snapshot['id']} archived no such resource: {url}")
-    data = request.app.state.store.get(where[0], start=where[1], length=where[2])
-    return found, read_record(data)[2]
+        if first is None:
+            return None
+        where = (first.warc_key, first.offset, first.length)
+    return read_record(request.app.state.store.get(where[0], start=where[1], length=where[2]))[2]
 
 
 def _http_date(iso: str) -> str:

@@ -31,7 +31,7 @@ from palimpsest import demo_site
 from palimpsest.capture import Browser
 from palimpsest.config import Settings
 from palimpsest.database import to_db_time
-from palimpsest.demo_site import ARTICLES, NewsSite
+from palimpsest.demo_site import ARTICLES, NewsSite, tiny_png
 from palimpsest.history import HistoryStore
 from palimpsest.jobs import UNFINISHED, _process
 from palimpsest.pipeline import snapshot
@@ -672,3 +672,30 @@ def test_the_archived_page_shows_its_archived_styles_and_images_and_nothing_live
                 [...document.images].filter(i => i.naturalWidth > 0).length]""")
         assert (ticker, pictured > 0) == ("rgb(17, 17, 17)", True)
         assert site.requests[asked:] == []
+
+
+@pytest.mark.browser
+def test_an_archived_page_s_frames_show_what_they_showed_the_reader(
+    app_settings: Settings, server: str, browser: Browser,
+) -> None:
+    # An embedded post drawn by script in a frame from another site: on the
+    # archived page, where no script runs, it shows as the reader saw it.
+    embed = (b'<!doctype html><p id="post"></p><img src="/avatar.png"><script>'
+             b'document.getElementById("post").textContent = "Drawn by the embed";</script>')
+    with RawSite(host="127.0.0.2", table={
+            ("GET", "/embed"): ok("text/html", embed),
+            ("GET", "/avatar.png"): ok("image/png", tiny_png((0, 128, 0), size=8))}) as other, \
+            RawSite(table={("GET", "/story"): ok("text/html", b'<!doctype html><h1>Story</h1>'
+                                                b'<iframe src="%s"></iframe>'
+                                                % other.url("/embed").encode())}) as site, \
+            HistoryStore(app_settings.db_url) as history:
+        taken = snapshot(site.url("/story"), settings=app_settings, browser=browser,
+                         store=open_store(app_settings.storage_url), history=history)
+        asked = len(site.received) + len(other.received)
+        with browser.page() as world:
+            world.page.goto(f"{server}/snapshots/{taken.snapshot_id}/page", wait_until="load")
+            frame = world.page.frames[1]
+            shown = frame.evaluate("""() => [document.getElementById('post').textContent,
+                                             document.images[0].naturalWidth]""")
+        assert shown == ["Drawn by the embed", 8]
+        assert len(site.received) + len(other.received) == asked

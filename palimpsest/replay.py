@@ -100,7 +100,10 @@ def page(dom: str, base: str, to: Rewrite,
     elements and style attributes) rewritten ``to`` the archive's, and each
     frame showing the document it showed (``framed``: the archived document
     of a frame's URL, shown as it is, if there is one), inline, sandboxed."""
-    tree = html.document_fromstring(dom)
+    try:
+        tree = html.document_fromstring(dom)
+    except (etree.ParserError, ValueError):  # (nothing to parse: an empty document)
+        return dom
     for found in list(tree.iter("base")):  # (its address is resolved here, then it goes)
         base = urljoin(base, found.get("href") or "")
         found.drop_tree()

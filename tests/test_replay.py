@@ -46,3 +46,7 @@ def test_only_resources_of_the_kinds_a_page_shows_are_served_back_as_what_they_a
     assert served("image/png, text/html") is None  # (a browser would take the last)
     for scripted in ("text/html", "application/javascript", "text/javascript", ""):
         assert served(scripted) is None
+
+
+def test_an_empty_document_is_shown_as_it_is() -> None:
+    assert page("", "https://news.example/story", archived) == ""

@@ -220,7 +220,7 @@ def _render_as_of(data: dict[str, Any]) -> str:
 @click.option("--url", help="The page's URL, to resolve relative links (HTML files only).")
 @json_option
 def extract(files: tuple[str, ...], url: str | None, as_json: bool) -> None:
-    """Extract article fields from HTML files, stored WARCs or - (stdin)."""
+    """Extract article fields from HTML files, stored WARCs (or ARC files) or - (stdin)."""
     from .extract import extract as extract_html
     from .warc import page_from_warc
 
@@ -230,7 +230,7 @@ def extract(files: tuple[str, ...], url: str | None, as_json: bool) -> None:
             page_url = url
             if name == "-":
                 html: str | bytes = sys.stdin.buffer.read()
-            elif name.endswith((".warc", ".warc.gz")):
+            elif name.endswith((".warc", ".warc.gz", ".arc", ".arc.gz")):
                 with open(name, "rb") as stream:
                     page_url, html = page_from_warc(stream)
             else:

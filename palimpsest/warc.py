@@ -352,10 +352,11 @@ def read_record(data: bytes) -> tuple[str, str, bytes]:
 def page_from_warc(stream: BinaryIO) -> tuple[str, str]:
     """(URL, rendered DOM) of the page in a Palimpsest WARC.
 
-    WARCs from other tools have no DOM record; the last HTML response is used.
+    WARCs from other tools have no DOM record; the last HTML response is used
+    (an ARC file's too).
     """
     html_response: tuple[str, str] | None = None
-    for record in iter_records(stream):
+    for record in checked(ArchiveIterator(stream, arc2warc=True)):
         uri = record.rec_headers.get_header("WARC-Target-URI") or ""
         if record.rec_type == "resource" and uri.startswith(DOM_PREFIX):
             return uri[len(DOM_PREFIX):], record.content_stream().read().decode("utf-8", "replace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import ssl
 import subprocess
@@ -34,3 +35,17 @@ def https_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain)
     return context, cert
+
+
+def write_arc(path: Path, records: list[tuple[str, str, bytes]]) -> list[bytes]:
+    """An ARC file (version 1, each record a gzip member) as the Internet
+    Archive's crawlers wrote them before WARC: (14-digit date, URL, HTTP
+    response) a record each; the HTTP responses, as written."""
+    fields = b"1 0 Crawl\nURL IP-address Archive-date Content-type Archive-length\n"
+    members = [b"filedesc://crawl.arc 0.0.0.0 20040101000000 text/plain %d\n%s\n"
+               % (len(fields), fields)]
+    for date, url, http in records:
+        members.append(b"%s 192.0.2.7 %s text/html %d\n%s\n"
+                       % (url.encode(), date.encode(), len(http), http))
+    path.write_bytes(b"".join(gzip.compress(member, mtime=0) for member in members))
+    return [http for _, _, http in records]

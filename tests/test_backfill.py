@@ -3,7 +3,6 @@ earlier versions, in time order, their records copied byte for byte."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import zipfile
@@ -25,6 +24,8 @@ from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
+
+from .helpers import warcio_check, write_arc
 
 SLUG = "harbour-bridge-reopens"
 
@@ -224,20 +225,6 @@ def test_a_page_reached_by_redirects_is_a_snapshot_of_the_address_asked_for(
     assert (again["snapshots"], again["already_imported"]) == (1, 1)
 
 
-def write_arc(path: Path, records: list[tuple[str, str, bytes]]) -> list[bytes]:
-    """An ARC file (version 1, each record a gzip member) as the Internet
-    Archive's crawlers wrote them before WARC: (14-digit date, URL, HTTP
-    response) a record each; the HTTP responses, as written."""
-    fields = b"1 0 Crawl\nURL IP-address Archive-date Content-type Archive-length\n"
-    members = [b"filedesc://crawl.arc 0.0.0.0 20040101000000 text/plain %d\n%s\n"
-               % (len(fields), fields)]
-    for date, url, http in records:
-        members.append(b"%s 192.0.2.7 %s text/html %d\n%s\n"
-                       % (url.encode(), date.encode(), len(http), http))
-    path.write_bytes(b"".join(gzip.compress(member, mtime=0) for member in members))
-    return [http for _, _, http in records]
-
-
 def test_an_arc_file_s_pages_are_imported_as_warc_records(
     site: NewsSite, settings: Settings, tmp_path: Path,
 ) -> None:
@@ -270,6 +257,8 @@ def test_an_arc_file_s_pages_are_imported_as_warc_records(
         assert record[1] == http.partition(b"\r\n\r\n")[2]
     checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
     assert (checked["checked"], checked["intact"]) == (2, 2)
+    (tmp_path / "ours.warc.gz").write_bytes(store.get(keys[0]))
+    warcio_check(tmp_path / "ours.warc.gz")
     # converted the same again: nothing new
     assert imported(str(crawl), "--url", url)["already_imported"] == 2
     assert sorted(store.keys()) == keys

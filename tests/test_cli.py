@@ -26,6 +26,7 @@ from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
 from palimpsest.watchlist import Watchlist
 
+from .helpers import write_arc
 from .s3server import free_port
 
 DATA = Path(__file__).parent / "data"
@@ -142,6 +143,16 @@ def test_extract_from_a_stored_warc(site: NewsSite, settings: Settings) -> None:
     result = json.loads(output)
     assert result["url"] == site.url(SLUG)
     assert result["fields"]["headline"] == "Drought cuts wheat harvest by a fifth"
+
+
+def test_extract_from_an_arc_file(site: NewsSite, settings: Settings, tmp_path: Path) -> None:
+    page = site.render(SLUG).encode()
+    crawl = tmp_path / "IA-2004.arc.gz"
+    write_arc(crawl, [("20040102030405", site.url(SLUG), b"HTTP/1.0 200 OK\r\nContent-Type: "
+                       b"text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page))])
+    code, output = run("extract", "--json", str(crawl))
+    assert code == 0, output
+    assert json.loads(output)["fields"]["headline"] == "Drought cuts wheat harvest by a fifth"
 
 
 def test_history_of_an_unknown_url(settings: Settings) -> None:

@@ -31,6 +31,10 @@ SERVED = ("text/css", "image/", "font/", "application/font", "application/x-font
 #: Attributes that name a resource the page shows (srcset: several)
 LINKED = {"img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"),
           "audio": ("src",), "input": ("src",), "track": ("src",)}
+#: Links that would have the viewer's browser reach the live web unasked
+#: (a policy does not stop a name being resolved, or a connection opened,
+#: ahead of time), and a refresh, which would send the frame there
+REACHING = {"dns-prefetch", "preconnect", "prerender", "prefetch", "preload", "modulepreload"}
 CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)|@import\s+(["'])([^"']+)\3""",
                      re.IGNORECASE)
 
@@ -107,6 +111,10 @@ def page(dom: str, base: str, to: Rewrite,
     for found in list(tree.iter("base")):  # (its address is resolved here, then it goes)
         base = urljoin(base, found.get("href") or "")
         found.drop_tree()
+    for found in list(tree.iter("link", "meta")):
+        if REACHING & set((found.get("rel") or "").lower().split()) \
+                or (found.get("http-equiv") or "").lower() == "refresh":
+            found.drop_tree()
     for element in tree.iter(etree.Element):
         tag = element.tag if isinstance(element.tag, str) else ""
         names = LINKED.get(tag, ())

@@ -50,3 +50,12 @@ def test_only_resources_of_the_kinds_a_page_shows_are_served_back_as_what_they_a
 
 def test_an_empty_document_is_shown_as_it_is() -> None:
     assert page("", "https://news.example/story", archived) == ""
+
+
+def test_nothing_in_the_page_reaches_the_live_web_unasked() -> None:
+    shown = page('<html><head><meta http-equiv="Refresh" content="0; url=https://news.example/">'
+                 '<link rel="dns-prefetch" href="//ads.example"><link rel="preconnect" '
+                 'href="https://cdn.example"><link rel="canonical" href="https://news.example/a">'
+                 '</head><body><p>Text</p></body></html>', "https://news.example/a", archived)
+    assert "Refresh" not in shown and "ads.example" not in shown and "cdn.example" not in shown
+    assert 'rel="canonical"' in shown and "<p>Text</p>" in shown

@@ -498,8 +498,13 @@ def _valid(change: Any, url: str, **options: Any) -> Any:
 def _record(request: Request, snapshot: dict[str, Any], name: str) -> bytes:
     if name not in snapshot["records"]:
         raise HTTPException(404, f"snapshot {snapshot['id']} has no {name} record")
+    return _read(request, locate(snapshot["warc_key"], snapshot["records"][name]))
+
+
+def _read(request: Request, where: tuple[str, int, int]) -> bytes:
+    """The payload of the record at (WARC key, offset, length): one ranged read."""
     store: BlobStore = request.app.state.store
-    key, offset, length = locate(snapshot["warc_key"], snapshot["records"][name])
+    key, offset, length = where
     return read_record(store.get(key, start=offset, length=length))[2]
 
 
@@ -522,7 +527,7 @@ def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
     """The snapshot's DOM, showing the styles and images it archived, and
     its frames the documents they showed (frames in frames too, a few deep)."""
     frames = request.app.state.replay_index(snapshot["warc_key"]).frames
-    to = f"/snapshots/{snapshot['id']}/r/".__add__
+    to = _in_archive(snapshot["id"])
 
     def framed(url: str, depth: int = 1) -> str | None:
         found = frames.get(urldefrag(url).url) if depth <= MAX_FRAME_DEPTH else None
@@ -549,14 +554,16 @@ def _resource(request: Request, snapshot: dict[str, Any],
 def _payload(request: Request, snapshot: dict[str, Any], found: replay.Resource) -> bytes | None:
     """The body of an archived record (a revisit's read where it was first
     archived, if that is known)."""
-    where = (snapshot["warc_key"], found.offset, found.length)
-    if found.revisit:
-        with _engine(request).connect() as conn:
-            first = dedup.originals(conn, [found.digest]).get(found.digest)
-        if first is None:
-            return None
-        where = (first.warc_key, first.offset, first.length)
-    return read_record(request.app.state.store.get(where[0], start=where[1], length=where[2]))[2]
+    if not found.revisit:
+        return _read(request, (snapshot["warc_key"], found.offset, found.length))
+    with _engine(request).connect() as conn:
+        first = dedup.originals(conn, [found.digest]).get(found.digest)
+    return _read(request, (first.warc_key, first.offset, first.length)) if first else None
+
+
+def _in_archive(snapshot_id: int) -> replay.Rewrite:
+    """Where a URL's resource, as the snapshot archived it, is served."""
+    return f"/snapshots/{snapshot_id}/r/".__add__
 
 
 def _http_date(iso: str) -> str:
@@ -606,7 +613,7 @@ def _archive(app: FastAPI) -> None:
         media_type = found.media_type
         if media_type == "text/css":  # (its own addresses asked of the archive too)
             css = body.decode(found.charset, "replace")
-            body = replay.stylesheet(css, url, f"/snapshots/{snapshot_id}/r/".__add__).encode()
+            body = replay.stylesheet(css, url, _in_archive(snapshot_id)).encode()
             media_type = "text/css; charset=utf-8"
         return Response(body, media_type=media_type, headers={
             "Content-Security-Policy": replay.PAGE_CSP, "X-Content-Type-Options": "nosniff"})

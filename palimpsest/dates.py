@@ -41,6 +41,7 @@ ZONE_NAMES = {
     "PHT": 8, "WIB": 7, "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11,
     "NZST": 12, "NZDT": 13,
 }
+_ZONE_SECONDS = {name: round(hours * 3600) for name, hours in ZONE_NAMES.items()}
 MICRODATA_PUBLISHED = ('//*[@itemprop="datePublished"]/@content'
                        ' | //*[@itemprop="datePublished"]/@datetime')
 #: 2023-11-07[ 15:03[:30]] or 31.03.2020[, 18:50] or 13. 1. 2020 or 10.12.19
@@ -107,21 +108,15 @@ def parse(value: str | None) -> str | None:
         try:
             with warnings.catch_warnings():  # (another zone's name: no offset, said above)
                 warnings.simplefilter("ignore", parser.UnknownTimezoneWarning)
-                moment = parser.parse(value, tzinfos=_zone_offsets())
+                moment = parser.parse(value, tzinfos=_ZONE_SECONDS)
                 # a time the text does not give is filled from the default
                 timed = parser.parse(value, default=datetime(2000, 1, 1, 1, 1),
-                                     tzinfos=_zone_offsets()) == moment
+                                     tzinfos=_ZONE_SECONDS) == moment
         except (ValueError, OverflowError):
             return None
     if moment.year < MIN_YEAR:
         return None
     return moment.isoformat() if timed else moment.date().isoformat()
-
-
-@cache
-def _zone_offsets() -> dict[str, int]:
-    """:data:`ZONE_NAMES` in seconds, as dateutil takes them."""
-    return {name: round(hours * 3600) for name, hours in ZONE_NAMES.items()}
 
 
 def _century(year: int) -> str:

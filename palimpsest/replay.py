@@ -1,12 +1,13 @@
 """A snapshot's page shown as it looked: its rendered DOM, with the
-stylesheets, images, fonts and media it used served from the archive.
+stylesheets, images, fonts and media it used served from the archive, and
+its frames showing the documents they showed.
 
 The DOM's and the stylesheets' addresses of those are rewritten to the
 archive's (``to``: a URL's address there); nothing else is. Scripts never
 run (the page is served in a sandbox), and nothing is fetched from the live
 web: an address the snapshot did not archive is simply not there. Only
 resources of the kinds above are served back: an archived script or HTML
-document never is.
+document never is (a frame's document is shown inline, in the sandbox).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LINKED = {"img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src"
 #: (a policy does not stop a name being resolved, or a connection opened,
 #: ahead of time), and a refresh, which would send the frame there
 REACHING = {"dns-prefetch", "preconnect", "prerender", "prefetch", "preload", "modulepreload"}
+MIME = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)|@import\s+(["'])([^"']+)\3""",
                      re.IGNORECASE)
 
@@ -52,9 +54,6 @@ class Resource:
     charset: str  # (a stylesheet's, to read it by)
     revisit: bool
     digest: str
-
-
-MIME = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 
 
 def served(content_type: str) -> str | None:

@@ -80,20 +80,13 @@ class Stored:
 @dataclass(frozen=True)
 class Redirect:
     """A redirect found in a web archive: from ``url`` to ``target``, and
-    where its records lie there (a crawl may hold many: they are read only
-    for the pages they led to)."""
+    where its records (request, if any, and response) lie there: a crawl may
+    hold many, read only for the pages they led to."""
 
     url: str
     target: str
     archived_at: datetime
-    source: _Warc
-    request: tuple[int, int] | None
-    response: tuple[int, int]
-
-    def records(self) -> bytes:
-        """Its request and response records, as they are in the source."""
-        with _reading(self.source) as reading:
-            return _asked(reading, self.request) + reading.read(self.response)
+    records: tuple[Stored, ...]
 
 
 @dataclass(frozen=True)
@@ -282,8 +275,10 @@ def _index(warc: _Warc) -> _Index:
     if not found:  # (warcio reads anything as some record of an ARC file)
         raise ArchiveError(f"{warc.name}: not a WARC or ARC file: not one WARC record in it, "
                            "and no ARC file's header at its start")
-    index.redirects = [Redirect(url, target, when, warc, index.requests.get(rid), position)
-                       for url, target, when, rid, position in hops]
+    for url, target, when, rid, position in hops:  # (a request may come after its response)
+        asked = index.requests.get(rid)
+        records = ((Stored(warc, asked),) if asked else ()) + (Stored(warc, position),)
+        index.redirects.append(Redirect(url, target, when, records))
     return index
 
 
@@ -381,7 +376,7 @@ def _warc(page: Page, capture: Capture,
             "the request and response records are copied as they were there (a "
             "revisit's, then the record it refers to)")}))
     for redirect in chain:
-        out.write(redirect.records())
+        out.write(b"".join(record.read() for record in redirect.records))
     out.write(page.request)
     start = out.tell()
     out.write(page.response)

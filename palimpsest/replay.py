@@ -16,6 +16,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree, html
@@ -98,11 +99,13 @@ def archived(warc: bytes) -> Archived:
 
 
 def page(dom: str, base: str, to: Rewrite,
-         framed: Callable[[str], str | None] = lambda url: None) -> str:
+         framed: Callable[[str], str | None] = lambda url: None,
+         visit: Rewrite | None = None) -> str:
     """The DOM, its resources' addresses (in attributes, ``<style>``
-    elements and style attributes) rewritten ``to`` the archive's, and each
+    elements and style attributes) rewritten ``to`` the archive's, each
     frame showing the document it showed (``framed``: the archived document
-    of a frame's URL, shown as it is, if there is one), inline, sandboxed."""
+    of a frame's URL, shown as it is, if there is one), inline, sandboxed,
+    and its links sent where ``visit`` says (as they were, without it)."""
     try:
         tree = html.document_fromstring(dom)
     except (etree.ParserError, ValueError):  # (nothing to parse: an empty document)
@@ -115,24 +118,33 @@ def page(dom: str, base: str, to: Rewrite,
                 or (found.get("http-equiv") or "").lower() == "refresh":
             found.drop_tree()
     for element in tree.iter(etree.Element):
-        tag = element.tag if isinstance(element.tag, str) else ""
-        names = LINKED.get(tag, ())
-        if tag == "link" and {"stylesheet", "icon"} & set((element.get("rel") or "").split()):
-            names = ("href",)
-        for name in names:
-            if value := element.get(name):
-                element.set(name, _srcset(value, base, to) if name == "srcset"
-                            else _archived(value, base, to))
-        if tag in ("iframe", "frame") and (src := element.get("src")) and \
-                (document := framed(urljoin(base, src.strip()))) is not None:
-            del element.attrib["src"]
-            element.set("srcdoc", document)
-            element.set("sandbox", "")
-        if style := element.get("style"):
-            element.set("style", stylesheet(style, base, to))
-        if tag == "style" and element.text:
-            element.text = stylesheet(element.text, base, to)
+        _rewrite(element, base, to, framed)
+        if visit is not None and element.tag in ("a", "area") \
+                and (href := element.get("href")) and not href.startswith("#"):
+            element.set("href", _archived(href, base, visit))
     return "<!DOCTYPE html>\n" + str(html.tostring(tree, encoding="unicode"))
+
+
+def _rewrite(element: Any, base: str, to: Rewrite,
+             framed: Callable[[str], str | None]) -> None:
+    """The addresses of what ``element`` shows, rewritten ``to`` the archive's."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    names = LINKED.get(tag, ())
+    if tag == "link" and {"stylesheet", "icon"} & set((element.get("rel") or "").split()):
+        names = ("href",)
+    for name in names:
+        if value := element.get(name):
+            element.set(name, _srcset(value, base, to) if name == "srcset"
+                        else _archived(value, base, to))
+    if tag in ("iframe", "frame") and (src := element.get("src")) and \
+            (document := framed(urljoin(base, src.strip()))) is not None:
+        del element.attrib["src"]
+        element.set("srcdoc", document)
+        element.set("sandbox", "")
+    if style := element.get("style"):
+        element.set("style", stylesheet(style, base, to))
+    if tag == "style" and element.text:
+        element.text = stylesheet(element.text, base, to)
 
 
 def stylesheet(css: str, base: str, to: Rewrite) -> str:

@@ -525,19 +525,23 @@ def _archived(body: bytes, headers: dict[str, str] | None = None,
 
 def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
     """The snapshot's DOM, showing the styles and images it archived, and
-    its frames the documents they showed (frames in frames too, a few deep)."""
+    its frames the documents they showed (frames in frames too, a few deep);
+    its links lead to the archive's latest of each page (the Memento
+    TimeGate), not to the live site."""
     frames = request.app.state.replay_index(snapshot["warc_key"]).frames
     to = _in_archive(snapshot["id"])
+    visit = "/timegate/".__add__  # (a link leads to what the archive has of its page)
 
     def framed(url: str, depth: int = 1) -> str | None:
         found = frames.get(urldefrag(url).url) if depth <= MAX_FRAME_DEPTH else None
         document = _payload(request, snapshot, found) if found else None
         return None if document is None else replay.page(
-            document.decode("utf-8", "replace"), url, to, lambda inner: framed(inner, depth + 1))
+            document.decode("utf-8", "replace"), url, to,
+            lambda inner: framed(inner, depth + 1), visit)
 
     dom = _record(request, snapshot, "dom").decode("utf-8", "replace")
     return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"], to,
-                       framed).encode()
+                       framed, visit).encode()
 
 
 def _resource(request: Request, snapshot: dict[str, Any],

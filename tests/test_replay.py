@@ -59,3 +59,14 @@ def test_nothing_in_the_page_reaches_the_live_web_unasked() -> None:
                  '</head><body><p>Text</p></body></html>', "https://news.example/a", archived)
     assert "Refresh" not in shown and "ads.example" not in shown and "cdn.example" not in shown
     assert 'rel="canonical"' in shown and "<p>Text</p>" in shown
+
+
+def test_links_lead_where_they_are_sent() -> None:
+    shown = page('<body><a href="/news/other">Other</a><a href="#top">Top</a>'
+                 '<a href="mailto:desk@news.example">Write</a><map><area href="b.html"></map>',
+                 "https://news.example/a/story", archived, visit="/timegate/".__add__)
+    assert 'href="/timegate/https://news.example/news/other"' in shown
+    assert 'href="/timegate/https://news.example/a/b.html"' in shown
+    assert 'href="#top"' in shown and 'href="mailto:desk@news.example"' in shown
+    assert 'href="/news/other"' in page('<a href="/news/other">x</a>', "https://n.example/",
+                                        archived)  # (as they were, unless sent elsewhere)

@@ -49,6 +49,7 @@ from . import __version__
 from .database import iso_time
 from .errors import ArchiveError, Forgotten
 from .history import HistoryStore
+from .identity import aliases, find_article
 from .models import Capture, StoredWarc
 from .pipeline import extract_capture, warc_key
 from .reextract import rebuild
@@ -108,7 +109,7 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     """Import the page responses of the WARCs or WACZs at ``paths`` (only
     those of ``urls``, if given) as snapshots, and rebuild the histories of
     the articles they belong to; what was imported, per article."""
-    wanted = {normalize_url(url) for url in urls} if urls else None
+    wanted = _known_as(history, urls) if urls else None
     sources = [(warc, _index(warc)) for path in paths for warc in _warcs(path)]
     redirects: dict[str, list[Redirect]] = {}  # by target (from any file)
     originals: dict[str, Stored] = {}  # pages by payload digest (from any file)
@@ -250,6 +251,17 @@ class _Index:
     requests: dict[str, tuple[int, int]] = field(default_factory=dict)
     redirects: list[Redirect] = field(default_factory=list)
     pages: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _known_as(history: HistoryStore, urls: list[str]) -> set[str]:
+    """``urls``, and every other URL their articles are known by already
+    (canonical, redirected to, without tracking parameters)."""
+    wanted = {normalize_url(url) for url in urls}
+    with history.engine.connect() as conn:
+        for url in list(wanted):
+            if (aid := find_article(conn, [url])) is not None:
+                wanted.update(aliases(conn, aid))
+    return wanted
 
 
 def _index(warc: _Warc) -> _Index:

@@ -220,9 +220,11 @@ def test_a_page_reached_by_redirects_is_a_snapshot_of_the_address_asked_for(
     checked = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
     assert (checked["checked"], checked["intact"]) == (1, 1)
 
-    # the page archived days later, on its own, is the page's own
-    again = imported(str(crawl), "--url", url)
+    # the page archived days later, on its own, is the page's own; and the
+    # article is known by that address now: asked for by its old one, it comes too
+    again = imported(str(crawl), "--url", short)
     assert (again["snapshots"], again["already_imported"]) == (1, 1)
+    assert again["articles"] == [{"url": short, "snapshots_added": 1, "versions": 2}]
 
 
 def test_an_arc_file_s_pages_are_imported_as_warc_records(

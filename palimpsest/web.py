@@ -526,11 +526,12 @@ def _archived(body: bytes, headers: dict[str, str] | None = None,
 def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
     """The snapshot's DOM, showing the styles and images it archived, and
     its frames the documents they showed (frames in frames too, a few deep);
-    its links lead to the archive's latest of each page (the Memento
-    TimeGate), not to the live site."""
+    its links lead to the archive's memento of each page closest to it, not
+    to the live site."""
     frames = request.app.state.replay_index(snapshot["warc_key"]).frames
     to = _in_archive(snapshot["id"])
-    visit = "/timegate/".__add__  # (a link leads to what the archive has of its page)
+    # (a link leads to what the archive has of its page, closest to this snapshot's time)
+    visit = f"/memento/{_stamp(snapshot['fetched_at'])}/".__add__
 
     def framed(url: str, depth: int = 1) -> str | None:
         found = frames.get(urldefrag(url).url) if depth <= MAX_FRAME_DEPTH else None
@@ -581,6 +582,21 @@ def _stamp(iso: str) -> str:
 def _target(request: Request, url: str) -> str:
     """The original URL from a path parameter (its query string rides along)."""
     return f"{url}?{request.url.query}" if request.url.query else url
+
+
+def _closest(mementos: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
+    return min(mementos, key=lambda m: abs(datetime.fromisoformat(m["fetched_at"]) - when))
+
+
+def _to_memento(request: Request, original: str, memento: dict[str, Any],
+                headers: dict[str, str] | None = None) -> Response:
+    """A redirect to ``memento`` of ``original`` (from a TimeGate, or an inexact time)."""
+    base = str(request.base_url).rstrip("/")
+    return RedirectResponse(f"{base}/memento/{_stamp(memento['fetched_at'])}/{original}",
+                            status_code=302, headers={
+        **(headers or {}),
+        "Link": f'<{original}>; rel="original", <{base}/timemap/link/{original}>; '
+                'rel="timemap"; type="application/link-format"'})
 
 
 def _mementos(request: Request, url: str) -> tuple[str, list[dict[str, Any]]]:
@@ -678,27 +694,24 @@ def _archive(app: FastAPI) -> None:
                 when = parsedate_to_datetime(wanted)
             except (TypeError, ValueError) as exc:
                 raise HTTPException(400, f"bad Accept-Datetime {wanted!r}") from exc
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            chosen = min(mementos, key=lambda m: abs(
-                datetime.fromisoformat(m["fetched_at"]) - when))
+            chosen = _closest(mementos, when if when.tzinfo else when.replace(tzinfo=UTC))
         else:
             chosen = mementos[-1]
-        base = str(request.base_url).rstrip("/")
-        return RedirectResponse(f"{base}/memento/{_stamp(chosen['fetched_at'])}/{original}",
-                                status_code=302, headers={
-            "Vary": "accept-datetime",
-            "Link": f'<{original}>; rel="original", '
-                    f'<{base}/timemap/link/{original}>; rel="timemap"; '
-                    'type="application/link-format"'})
+        return _to_memento(request, original, chosen, {"Vary": "accept-datetime"})
 
     @app.get("/memento/{stamp}/{url:path}", tags=["memento"])
     def memento(request: Request, stamp: str, url: str) -> Response:
-        """The archived page as captured at `stamp` (YYYYMMDDhhmmss, UTC)."""
+        """The archived page as captured at `stamp` (YYYYMMDDhhmmss, UTC); at
+        another time (or a part of one: `2024`, `202403`...), a redirect to
+        the memento closest to it, as the Wayback Machine's addresses do."""
         original, mementos = _mementos(request, _target(request, url))
         found = next((m for m in mementos if _stamp(m["fetched_at"]) == stamp), None)
         if found is None:
-            raise HTTPException(404, f"no memento of {original} at {stamp}")
+            try:
+                when = datetime.strptime(stamp + "00000101000000"[len(stamp):], "%Y%m%d%H%M%S")
+            except ValueError as exc:
+                raise HTTPException(404, f"no memento of {original} at {stamp}") from exc
+            return _to_memento(request, original, _closest(mementos, when.replace(tzinfo=UTC)))
         base = str(request.base_url).rstrip("/")
         return _archived(_replayed_page(request, found), {
             "Memento-Datetime": _http_date(found["fetched_at"]),

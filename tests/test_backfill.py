@@ -301,3 +301,16 @@ def test_a_page_archived_again_unchanged_as_a_revisit_is_a_snapshot_too(
     ours = members(store.get(sorted(store.keys())[1]))  # (named by their times)
     assert [kind for kind, _ in ours] == ["warcinfo", "revisit", "response", "resource"]
     assert [raw for _, raw in ours[1:3]] == [raw for _, raw in members(crawl.read_bytes())[1::-1]]
+
+
+def test_an_arc_file_of_a_version_warcio_misreads_is_refused(settings: Settings,
+                                                             tmp_path: Path) -> None:
+    fields = (b"2 0 Crawl\nURL IP-address Archive-date Content-type Result-code Checksum "
+              b"Location Offset Filename Archive-length\n")
+    crawl = tmp_path / "alexa.arc"
+    crawl.write_bytes(b"filedesc://alexa.arc 0.0.0.0 20080101000000 text/plain 200 - - 0 "
+                      b"alexa.arc %d\n%s\n" % (len(fields), fields))
+    result = CliRunner().invoke(main, ["import", str(crawl)])
+    assert result.exit_code == 1, result.output
+    assert "an ARC file of version 2: only version 1 is read" in result.output
+    assert list(open_store(settings.storage_url).keys()) == []

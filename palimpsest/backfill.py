@@ -56,7 +56,7 @@ from .reextract import rebuild
 from .schema import snapshots
 from .storage import BlobStore
 from .urls import normalize_url
-from .warc import DOM_PREFIX, charset, checked
+from .warc import DOM_PREFIX, arc_version, charset, checked
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: How long before a page a redirect to it may have been archived and still
@@ -184,7 +184,7 @@ class _Reading:
     and where each lies in it."""
 
     def __init__(self, stream: BinaryIO, again: BinaryIO) -> None:
-        self.arc = _arc_version(again) is not None
+        self.arc = arc_version(again) is not None
         self.records, self._again = ArchiveIterator(stream, arc2warc=self.arc), again
 
     def __iter__(self) -> Iterator[Any]:
@@ -203,27 +203,6 @@ class _Reading:
         if self.arc:
             return _converted(data)
         return data if data[:2] == b"\x1f\x8b" else gzip.compress(data)
-
-
-def _arc_version(stream: BinaryIO) -> int | None:
-    """The version of the ARC file ``stream`` is (gzipped or not), from its
-    first record (its "filedesc"); None if it is not one. It is read from its
-    start again afterwards. Only version 1 is read: warcio takes a version
-    2 record's header for its URL, and its date for 1900."""
-    gzipped = stream.read(2) == b"\x1f\x8b"
-    stream.seek(0)
-    try:
-        head = (gzip.GzipFile(fileobj=stream) if gzipped else stream).read(512)
-    except (OSError, EOFError):
-        head = b""
-    stream.seek(0)
-    if not head.startswith(b"filedesc://"):
-        return None
-    version = head.split(b"\n")[1].split(b" ")[0] if head.count(b"\n") > 1 else b""
-    if version != b"1":
-        raise ArchiveError(f"an ARC file of version {version.decode('latin-1') or '?'}: "
-                           "only version 1 is read")
-    return 1
 
 
 def _converted(arc: bytes) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import gzip
 import hashlib
 import io
 import json
@@ -349,6 +350,27 @@ def read_record(data: bytes) -> tuple[str, str, bytes]:
     raise ArchiveError("no WARC record at that position")
 
 
+def arc_version(stream: BinaryIO) -> int | None:
+    """The version of the ARC file ``stream`` is (gzipped or not), from its
+    first record (its "filedesc"); None if it is not one. It is read from its
+    start again afterwards. Only version 1 is read: warcio takes a version
+    2 record's header for its URL, and its date for 1900."""
+    gzipped = stream.read(2) == b"\x1f\x8b"
+    stream.seek(0)
+    try:
+        head = (gzip.GzipFile(fileobj=stream) if gzipped else stream).read(512)
+    except (OSError, EOFError):
+        head = b""
+    stream.seek(0)
+    if not head.startswith(b"filedesc://"):
+        return None
+    version = head.split(b"\n")[1].split(b" ")[0] if head.count(b"\n") > 1 else b""
+    if version != b"1":
+        raise ArchiveError(f"an ARC file of version {version.decode('latin-1') or '?'}: "
+                           "only version 1 is read")
+    return 1
+
+
 def page_from_warc(stream: BinaryIO) -> tuple[str, str]:
     """(URL, rendered DOM) of the page in a Palimpsest WARC.
 
@@ -356,7 +378,8 @@ def page_from_warc(stream: BinaryIO) -> tuple[str, str]:
     (an ARC file's too).
     """
     html_response: tuple[str, str] | None = None
-    for record in checked(ArchiveIterator(stream, arc2warc=True)):
+    arc = arc_version(stream) is not None
+    for record in checked(ArchiveIterator(stream, arc2warc=arc)):
         uri = record.rec_headers.get_header("WARC-Target-URI") or ""
         if record.rec_type == "resource" and uri.startswith(DOM_PREFIX):
             return uri[len(DOM_PREFIX):], record.content_stream().read().decode("utf-8", "replace")

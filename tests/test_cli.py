@@ -153,6 +153,10 @@ def test_extract_from_an_arc_file(site: NewsSite, settings: Settings, tmp_path: 
     code, output = run("extract", "--json", str(crawl))
     assert code == 0, output
     assert json.loads(output)["fields"]["headline"] == "Drought cuts wheat harvest by a fifth"
+    crawl.write_bytes(b"filedesc://x.arc 0.0.0.0 20080101000000 text/plain 200 - - 0 x.arc 11\n"
+                      b"2 0 Crawl\n\n")  # (a version warcio misreads)
+    code, output = run("extract", str(crawl))
+    assert code == 1 and "only version 1 is read" in output
 
 
 def test_history_of_an_unknown_url(settings: Settings) -> None:

@@ -123,6 +123,7 @@ def test_an_article_s_earlier_versions_are_backfilled_in_time_order(
         assert client.get(f"/snapshots/{first['id']}/dom").status_code == 200
         diff = client.get(f"/articles/{aid}/diff", params={"from_version": 1, "to_version": 2})
         assert diff.text.count(" · imported") == 2 and "screenshot" not in diff.text.lower()
+        assert diff.text.count('src="/snapshots/') == 2  # (the pages as archived, instead)
 
     # again, from a WACZ holding the same WARC: nothing new; all its pages otherwise
     wacz = tmp_path / "crawl.wacz"

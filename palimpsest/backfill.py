@@ -33,7 +33,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,12 +105,17 @@ class Page:
 
 
 def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
-             urls: list[str] | None = None) -> dict[str, Any]:
+             urls: list[str] | None = None,
+             say: Callable[[str], None] = lambda news: None) -> dict[str, Any]:
     """Import the page responses of the WARCs or WACZs at ``paths`` (only
     those of ``urls``, if given) as snapshots, and rebuild the histories of
-    the articles they belong to; what was imported, per article."""
+    the articles they belong to; what was imported, per article. How it goes
+    is told to ``say`` as it goes (a crawl's files take a while to read)."""
     wanted = _known_as(history, urls) if urls else None
-    sources = [(warc, _index(warc)) for path in paths for warc in _warcs(path)]
+    sources = []
+    for warc in (warc for path in paths for warc in _warcs(path)):
+        sources.append((warc, index := _index(warc)))
+        say(f"{warc.name}: read through")
     redirects: dict[str, list[Redirect]] = {}  # by target (from any file)
     originals: dict[str, Stored] = {}  # pages by payload digest (from any file)
     for warc, index in sources:
@@ -133,6 +138,7 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
                 forgotten += 1
                 continue
             added[aid], known = added.get(aid, 0) + new, known + (not new)
+        say(f"{warc.name}: imported ({sum(added.values())} snapshot(s) so far)")
     rebuilt = [rebuild(history, store, aid) for aid in added]
     return {"snapshots": sum(added.values()), "already_imported": known,
             "forgotten": forgotten,

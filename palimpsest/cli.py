@@ -701,7 +701,8 @@ def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: boo
     settings = env_settings()
     with clear_errors(), HistoryStore(settings.db_url) as history:
         store = open_store(settings.storage_url, s3_options=settings.s3_options)
-        done = backfill(history, store, list(files), list(urls) or None)
+        done = backfill(history, store, list(files), list(urls) or None,
+                        say=lambda news: click.echo(news, err=True))
     if as_json:
         emit(done)
         return

@@ -102,6 +102,9 @@ class Page:
     response: bytes  # the records as they are in the source, each a gzip member
     request: bytes
     converted: bool = False  # (from an ARC file: the records are WARC records made of its)
+    #: False for a revisit whose original is in none of the files imported
+    #: (its body is not known: it cannot be a snapshot)
+    whole: bool = True
 
 
 def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
@@ -124,13 +127,16 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
         for digest, position in index.pages.items():
             originals.setdefault(digest, Stored(warc, position))
     added: dict[str, int] = {}  # article id -> snapshots imported now
-    known, forgotten = 0, 0
+    known, forgotten, unresolved = 0, 0, 0
     for warc, index in sources:
         listed = wanted or warc.pages
         for page in _pages(warc, index.requests, originals):
             chain = _chain(redirects, page)
             if listed is not None and listed.isdisjoint(
                     normalize_url(u) for u in (page.url, *(r.url for r in chain))):
+                continue
+            if not page.whole:
+                unresolved += 1
                 continue
             try:
                 aid, new = _record(history, store, page, chain)
@@ -141,7 +147,7 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
         say(f"{warc.name}: imported ({sum(added.values())} snapshot(s) so far)")
     rebuilt = [rebuild(history, store, aid) for aid in added]
     return {"snapshots": sum(added.values()), "already_imported": known,
-            "forgotten": forgotten,
+            "forgotten": forgotten, "revisits_without_original": unresolved,
             "articles": [{"url": r["url"], "snapshots_added": added[aid],
                           "versions": r["versions_after"]}
                          for aid, r in zip(added, rebuilt, strict=True)]}
@@ -322,12 +328,12 @@ def _pages(warc: _Warc, requests: dict[str, tuple[int, int]],
         for record in reading:
             headers, http = record.rec_headers, record.http_headers
             if record.rec_type == "response" and http is not None and _is_page(http):
-                body, response = record.content_stream().read(), b""
-            elif record.rec_type == "revisit" and http is not None and _is_page(http) \
-                    and (original := originals.get(headers.get_header("WARC-Payload-Digest")
-                                                   or "")) is not None:
-                response = original.read()
-                body = next(ArchiveIterator(io.BytesIO(response))).content_stream().read()
+                body, response, whole = record.content_stream().read(), b"", True
+            elif record.rec_type == "revisit" and http is not None and _is_page(http):
+                original = originals.get(headers.get_header("WARC-Payload-Digest") or "")
+                response, whole = (original.read(), True) if original else (b"", False)
+                body = next(ArchiveIterator(io.BytesIO(response))).content_stream().read() \
+                    if whole else b""
             else:
                 continue
             request = requests.get(headers.get_header("WARC-Record-ID") or "")
@@ -336,7 +342,8 @@ def _pages(warc: _Warc, requests: dict[str, tuple[int, int]],
                        archived_at=_date(headers.get_header("WARC-Date") or ""),
                        charset=charset(http.get_header("Content-Type") or ""), html=body,
                        response=reading.read(reading.position()) + response,
-                       request=_asked(reading, request), converted=reading.arc)
+                       request=_asked(reading, request), converted=reading.arc,
+                       whole=whole)
 
 
 def _record(history: HistoryStore, store: BlobStore, page: Page,

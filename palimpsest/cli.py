@@ -708,6 +708,9 @@ def import_archives(files: tuple[Path, ...], urls: tuple[str, ...], as_json: boo
         return
     click.echo(f"{done['snapshots']} snapshot(s) imported, {done['already_imported']} "
                f"imported before, {done['forgotten']} of forgotten articles left out")
+    if done["revisits_without_original"]:
+        click.echo(f"{done['revisits_without_original']} revisit(s) left out: the record "
+                   "each refers to is in none of the files (import them together)")
     for article in done["articles"]:
         click.echo(f"  {article['url']}: {article['snapshots_added']} added, "
                    f"{article['versions']} version(s) now")

@@ -288,8 +288,12 @@ def test_a_page_archived_again_unchanged_as_a_revisit_is_a_snapshot_too(
         writer.write_record(writer.create_warc_record(
             url, "response", payload=io.BytesIO(site.render(SLUG).encode()),
             http_headers=headers, warc_headers_dict={"WARC-Date": "2024-01-15T09:00:00Z"}))
+        writer.write_record(writer.create_revisit_record(  # (of a crawl not given here)
+            url, "sha1:AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHH", url, "2023-06-01T09:00:00Z",
+            http_headers=headers, warc_headers_dict={"WARC-Date": "2024-01-22T09:00:00Z"}))
 
-    assert imported(str(crawl), "--url", url)["snapshots"] == 3
+    done = imported(str(crawl), "--url", url)
+    assert (done["snapshots"], done["revisits_without_original"]) == (3, 1)
     with TestClient(create_app(settings)) as client:
         aid = client.get("/api/articles", params={"site": "127.0.0.1"}).json()["items"][0]
         taken = client.get(f"/api/articles/{aid['article_id']}/snapshots").json()

@@ -3,7 +3,9 @@ stylesheets, images, fonts and media it used served from the archive, and
 its frames showing the documents they showed.
 
 The DOM's and the stylesheets' addresses of those are rewritten to the
-archive's (``to``: a URL's address there); nothing else is. Scripts never
+archive's (an :class:`Archive` says where it serves each, and what it holds:
+of an image's sizes, only those archived are kept); links lead where the
+archive says; nothing else is rewritten. Scripts never
 run (the page is served in a sandbox), and nothing is fetched from the live
 web: an address the snapshot did not archive is simply not there. Only
 resources of the kinds above are served back: an archived script or HTML
@@ -16,7 +18,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree, html
@@ -98,14 +100,28 @@ def archived(warc: bytes) -> Archived:
     return Archived(found, frames)
 
 
-def page(dom: str, base: str, to: Rewrite,
-         framed: Callable[[str], str | None] = lambda url: None,
-         visit: Rewrite | None = None) -> str:
-    """The DOM, its resources' addresses (in attributes, ``<style>``
-    elements and style attributes) rewritten ``to`` the archive's, each
-    frame showing the document it showed (``framed``: the archived document
-    of a frame's URL, shown as it is, if there is one), inline, sandboxed,
-    and its links sent where ``visit`` says (as they were, without it)."""
+class Archive(Protocol):
+    """What a snapshot's page is shown from: its archive."""
+
+    def address(self, url: str) -> str:
+        """Where the resource at ``url`` is served, as it was archived."""
+
+    def holds(self, url: str) -> bool:
+        """Whether the resource at ``url`` was archived."""
+
+    def frame(self, url: str) -> str | None:
+        """The document a frame at ``url`` showed, shown as :func:`page`
+        shows one, if it was archived."""
+
+    def link(self, url: str) -> str:
+        """Where a link to ``url`` leads."""
+
+
+def page(dom: str, base: str, archive: Archive) -> str:
+    """The DOM, the addresses of what it shows (in attributes, ``<style>``
+    elements and style attributes) rewritten to the ``archive``'s, each
+    frame showing the document it showed, inline and sandboxed, and its
+    links sent where the archive says."""
     try:
         tree = html.document_fromstring(dom)
     except (etree.ParserError, ValueError):  # (nothing to parse: an empty document)
@@ -118,33 +134,35 @@ def page(dom: str, base: str, to: Rewrite,
                 or (found.get("http-equiv") or "").lower() == "refresh":
             found.drop_tree()
     for element in tree.iter(etree.Element):
-        _rewrite(element, base, to, framed)
-        if visit is not None and element.tag in ("a", "area") \
-                and (href := element.get("href")) and not href.startswith("#"):
-            element.set("href", _archived(href, base, visit))
+        _rewrite(element, base, archive)
+        if element.tag in ("a", "area") and (href := element.get("href")) \
+                and not href.startswith("#"):
+            element.set("href", _archived(href, base, archive.link))
     return "<!DOCTYPE html>\n" + str(html.tostring(tree, encoding="unicode"))
 
 
-def _rewrite(element: Any, base: str, to: Rewrite,
-             framed: Callable[[str], str | None]) -> None:
-    """The addresses of what ``element`` shows, rewritten ``to`` the archive's."""
+def _rewrite(element: Any, base: str, archive: Archive) -> None:
+    """The addresses of what ``element`` shows, rewritten to the archive's."""
     tag = element.tag if isinstance(element.tag, str) else ""
     names = LINKED.get(tag, ())
     if tag == "link" and {"stylesheet", "icon"} & set((element.get("rel") or "").split()):
         names = ("href",)
     for name in names:
-        if value := element.get(name):
-            element.set(name, _srcset(value, base, to) if name == "srcset"
-                        else _archived(value, base, to))
+        if (value := element.get(name)) and name != "srcset":
+            element.set(name, _archived(value, base, archive.address))
+        elif value and (kept := _srcset(value, base, archive)):
+            element.set(name, kept)
+        elif value:  # (none of its sizes archived: the src, or the picture's next source)
+            del element.attrib[name]
     if tag in ("iframe", "frame") and (src := element.get("src")) and \
-            (document := framed(urljoin(base, src.strip()))) is not None:
+            (document := archive.frame(urljoin(base, src.strip()))) is not None:
         del element.attrib["src"]
         element.set("srcdoc", document)
         element.set("sandbox", "")
     if style := element.get("style"):
-        element.set("style", stylesheet(style, base, to))
+        element.set("style", stylesheet(style, base, archive.address))
     if tag == "style" and element.text:
-        element.text = stylesheet(element.text, base, to)
+        element.text = stylesheet(element.text, base, archive.address)
 
 
 def stylesheet(css: str, base: str, to: Rewrite) -> str:
@@ -163,9 +181,11 @@ def _archived(value: str, base: str, to: Rewrite) -> str:
     return to(url) if urlsplit(url).scheme in ("http", "https") else value.strip()
 
 
-def _srcset(value: str, base: str, to: Rewrite) -> str:
-    """A srcset, each candidate's address rewritten: parsed as browsers do
-    (an address may hold commas; one ending in a comma ends its candidate)."""
+def _srcset(value: str, base: str, archive: Archive) -> str:
+    """A srcset, of the candidates the archive holds, their addresses
+    rewritten: a browser showing the page at another width would otherwise
+    choose one it never fetched. Parsed as browsers do (an address may hold
+    commas; one ending in a comma ends its candidate)."""
     candidates, at = [], 0
     while at < len(value):
         while at < len(value) and (value[at].isspace() or value[at] == ","):
@@ -180,6 +200,6 @@ def _srcset(value: str, base: str, to: Rewrite) -> str:
             end = value.find(",", at)
             end = len(value) if end < 0 else end
             descriptors, at = value[at:end].strip(), end + 1
-        if url:
-            candidates.append(f"{_archived(url, base, to)} {descriptors}".strip())
+        if url and archive.holds(urljoin(base, url)):
+            candidates.append(f"{_archived(url, base, archive.address)} {descriptors}".strip())
     return ", ".join(candidates)

@@ -525,24 +525,33 @@ def _archived(body: bytes, headers: dict[str, str] | None = None,
 
 def _replayed_page(request: Request, snapshot: dict[str, Any]) -> bytes:
     """The snapshot's DOM, showing the styles and images it archived, and
-    its frames the documents they showed (frames in frames too, a few deep);
-    its links lead to the archive's memento of each page closest to it, not
-    to the live site."""
-    frames = request.app.state.replay_index(snapshot["warc_key"]).frames
-    to = _in_archive(snapshot["id"])
-    # (a link leads to what the archive has of its page, closest to this snapshot's time)
-    visit = f"/memento/{_stamp(snapshot['fetched_at'])}/".__add__
-
-    def framed(url: str, depth: int = 1) -> str | None:
-        found = frames.get(urldefrag(url).url) if depth <= MAX_FRAME_DEPTH else None
-        document = _payload(request, snapshot, found) if found else None
-        return None if document is None else replay.page(
-            document.decode("utf-8", "replace"), url, to,
-            lambda inner: framed(inner, depth + 1), visit)
-
+    its frames the documents they showed."""
     dom = _record(request, snapshot, "dom").decode("utf-8", "replace")
-    return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"], to,
-                       framed, visit).encode()
+    return replay.page(dom, snapshot["final_url"] or snapshot["requested_url"],
+                       _Shown(request, snapshot)).encode()
+
+
+class _Shown:
+    """A snapshot's archive, as its page is shown from (a :class:`replay.Archive`):
+    its frames show what they showed (frames in frames too, a few deep), and
+    its links lead to the memento of each page closest to its time, not to
+    the live site."""
+
+    def __init__(self, request: Request, snapshot: dict[str, Any], depth: int = 1) -> None:
+        self.request, self.snapshot, self.depth = request, snapshot, depth
+        self.held = request.app.state.replay_index(snapshot["warc_key"])
+        self.address = _in_archive(snapshot["id"])
+        self.link = f"/memento/{_stamp(snapshot['fetched_at'])}/".__add__
+
+    def holds(self, url: str) -> bool:
+        return urldefrag(url).url in self.held.resources
+
+    def frame(self, url: str) -> str | None:
+        found = self.held.frames.get(urldefrag(url).url) if self.depth <= MAX_FRAME_DEPTH else None
+        document = _payload(self.request, self.snapshot, found) if found else None
+        return None if document is None else replay.page(
+            document.decode("utf-8", "replace"), url,
+            _Shown(self.request, self.snapshot, self.depth + 1))
 
 
 def _resource(request: Request, snapshot: dict[str, Any],

@@ -56,9 +56,8 @@ from .reextract import rebuild
 from .schema import snapshots
 from .storage import BlobStore
 from .urls import normalize_url
-from .warc import DOM_PREFIX, arc_version, charset, checked
+from .warc import DOM_PREFIX, HTML_TYPES, arc_version, charset, checked, media_type
 
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: How long before a page a redirect to it may have been archived and still
 #: be taken as the way there: a crawler queues the address a redirect gives,
 #: and may fetch it hours later
@@ -296,7 +295,7 @@ def _index(warc: _Warc) -> _Index:
 def _is_page(http: Any) -> bool:
     """Whether a response (its HTTP headers) is a page: HTML, not a redirect."""
     content_type = http.get_header("Content-Type") or ""
-    return content_type.split(";")[0].strip().lower() in HTML_TYPES \
+    return media_type(content_type) in HTML_TYPES \
         and not http.get_statuscode().startswith("3")
 
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus, unquote_to_bytes, urlencode, urlsplit
 from warcio.archiveiterator import ArchiveIterator
 
 from .errors import ArchiveError
-from .warc import checked
+from .warc import checked, media_type
 
 #: Characters of a request body a key carries, at most
 MAX_BODY_QUERY = 4096
@@ -80,7 +80,7 @@ def _fields(record: Any) -> dict[str, Any]:
 def _body_query(content_type: str, body: bytes) -> str:
     """A request body as the query string a key carries: a form as it is (a
     multipart one by its fields), JSON as its fields, anything else in base64."""
-    kind = content_type.split(";")[0].strip().lower()
+    kind = media_type(content_type)
     try:
         if kind == "application/x-www-form-urlencoded":
             return unquote_plus(body.decode("utf-8"))[:MAX_BODY_QUERY]
@@ -187,4 +187,4 @@ def _timestamp(warc_date: str) -> str:
 
 
 def _mime(content_type: str | None) -> str:
-    return (content_type or "unk").split(";")[0].strip().lower() or "unk"
+    return media_type(content_type or "") or "unk"

@@ -24,7 +24,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from lxml import etree, html
 from warcio.archiveiterator import ArchiveIterator
 
-from .warc import FRAME_PREFIX, charset, checked
+from .warc import FRAME_PREFIX, charset, checked, media_type
 
 #: What the archived page may load: its own archive's resources, nothing else
 PAGE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' "
@@ -63,7 +63,7 @@ def served(content_type: str) -> str | None:
     """The media type an archived response is served back as, if it is one
     of those served: its type alone, parameters left out (the archived header
     is the site's word, which might name others after a comma)."""
-    media = content_type.split(";")[0].strip().lower()
+    media = media_type(content_type)
     return media if MIME.fullmatch(media) and media.startswith(SERVED) else None
 
 

@@ -23,12 +23,12 @@ from .loop import aside
 from .models import Capture, Frame
 from .recorder import NetworkRecorder, settle
 from .render import MAX_SCREENSHOT_HEIGHT, Rendering
+from .warc import HTML_TYPES, media_type
 from .world import World
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Error, Page, Response
 
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: Redirects made by a script or a <meta http-equiv=refresh> once the page has
 #: loaded (within the settle window), followed at most
 CLIENT_REDIRECTS = 5
@@ -124,7 +124,7 @@ def _arrived(page: Page, recorder: NetworkRecorder) -> Response | None:
 
 def _content_type(response: Response) -> str:
     # (the headers Chromium hands over with the response: no round trip for them)
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type(response.headers.get("content-type", ""))
 
 
 def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screenshot: bool,

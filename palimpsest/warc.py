@@ -317,6 +317,15 @@ def _request(writer: WARCWriter, exchange: Exchange, headers: dict[str, str]) ->
     )
 
 
+#: The media types of an HTML page
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def media_type(content_type: str) -> str:
+    """The media type a Content-Type names, its parameters left out ("" if none)."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def charset(content_type: str) -> str:
     """The charset a Content-Type names, if Python knows it; else UTF-8."""
     for part in content_type.split(";")[1:]:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
+from . import timers
 from .config import Settings
 from .egress import EgressProxy
 from .errors import BrowserGone, CaptureError
@@ -78,11 +79,11 @@ class Browser:
 
     Each capture gets a fresh context. A browser that will serve more than one
     page (``reused``) starts opening the next page's context, in the
-    background, while the current page waits for the network to stay quiet:
-    that costs the page nothing, and saves the next one the ~150 ms a new
-    context and page take. A page's context is closed in the background
-    too, while the next page loads: each context comes in by a door of its
-    own to the egress proxy, which records only the page being captured.
+    background, as the current page starts loading (loading waits on the
+    network mostly): that saves the next page the ~150 ms a new context and
+    page take. A page's context is closed in the background too, while the
+    next page loads: each context comes in by a door of its own to the
+    egress proxy, which records only the page being captured.
     """
 
     def __init__(self, settings: Settings, *, reused: bool = True) -> None:
@@ -165,24 +166,21 @@ class Browser:
             accept_downloads=False,
             proxy={"server": door},
         )
+        context.add_init_script(timers.hook())  # (so that settling may ask what is due)
         return World(context.new_page()), door
 
-    def _prepare(self) -> bool:
-        """Start opening the next page, unless it is open or opening; whether it
-        was started. It opens in the background: it takes longer (~150 ms)
-        than what is left of the quiet window it is started in."""
-        if not self.reused or self._spare is not None or self._browser is None:
-            return False
-        self._spare = started(self._browser, self._new_page)
-        return True
+    def _prepare(self) -> None:
+        """Start opening the next page in the background, unless it is open or opening."""
+        if self.reused and self._spare is None and self._browser is not None:
+            self._spare = started(self._browser, self._new_page)
 
     def capture(self, url: str, *, screenshot: bool = True) -> Capture:
         """Load ``url`` like a reader would and return everything it was served."""
         url = check_url(url, allow_private=self.settings.allow_private)
         try:
             with self.page() as world:
-                return visit(world, url, self.settings, self.version, screenshot,
-                             self.egress, self._prepare)
+                self._prepare()
+                return visit(world, url, self.settings, self.version, screenshot, self.egress)
         except Exception as exc:
             if self._browser is not None and not self.alive:
                 raise BrowserGone(f"{url} was not captured: Chromium ended during "

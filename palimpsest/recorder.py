@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .models import Exchange
+from .timers import Watch
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
@@ -176,10 +177,12 @@ def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: flo
     deadline = time.monotonic() + budget
     reached, steps, grew = 0, scroll_steps, True
     scroll = _scroll if scripted else _scroll_by_steps
+    # (a page whose scripts do not run schedules nothing, nor do ours run there)
+    watch = Watch(world, recorder, quiet) if scripted else None
     while grew:
         reached, taken, ago = scroll(world, reached, steps)
         recorder.touch(ago)  # (what the scroll woke may take a moment to ask)
-        if not _quiet(world.page, recorder, deadline, quiet, meanwhile):
+        if not _quiet(world.page, recorder, deadline, quiet, meanwhile, watch):
             return False
         steps -= taken
         grew = steps > 0 and world.evaluate(
@@ -202,16 +205,20 @@ def _scroll_by_steps(world: World, start: int, steps: int) -> tuple[int, int, fl
 
 
 def _quiet(page: Page, recorder: NetworkRecorder, deadline: float, quiet: float,
-           meanwhile: Callable[[], bool]) -> bool:
+           meanwhile: Callable[[], bool], watch: Watch | None) -> bool:
     while (now := time.monotonic()) < deadline:
         idle = recorder.idle()
         if idle and now - recorder.last_activity >= quiet:
             return True
         if idle and meanwhile():
             continue  # (that took a while: look again)
-        # Sleep until the window could close (events are handled meanwhile);
-        # while requests are in flight, 25 ms at a time: each wake-up is a
-        # round trip through Playwright's driver.
-        left = quiet - (now - recorder.last_activity) if idle else 0.025
-        page.wait_for_timeout(1000 * min(max(left, 0), deadline - now))
+        if idle and watch is not None and (left := watch.left()) is not None:
+            if left < 0:
+                return True  # nothing the page scheduled is left to run
+        else:
+            # Sleep until the window could close (events are handled
+            # meanwhile); while requests are in flight, 25 ms at a time:
+            # each wake-up is a round trip through Playwright's driver.
+            left = quiet - (time.monotonic() - recorder.last_activity) if idle else 0.025
+        page.wait_for_timeout(1000 * min(max(left, 0), deadline - time.monotonic()))
     return False

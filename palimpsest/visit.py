@@ -10,7 +10,6 @@ loading is kept as it stands, and one that stops responding fails.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -41,11 +40,10 @@ NETWORK_ERRORS = (
 
 def visit(
     world: World, url: str, settings: Settings, version: str, screenshot: bool,
-    egress: EgressProxy, meanwhile: Callable[[], bool] = lambda: False,
+    egress: EgressProxy,
 ) -> Capture:
     """Capture ``url`` in the world of a blank page (alone in a fresh context),
-    whose exchanges ``egress`` records; while the network is idle,
-    ``meanwhile`` may do work of its own (open the next page)."""
+    whose exchanges ``egress`` records."""
     from playwright.sync_api import Error
 
     page = world.page
@@ -60,7 +58,7 @@ def visit(
             # A page sent on by a script or a meta refresh: settled again, where it went.
             for _ in range(CLIENT_REDIRECTS + 1):
                 rendering, settled, failure = _settle(world, recorder, settings, screenshot,
-                                                      _scripts_run(response), meanwhile)
+                                                      _scripts_run(response))
                 moved = _moved(page, recorder, response, failure, egress.refusals)
                 if moved is None:
                     if failure:
@@ -128,8 +126,7 @@ def _content_type(response: Response) -> str:
 
 
 def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screenshot: bool,
-            scripted: bool, meanwhile: Callable[[], bool],
-            ) -> tuple[Rendering, bool, Error | None]:
+            scripted: bool) -> tuple[Rendering, bool, Error | None]:
     """The page settled and drawn, whether it settled in time, and the error
     that stopped it, if one did: the page may have gone on to another
     document (a redirect by a script or a meta refresh; see :func:`_moved`)."""
@@ -137,12 +134,10 @@ def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screens
 
     rendering = Rendering(world, recorder, screenshot=screenshot)
     try:
-        # While the network is idle: the rendering, then the next page starts
-        # opening (not both at once: a screenshot taken while a context opens
-        # takes twice as long, and real pages then settled ~0.2 s later).
+        # (taken while the network is idle: the page may prove settled then)
         settled = settle(world, recorder, budget=settings.settle_timeout,
                          quiet=settings.settle_quiet, scripted=scripted,
-                         meanwhile=lambda: rendering.take_early() or meanwhile())
+                         meanwhile=rendering.take_early)
         rendering.take()  # (unless what was taken is still current)
     except Error as exc:
         return rendering, False, exc
@@ -238,6 +233,9 @@ def _conditions(settings: Settings, viewport: object) -> dict[str, object]:
         "viewport": viewport, "user_agent": settings.user_agent or "chromium default",
         "page_timeout": settings.page_timeout, "settle_budget": settings.settle_timeout,
         "settle_quiet": settings.settle_quiet,
+        "settled_when": "no request in flight for settle_quiet seconds, or sooner once what "
+                        "the page and its frames scheduled within them (timers, animation "
+                        "frames, idle callbacks) had run",
         "rendered": "DOM and screenshot once the page stopped changing (no request, "
                     "scroll or DOM change)",
         "max_requests": settings.max_requests,

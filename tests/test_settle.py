@@ -108,6 +108,33 @@ LATE_PAGE = b"""<!doctype html><html><head><title>Late</title></head><body>
 FORGETFUL_PAGE = b"""<!doctype html><html><head><title>Beacon</title></head><body>
 <h1>Beacon</h1><script>addEventListener('load', () => { fetch('/tick'); });</script>
 </body></html>"""
+# Nothing scheduled once loaded.
+PLAIN_PAGE = b"""<!doctype html><html><head><title>Plain</title></head><body>
+<h1>Plain</h1><p>Nothing left to run.</p></body></html>"""
+# Keep themselves busy without asking for anything: a clock, an animation.
+CLOCK_PAGE = b"""<!doctype html><html><head><title>Clock</title></head><body>
+<p id="clock"></p><script>setInterval(() => {
+    document.getElementById('clock').textContent = new Date().toISOString();
+}, 50);</script></body></html>"""
+ANIMATED_PAGE = b"""<!doctype html><html><head><title>Spinner</title></head><body>
+<div id="spinner">*</div><script>(function turn(t) {
+    document.getElementById('spinner').style.transform = `rotate(${t % 360}deg)`;
+    requestAnimationFrame(turn);
+})(0);</script></body></html>"""
+# Uses its timers every way a page may, and shows what they did.
+TIMERS_PAGE = b"""<!doctype html><html><head><title>Timers</title></head><body>
+<p id="out"></p><script>
+const out = [setTimeout.name, String(setTimeout).includes('[native code]')];
+setTimeout(function (a, b) { out.push(this === window, a + b); }, 10, 2, 3);
+clearTimeout(setTimeout(() => out.push('cancelled, yet run'), 20));
+let n = 0;
+const every = setInterval(() => {
+    if (++n === 3) { clearInterval(every); out.push('3 ticks'); }
+}, 10);
+requestAnimationFrame(t => out.push(typeof t));
+setTimeout('out.push("code")', 10);
+setTimeout(() => { document.getElementById('out').textContent = out.sort().join(); }, 150);
+</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -134,6 +161,10 @@ def _site() -> RawSite:
         ("GET", "/timed"): ok("text/html", TIMED_PAGE),
         ("GET", "/late"): ok("text/html", LATE_PAGE),
         ("GET", "/forgetful"): ok("text/html", FORGETFUL_PAGE),
+        ("GET", "/plain"): ok("text/html", PLAIN_PAGE),
+        ("GET", "/timers"): ok("text/html", TIMERS_PAGE),
+        ("GET", "/clock"): ok("text/html", CLOCK_PAGE),
+        ("GET", "/animated"): ok("text/html", ANIMATED_PAGE),
         ("GET", "/tick"): ok("text/plain", b"tick"),
         ("GET", "/below.png"): ok("image/png", png),
         ("GET", "/bottom.png"): ok("image/png", png),
@@ -359,6 +390,13 @@ def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) 
     assert 'id="tick">tick<' in capture.dom
 
 
+def _visit(browser: Browser, settings: Settings, url: str, quiet: float) -> Capture:
+    """``url`` captured with a quiet window of ``quiet`` seconds, within 3 s."""
+    patient = settings.with_(settle_quiet=quiet, settle_timeout=3.0)
+    with browser.page(patient) as world:
+        return visit(world, url, patient, "", False, browser.egress)
+
+
 def test_how_long_a_page_must_be_quiet_to_settle_is_a_setting(
         browser: Browser, settings: Settings) -> None:
     # What a page asks for once the quiet window has closed is not waited for;
@@ -366,12 +404,52 @@ def test_how_long_a_page_must_be_quiet_to_settle_is_a_setting(
     seen = []
     with _site() as site:
         for quiet in (0.25, 1.0):
-            patient = settings.with_(settle_quiet=quiet, settle_timeout=3.0)
-            with browser.page(patient) as world:
-                capture = visit(world, site.url("/late"), patient, "", False, browser.egress)
+            capture = _visit(browser, settings, site.url("/late"), quiet)
             seen.append((sum(e.url == site.url("/tick") for e in capture.exchanges),
                          capture.conditions["settle_quiet"], capture.settled))
     assert seen == [(0, 0.25, True), (1, 1.0, True)]
+
+
+@pytest.mark.parametrize("path", ["/plain", "/timed"])
+def test_a_page_with_nothing_left_to_run_settles_before_its_window_ends(
+        browser: Browser, settings: Settings, path: str) -> None:
+    # Asked what it has scheduled, the page has nothing left (/timed: once
+    # its timer, 220 ms after the load, has run): it will ask for nothing more.
+    with _site() as site:
+        capture = _visit(browser, settings, site.url(path), quiet=1.5)
+    assert capture.settled and capture.timings["settle_render"] < 1.0
+    assert path == "/plain" or "changed after the load" in capture.dom
+
+
+def test_the_page_s_timers_work_as_the_browser_s_own(browser: Browser) -> None:
+    # (they are watched, so that settling may ask what is due)
+    with _site() as site:
+        capture = browser.capture(site.url("/timers"), screenshot=False)
+    assert '<p id="out">3 ticks,5,code,number,setTimeout,true,true</p>' in capture.dom
+
+
+@pytest.mark.parametrize("path", ["/clock", "/animated"])
+def test_a_page_that_keeps_itself_busy_is_waited_for_to_its_window_s_end(
+        browser: Browser, settings: Settings, path: str) -> None:
+    with _site() as site:
+        capture = _visit(browser, settings, site.url(path), quiet=0.6)
+    assert capture.settled and capture.timings["settle_render"] >= 0.6
+
+
+def test_what_a_frame_from_another_site_scheduled_is_waited_for(
+        browser: Browser, settings: Settings) -> None:
+    # The story has nothing left to run; its embed fetches something 400 ms
+    # after its load.
+    embed = b"""<!doctype html><p>Poll</p><script>addEventListener('load',
+        () => setTimeout(() => fetch('/votes'), 400));</script>"""
+    with RawSite(host="127.0.0.2", table={("GET", "/embed"): ok("text/html", embed),
+                                          ("GET", "/votes"): ok("text/plain", b"12")}) as other, \
+            RawSite(table={("GET", "/story"): ok("text/html", b'<!doctype html><h1>Story</h1>'
+                                                b'<iframe src="%s"></iframe>'
+                                                % other.url("/embed").encode())}) as site:
+        capture = _visit(browser, settings, site.url("/story"), quiet=1.0)
+    assert other.url("/votes") in [e.url for e in capture.exchanges]
+    assert capture.settled and capture.timings["settle_render"] < 1.0
 
 
 def test_a_response_the_page_never_reads_does_not_keep_it_from_settling(

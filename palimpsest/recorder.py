@@ -21,7 +21,7 @@ from .models import Exchange
 from .timers import Watch
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Request
+    from playwright.sync_api import Page, Request, Response
 
     from .world import World
 
@@ -51,6 +51,7 @@ class NetworkRecorder:
         self._failed: list[str] = []
         self._in_flight: set[Request] = set()
         self._answered: set[Request] = set()  # (its response's head has come)
+        self._documents: dict[Request, Response] = {}  # the page's documents' responses
         self._delivered = delivered
         self.last_activity = time.monotonic()
         #: Requests for the page's own document (each redirect hop, and each
@@ -58,7 +59,7 @@ class NetworkRecorder:
         self.documents: list[Request] = []
         self._main = page.main_frame
         page.on("request", self._started)
-        page.on("response", lambda response: self._answered.add(response.request))
+        page.on("response", self._answer)
         page.on("requestfinished", self._finished)  # (a redirect hop too)
         page.on("requestfailed", self._failed_to_load)
 
@@ -85,6 +86,17 @@ class NetworkRecorder:
         self.last_activity = time.monotonic()
         if request.resource_type not in STREAMS:
             self._in_flight.add(request)
+
+    def _answer(self, response: Response) -> None:
+        self._answered.add(response.request)
+        if response.request in self.documents:
+            self._documents[response.request] = response
+
+    def response(self, document: Request) -> Response | None:
+        """The response to one of :attr:`documents`, if it came: kept as it came
+        (asked for later, after a page that made thousands of requests,
+        Playwright may have let go of the request)."""
+        return self._documents.get(document)
 
     def _finished(self, request: Request) -> None:
         self._in_flight.discard(request)
@@ -164,7 +176,8 @@ def settle(world: World, recorder: NetworkRecorder, *, budget: float, quiet: flo
            scroll_steps: int = 12, meanwhile: Callable[[], bool] = lambda: False,
            scripted: bool = True) -> bool:
     """Scroll through the page to wake lazy content and wait for the network to
-    go quiet (no request in flight for ``quiet`` seconds); again over
+    go quiet (no request in flight for ``quiet`` seconds, or less once what
+    the page scheduled within them has run: see :mod:`.timers`); again over
     whatever the page grew meanwhile.
 
     Scrolling starts at once, while the last loads may still run, so a page

@@ -117,7 +117,7 @@ def _load(page: Page, url: str, recorder: NetworkRecorder, settings: Settings,
 def _arrived(page: Page, recorder: NetworkRecorder) -> Response | None:
     """The response of the document the page shows, if one has arrived."""
     shown = next((r for r in reversed(recorder.documents) if r.url == page.url), None)
-    return shown.response() if shown is not None else None
+    return recorder.response(shown) if shown is not None else None
 
 
 def _content_type(response: Response) -> str:

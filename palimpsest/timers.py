@@ -48,15 +48,16 @@ ASKED = 2
 #: last of them due within the horizon asked about (0: due now, -1: none).
 #: Each timer function is the browser's own behind a proxy, which calls it as
 #: the page would; a timeout's callback is called through one that notes it
-#: has run (a timeout given code as a string is taken to have run once due).
+#: has run (a timeout given code as a string, or a task posted to the
+#: scheduler, is taken to have run once due).
 HOOK = """((name, frameMs) => {
     const clock = performance.now.bind(performance), apply = Reflect.apply;
-    // id -> [when due, the interval's period, or 0 (a timeout), or -1 (of code)]
+    // id -> [when due, the interval's period, or 0 (a timeout), or -1 (taken as run once due)]
     const timers = new Map();
     let frameAsked = -Infinity;
-    const watch = (method, call) => {
-        const native = window[method];
-        if (typeof native === "function") window[method] = new Proxy(native, {apply: call});
+    const watch = (method, call, owner = window) => {
+        const native = owner[method];
+        if (typeof native === "function") owner[method] = new Proxy(native, {apply: call});
     };
     const set = period => (native, self, [callback, delay, ...rest]) => {
         let id;
@@ -67,15 +68,23 @@ HOOK = """((name, frameMs) => {
         timers.set(id, [clock() + ms, period ? Math.max(ms, 1) : run === callback ? -1 : 0]);
         return id;
     };
-    const noting = note => (native, self, args) => (note(args), apply(native, self, args));
+    const noting = note => (native, self, args) => {
+        const result = apply(native, self, args);
+        note(args);
+        return result;
+    };
     const clear = noting(([id]) => timers.delete(id));
     const frame = noting(() => { frameAsked = clock(); });
+    const task = noting(([, options]) => {
+        timers.set({}, [clock() + Math.max(0, Number(options && options.delay) || 0), -1]);
+    });
     watch("setTimeout", set(false));
     watch("setInterval", set(true));
     watch("clearTimeout", clear);
     watch("clearInterval", clear);
     watch("requestAnimationFrame", frame);
     watch("requestIdleCallback", frame);
+    if (typeof Scheduler === "function") watch("postTask", task, Scheduler.prototype);
     const due = (now, horizon) => {
         let last = now - frameAsked < frameMs ? frameAsked + frameMs - now : -1;
         for (const [id, [when, period]] of timers) {
@@ -124,10 +133,12 @@ def scheduled(world: World, horizon: float) -> float | None:
     """Seconds until the last piece of work the page and its frames have
     scheduled within ``horizon`` seconds has run (0: some is due now); -1 if
     they scheduled none; None if a frame could not tell (it was not watched,
-    did not answer in time, or went away)."""
+    did not answer in time, or went away), or the page runs a worker."""
     from playwright.sync_api import Error
 
     page, ms = world.page, round(horizon * 1000)
+    if page.workers:
+        return None  # (a worker's timers are not watched)
     frames = [f for f in page.frames if f.parent_frame is not None
               and not f.url.startswith("chrome-error:")]
     asking = [started(page, partial(frame.evaluate, ASK, [NAME, ms])) for frame in frames]

@@ -135,6 +135,12 @@ requestAnimationFrame(t => out.push(typeof t));
 setTimeout('out.push("code")', 10);
 setTimeout(() => { document.getElementById('out').textContent = out.sort().join(); }, 150);
 </script></body></html>"""
+# Ask for something 400 ms after the load, by a task posted to the
+# scheduler, and from a worker of their own.
+TASK_PAGE = b"""<!doctype html><html><head><title>Task</title></head><body><h1>Task</h1>
+<script>scheduler.postTask(() => fetch('/tick'), {delay: 400});</script></body></html>"""
+WORKER_PAGE = b"""<!doctype html><html><head><title>Worker</title></head><body><h1>Worker</h1>
+<script>new Worker('/worker.js');</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -162,6 +168,9 @@ def _site() -> RawSite:
         ("GET", "/late"): ok("text/html", LATE_PAGE),
         ("GET", "/forgetful"): ok("text/html", FORGETFUL_PAGE),
         ("GET", "/plain"): ok("text/html", PLAIN_PAGE),
+        ("GET", "/task"): ok("text/html", TASK_PAGE),
+        ("GET", "/worker"): ok("text/html", WORKER_PAGE),
+        ("GET", "/worker.js"): ok("text/javascript", b"setTimeout(() => fetch('/tick'), 400);"),
         ("GET", "/timers"): ok("text/html", TIMERS_PAGE),
         ("GET", "/clock"): ok("text/html", CLOCK_PAGE),
         ("GET", "/animated"): ok("text/html", ANIMATED_PAGE),
@@ -434,6 +443,15 @@ def test_a_page_that_keeps_itself_busy_is_waited_for_to_its_window_s_end(
     with _site() as site:
         capture = _visit(browser, settings, site.url(path), quiet=0.6)
     assert capture.settled and capture.timings["settle_render"] >= 0.6
+
+
+@pytest.mark.parametrize("path", ["/task", "/worker"])
+def test_what_a_page_asks_for_by_a_task_or_a_worker_within_its_window_is_waited_for(
+        browser: Browser, settings: Settings, path: str) -> None:
+    with _site() as site:
+        capture = _visit(browser, settings, site.url(path), quiet=1.0)
+    assert site.url("/tick") in [e.url for e in capture.exchanges]
+    assert capture.settled
 
 
 def test_what_a_frame_from_another_site_scheduled_is_waited_for(

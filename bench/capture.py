@@ -15,8 +15,8 @@
    minutes) falls on both; the ratios of single rounds (the same pages for
    both legs) show how much the figure moves from run to run. Also
    printed: the full capture's median load and settle time a page, against
-   bare's whole page: at concurrency 1 the settle (a scroll, then 250 ms of
-   network quiet) is a floor under it.
+   bare's whole page (the settle: a scroll, then up to 250 ms of network
+   quiet, which ends sooner once what the page scheduled has run).
 2. Bytes a second snapshot of an unchanged page adds (payloads already
    archived become revisit records). Target: at most 10% of the first.
 
@@ -216,8 +216,8 @@ def throughput(settings: Settings, pages: int, concurrency: int, rounds: int) ->
     load, settle = (statistics.median(t[key] for t in TIMINGS[concurrency:])
                     for key in ("load", "settle_render"))
     print(f"  full capture, median a page: load {load:.3f} s, then settle and render "
-          f"{settle:.3f} s (scroll, {settings.settle_quiet:g} s of network quiet, DOM and "
-          f"PNG within it); bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
+          f"{settle:.3f} s (scroll, up to {settings.settle_quiet:g} s of network quiet, DOM "
+          f"and PNG within it); bare Playwright's whole page: {concurrency / bare_rate:.3f} s")
 
 
 def second_snapshot(settings: Settings, home: Path) -> None:

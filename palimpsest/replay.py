@@ -67,21 +67,38 @@ def served(content_type: str) -> str | None:
     return media if MIME.fullmatch(media) and media.startswith(SERVED) else None
 
 
+#: Redirects followed from a frame's address to the document it showed, at most
+MAX_REDIRECTS = 5
+
+
 @dataclass(frozen=True)
 class Archived:
     """What of a snapshot's WARC its page may show, by URL: the resources
-    that may be served back, and the documents its frames showed."""
+    that may be served back, the documents its frames showed, and where
+    archived redirects led."""
 
     resources: dict[str, Resource]
     frames: dict[str, Resource]
+    redirects: dict[str, str]
+
+    def frame(self, url: str) -> Resource | None:
+        """The document a frame at ``url`` showed, through the redirects it
+        was sent on by (an ad's or embed's address often redirects)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            url = urldefrag(url).url
+            if url in self.frames or url not in self.redirects:
+                return self.frames.get(url)
+            url = self.redirects[url]
+        return None
 
 
 def archived(warc: bytes) -> Archived:
     """The responses (and revisits) of a snapshot's WARC that may be served
-    back (the first of each URL; redirects and errors left out), and the
-    rendered documents of its frames."""
+    back (the first of each URL; redirects and errors left out), the
+    rendered documents of its frames, and where redirects led."""
     found: dict[str, Resource] = {}
     frames: dict[str, Resource] = {}
+    redirects: dict[str, str] = {}
     records = ArchiveIterator(io.BytesIO(warc))
     for record in checked(records):
         uri, http = record.rec_headers.get_header("WARC-Target-URI") or "", record.http_headers
@@ -92,12 +109,15 @@ def archived(warc: bytes) -> Archived:
             frames.setdefault(uri.removeprefix(FRAME_PREFIX),
                               Resource(*where, "text/html", "utf-8", *revisit))
         elif record.rec_type in ("response", "revisit") and http is not None \
+                and http.get_statuscode().startswith("3") and http.get_header("Location"):
+            redirects.setdefault(urldefrag(uri).url, urljoin(uri, http.get_header("Location")))
+        elif record.rec_type in ("response", "revisit") and http is not None \
                 and http.get_statuscode().startswith("2"):
             content_type = http.get_header("Content-Type") or ""
             if (media := served(content_type)) is not None:
                 found.setdefault(urldefrag(uri).url,
                                  Resource(*where, media, charset(content_type), *revisit))
-    return Archived(found, frames)
+    return Archived(found, frames, redirects)
 
 
 class Archive(Protocol):

@@ -547,7 +547,7 @@ class _Shown:
         return urldefrag(url).url in self.held.resources
 
     def frame(self, url: str) -> str | None:
-        found = self.held.frames.get(urldefrag(url).url) if self.depth <= MAX_FRAME_DEPTH else None
+        found = self.held.frame(url) if self.depth <= MAX_FRAME_DEPTH else None
         document = _payload(self.request, self.snapshot, found) if found else None
         return None if document is None else replay.page(
             document.decode("utf-8", "replace"), url,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from palimpsest.replay import page, served, stylesheet
+from palimpsest.replay import Archived, Resource, page, served, stylesheet
 
 
 def archived(url: str) -> str:
@@ -104,3 +104,15 @@ def test_nothing_in_the_page_reaches_the_live_web_unasked() -> None:
                  '</head><body><p>Text</p></body></html>', "https://news.example/a", Held())
     assert "Refresh" not in shown and "ads.example" not in shown and "cdn.example" not in shown
     assert 'rel="canonical"' in shown and "<p>Text</p>" in shown
+
+
+def test_a_frame_s_document_is_found_through_the_redirects_its_address_led_by() -> None:
+    document = Resource(0, 10, "text/html", "utf-8", False, "")
+    held = Archived(resources={}, frames={"https://ads.example/shown": document}, redirects={
+        "https://ads.example/click": "https://ads.example/hop",
+        "https://ads.example/hop": "https://ads.example/shown",
+        "https://ads.example/loop": "https://ads.example/loop"})
+    assert held.frame("https://ads.example/click#x") is document
+    assert held.frame("https://ads.example/shown") is document
+    assert held.frame("https://ads.example/loop") is None
+    assert held.frame("https://ads.example/elsewhere") is None

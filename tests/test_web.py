@@ -40,7 +40,7 @@ from palimpsest.storage import open_store
 from palimpsest.watchlist import Watchlist
 from palimpsest.web import create_app
 
-from .rawsite import RawSite, ok
+from .rawsite import RawSite, _response, ok
 from .s3server import free_port
 
 TOKEN = "test-token-123"
@@ -681,19 +681,23 @@ def test_the_archived_page_shows_its_archived_styles_and_images_and_nothing_live
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("src", ["/embed", "/go"])
 def test_an_archived_page_s_frames_show_what_they_showed_the_reader(
-    app_settings: Settings, server: str, browser: Browser,
+    app_settings: Settings, server: str, browser: Browser, src: str,
 ) -> None:
     # An embedded post drawn by script in a frame from another site: on the
-    # archived page, where no script runs, it shows as the reader saw it.
+    # archived page, where no script runs, it shows as the reader saw it;
+    # also when the frame's address redirects to it (/go), as ads' often do.
     embed = (b'<!doctype html><p id="post"></p><img src="/avatar.png"><script>'
              b'document.getElementById("post").textContent = "Drawn by the embed";</script>')
     with RawSite(host="127.0.0.2", table={
             ("GET", "/embed"): ok("text/html", embed),
+            ("GET", "/go"): (_response("302 Found", [("Location", "/embed"),
+                                                     ("Content-Length", "0")]), b""),
             ("GET", "/avatar.png"): ok("image/png", tiny_png((0, 128, 0), size=8))}) as other, \
             RawSite(table={("GET", "/story"): ok("text/html", b'<!doctype html><h1>Story</h1>'
                                                 b'<iframe src="%s"></iframe>'
-                                                % other.url("/embed").encode())}) as site, \
+                                                % other.url(src).encode())}) as site, \
             HistoryStore(app_settings.db_url) as history:
         taken = snapshot(site.url("/story"), settings=app_settings, browser=browser,
                          store=open_store(app_settings.storage_url), history=history)

@@ -64,7 +64,7 @@ HOOK = """((name, frameMs) => {
         const run = period || typeof callback !== "function" ? callback
             : function (...args) { timers.delete(id); return apply(callback, this, args); };
         id = apply(native, self, [run, delay, ...rest]);
-        const ms = Math.max(0, Number(delay) || 0);
+        const ms = Math.max(0, Number(delay) | 0);  // (a long, as the browser takes it)
         timers.set(id, [clock() + ms, period ? Math.max(ms, 1) : run === callback ? -1 : 0]);
         return id;
     };

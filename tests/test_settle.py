@@ -139,6 +139,9 @@ setTimeout(() => { document.getElementById('out').textContent = out.sort().join(
 # scheduler, and from a worker of their own.
 TASK_PAGE = b"""<!doctype html><html><head><title>Task</title></head><body><h1>Task</h1>
 <script>scheduler.postTask(() => fetch('/tick'), {delay: 400});</script></body></html>"""
+# Sets a timer for longer than the browser's delays go (it wraps round to 400 ms).
+WRAPPED_PAGE = TASK_PAGE.replace(b"scheduler.postTask(() => fetch('/tick'), {delay: 400})",
+                                 b"setTimeout(() => fetch('/tick'), 2 ** 32 + 400)")
 WORKER_PAGE = b"""<!doctype html><html><head><title>Worker</title></head><body><h1>Worker</h1>
 <script>new Worker('/worker.js');</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
@@ -169,6 +172,7 @@ def _site() -> RawSite:
         ("GET", "/forgetful"): ok("text/html", FORGETFUL_PAGE),
         ("GET", "/plain"): ok("text/html", PLAIN_PAGE),
         ("GET", "/task"): ok("text/html", TASK_PAGE),
+        ("GET", "/wrapped"): ok("text/html", WRAPPED_PAGE),
         ("GET", "/worker"): ok("text/html", WORKER_PAGE),
         ("GET", "/worker.js"): ok("text/javascript", b"setTimeout(() => fetch('/tick'), 400);"),
         ("GET", "/timers"): ok("text/html", TIMERS_PAGE),
@@ -445,7 +449,7 @@ def test_a_page_that_keeps_itself_busy_is_waited_for_to_its_window_s_end(
     assert capture.settled and capture.timings["settle_render"] >= 0.6
 
 
-@pytest.mark.parametrize("path", ["/task", "/worker"])
+@pytest.mark.parametrize("path", ["/task", "/worker", "/wrapped"])
 def test_what_a_page_asks_for_by_a_task_or_a_worker_within_its_window_is_waited_for(
         browser: Browser, settings: Settings, path: str) -> None:
     with _site() as site:

@@ -134,7 +134,8 @@ def _settle(world: World, recorder: NetworkRecorder, settings: Settings, screens
 
     rendering = Rendering(world, recorder, screenshot=screenshot)
     try:
-        # (taken while the network is idle: the page may prove settled then)
+        # (the rendering is taken as soon as the network is idle: the page may
+        # prove settled then, with nothing left to run)
         settled = settle(world, recorder, budget=settings.settle_timeout,
                          quiet=settings.settle_quiet, scripted=scripted,
                          meanwhile=rendering.take_early)
@@ -235,7 +236,7 @@ def _conditions(settings: Settings, viewport: object) -> dict[str, object]:
         "settle_quiet": settings.settle_quiet,
         "settled_when": "no request in flight for settle_quiet seconds, or sooner once what "
                         "the page and its frames scheduled within them (timers, animation "
-                        "frames, idle callbacks) had run",
+                        "frames, idle callbacks, scheduler tasks) had run",
         "rendered": "DOM and screenshot once the page stopped changing (no request, "
                     "scroll or DOM change)",
         "max_requests": settings.max_requests,

@@ -3,9 +3,10 @@ documents of its frames, and a full-page screenshot.
 
 Both are taken as soon as the network is idle, while the quiet window that
 settling waits for runs out (work that would otherwise follow the wait), and
-taken again at the end if anything happened since: a request, a scroll, a
-change to the DOM. What is kept is therefore what the page showed once it
-stopped changing, as if taken after the wait.
+taken again at the end if anything happened since (a request, a scroll, a
+change to the DOM) or was moving then (a transition, an animation with an
+end: an image fading in). What is kept is therefore what the page showed
+once it stopped changing, as if taken after the wait.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ FRAME_TIME = 0.5
 MAX_FRAMES = 50
 #: From now on, note any change to the DOM (the observer is made once a
 #: document, in our own world: the page sees neither it nor the note, which a
-#: symbol keeps apart from the window's names for the page's elements).
+#: symbol keeps apart from the window's names for the page's elements); and
+#: say whether anything on the page is moving to an end (a transition, an
+#: animation that ends: an image fading in), which no change to the DOM tells.
 WATCH = """() => {
     const changed = Symbol.for("changed");
     if (!(changed in window)) {
@@ -41,6 +44,8 @@ WATCH = """() => {
             subtree: true, childList: true, attributes: true, characterData: true});
     }
     window[changed] = false;
+    return document.getAnimations().some(animation => animation.playState === "running"
+        && isFinite(animation.effect?.getComputedTiming().endTime));
 }"""
 CHANGED = """() => window[Symbol.for("changed")] !== false"""
 
@@ -57,6 +62,7 @@ class Rendering:
         self.png: bytes | None = None
         self.taken_at: datetime | None = None  # when they were taken, last
         self._began: float | None = None  # (the same, on the monotonic clock)
+        self._moving = False  # (a transition or animation was running then)
 
     def take(self) -> bool:
         """Take them, unless those taken are still current; whether they were taken."""
@@ -75,8 +81,10 @@ class Rendering:
         return True
 
     def current(self) -> bool:
-        """Nothing happened since they were taken: no request, no scroll, no change."""
-        return self._since_activity() and not self.world.evaluate(CHANGED)
+        """Nothing happened since they were taken: no request, no scroll, no
+        change, and nothing was moving then."""
+        return self._since_activity() and not self._moving \
+            and not self.world.evaluate(CHANGED)
 
     def _since_activity(self) -> bool:
         return self._began is not None and self._began > self.recorder.last_activity
@@ -89,7 +97,7 @@ class Rendering:
             self.png = screenshot(self.world)
         # Watched from here: the screenshot resizes the page for a moment, and
         # what that changes was never in the DOM taken before it.
-        self.world.evaluate(WATCH)
+        self._moving = bool(self.world.evaluate(WATCH))
 
 
 def serialize(world: World) -> str:

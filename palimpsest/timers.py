@@ -1,5 +1,5 @@
 """What a page has scheduled: the timers it set and the frames it asked to be
-called back at, in each of its frames.
+called back at, in each of its frames, and the transitions it has running.
 
 Settling waits for the network to stay quiet, because a page may still ask
 for more: a timer that fetches the next part of a story, a callback that
@@ -113,6 +113,8 @@ ASK = """([name, horizon]) => {
 #: The same, in the page's main frame, once two frames have been drawn: what
 #: the page last changed has been laid out, and what that woke (a lazy
 #: image, an intersection observer's callback) has asked for what it wanted.
+#: A transition or animation that ends within the horizon (an image fading
+#: in) is due when it ends: the page is drawn once it has.
 ASK_WHEN_DRAWN = """async ([name, horizon]) => {
     const frame = () => new Promise(r => {
         requestAnimationFrame(() => setTimeout(r));
@@ -120,7 +122,14 @@ ASK_WHEN_DRAWN = """async ([name, horizon]) => {
     });
     await frame();
     await frame();
-    return (""" + ASK + """)([name, horizon]);
+    const due = (""" + ASK + """)([name, horizon]);
+    const left = animation => {
+        const timing = animation.effect?.getComputedTiming();
+        return animation.playState === "running" && timing
+            ? (timing.endTime - timing.localTime) / Math.abs(animation.playbackRate) : Infinity;
+    };
+    const ending = document.getAnimations().map(left).filter(ms => ms <= horizon);
+    return due === null ? null : Math.max(due, ...ending);
 }"""
 
 

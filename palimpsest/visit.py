@@ -238,7 +238,7 @@ def _conditions(settings: Settings, viewport: object) -> dict[str, object]:
                         "the page and its frames scheduled within them (timers, animation "
                         "frames, idle callbacks, scheduler tasks) had run",
         "rendered": "DOM and screenshot once the page stopped changing (no request, "
-                    "scroll or DOM change)",
+                    "scroll or DOM change, no transition running)",
         "max_requests": settings.max_requests,
         "max_response_bytes": settings.max_response_bytes,
         "max_snapshot_bytes": settings.max_snapshot_bytes,

@@ -7,6 +7,7 @@ its frames are kept as rendered."""
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import time
@@ -144,6 +145,15 @@ WRAPPED_PAGE = TASK_PAGE.replace(b"scheduler.postTask(() => fetch('/tick'), {del
                                  b"setTimeout(() => fetch('/tick'), 2 ** 32 + 400)")
 WORKER_PAGE = b"""<!doctype html><html><head><title>Worker</title></head><body><h1>Worker</h1>
 <script>new Worker('/worker.js');</script></body></html>"""
+# A red box fades in over 200 ms once loaded, as lazy images do: no change to
+# the DOM tells when it ends.
+FADING_PAGE = b"""<!doctype html><html><head><title>Fade</title><style>
+#box { width: 300px; height: 300px; background: rgb(255, 0, 0); opacity: 0;
+       transition: opacity 200ms linear; }
+#box.shown { opacity: 1; }
+</style></head><body><div id="box"></div><script>addEventListener('load', () =>
+    requestAnimationFrame(() => document.getElementById('box').classList.add('shown')));
+</script></body></html>"""
 # Asks the server something every 100 ms, for ever.
 BUSY_PAGE = b"""<!doctype html><html><head><title>Ticker</title></head><body>
 <h1>Ticker</h1><p id="tick">0</p>
@@ -171,6 +181,7 @@ def _site() -> RawSite:
         ("GET", "/late"): ok("text/html", LATE_PAGE),
         ("GET", "/forgetful"): ok("text/html", FORGETFUL_PAGE),
         ("GET", "/plain"): ok("text/html", PLAIN_PAGE),
+        ("GET", "/fading"): ok("text/html", FADING_PAGE),
         ("GET", "/task"): ok("text/html", TASK_PAGE),
         ("GET", "/wrapped"): ok("text/html", WRAPPED_PAGE),
         ("GET", "/worker"): ok("text/html", WORKER_PAGE),
@@ -391,6 +402,23 @@ def test_the_dom_and_screenshot_are_of_the_page_once_it_stopped_changing(
         capture = browser.capture(site.url("/timed"))
     assert "changed after the load" in capture.dom
     assert capture.screenshot and capture.screenshot.startswith(b"\x89PNG")
+
+
+def test_the_screenshot_is_of_the_page_once_what_moved_has_stopped(browser: Browser) -> None:
+    with _site() as site:
+        capture = browser.capture(site.url("/fading"))
+    assert capture.screenshot is not None and capture.settled
+    png = base64.b64encode(capture.screenshot).decode()
+    with browser.page() as world:  # (the browser reads the pixel)
+        world.page.set_content(f'<img id="shot" src="data:image/png;base64,{png}">')
+        pixel = world.page.evaluate("""() => {
+            const shot = document.getElementById('shot'), canvas = document.createElement('canvas');
+            canvas.width = shot.naturalWidth; canvas.height = shot.naturalHeight;
+            const context = canvas.getContext('2d');
+            context.drawImage(shot, 0, 0);
+            return [...context.getImageData(150, 150, 1, 1).data];
+        }""")
+    assert pixel == [255, 0, 0, 255]  # (not pink: faded in whole)
 
 
 def test_a_page_that_never_goes_quiet_is_archived_and_flagged(browser: Browser) -> None:

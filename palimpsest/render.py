@@ -119,10 +119,8 @@ def read_frames(world: World) -> tuple[Frame, ...]:
     from playwright.sync_api import Error
 
     page = world.page
-    # (a frame that could not be loaded shows Chromium's own error page: not
-    # what a site served, and slow to read; the failure is on record already)
-    frames = [frame for frame in page.frames if frame.parent_frame is not None
-              and not frame.url.startswith("chrome-error:")][:MAX_FRAMES]
+    # (a frame that could not be loaded is left out: its failure is on record)
+    frames = world.frames()[:MAX_FRAMES]
     reading = [started(page, frame.content) for frame in frames]
     deadline = time.monotonic() + FRAME_TIME
     read = []

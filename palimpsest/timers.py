@@ -4,9 +4,9 @@ called back at, in each of its frames, and the transitions it has running.
 Settling waits for the network to stay quiet, because a page may still ask
 for more: a timer that fetches the next part of a story, a callback that
 shows what came. A page with nothing scheduled will not, unless something
-happens first (a request ends, a frame is drawn); so, asked what it has
-scheduled, it need not be waited for for the whole quiet window: the window
-ends once every piece of work the page set within it has run.
+happens first (a request ends, a frame is drawn); so a page asked what it
+has scheduled need not be given the whole quiet window: the window ends
+once every piece of work the page set within it has run.
 
 Chromium tells nothing of a page's timers short of tracing it, so each
 document, before its own scripts run, has its timer functions watched
@@ -148,9 +148,8 @@ def scheduled(world: World, horizon: float) -> float | None:
     page, ms = world.page, round(horizon * 1000)
     if page.workers:
         return None  # (a worker's timers are not watched)
-    frames = [f for f in page.frames if f.parent_frame is not None
-              and not f.url.startswith("chrome-error:")]
-    asking = [started(page, partial(frame.evaluate, ASK, [NAME, ms])) for frame in frames]
+    asking = [started(page, partial(frame.evaluate, ASK, [NAME, ms]))
+              for frame in world.frames()]
     deadline = time.monotonic() + ANSWER_TIME
     try:
         answers = [world.evaluate(ASK_WHEN_DRAWN, [NAME, ms])]

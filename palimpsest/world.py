@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .loop import aside
 
 if TYPE_CHECKING:
-    from playwright.sync_api import CDPSession, Page
+    from playwright.sync_api import CDPSession, Frame, Page
 
 #: What Chromium says when the document a call ran in was replaced meanwhile
 #: (a redirect by a script or a meta refresh), and when the world asked for
@@ -78,6 +78,13 @@ class World:
         finally:
             self._waiting = False
         return result
+
+    def frames(self) -> list[Frame]:
+        """The frames in the page, nested ones too, in the order they were
+        attached; not those showing Chromium's error page (a frame that could
+        not be loaded: nothing a site served, and slow to ask anything of)."""
+        return [frame for frame in self.page.frames if frame.parent_frame is not None
+                and not frame.url.startswith("chrome-error:")]
 
     def _call(self, function: str, arg: Any) -> dict[str, Any]:
         if self._context is None:

@@ -11,10 +11,12 @@ once every piece of work the page set within it has run.
 Chromium tells nothing of a page's timers short of tracing it, so each
 document, before its own scripts run, has its timer functions watched
 (``HOOK``, in the page's own JavaScript world: the timers are set there).
-The watch adds no name to the window and answers only an event whose name
-(``NAME``) the page cannot know. A page could still tell its timer functions
-apart from the browser's own, or answer falsely; all it gains is being
-waited for the whole window, or less, as it could by timing its requests.
+The watch adds no name to the window, its functions' source reads as the
+browser's own, and it answers only an event whose name (``NAME``) the page
+cannot know. A page could still tell its timer functions apart from the
+browser's own (read by another window's ``toString``, or by the stack of an
+error), or answer falsely; all it gains is being waited for the whole
+window, or less, as it could by timing its requests.
 """
 
 from __future__ import annotations
@@ -47,18 +49,26 @@ ASKED = 2
 #: timers the page sets, and answer ``NAME`` with the milliseconds until the
 #: last of them due within the horizon asked about (0: due now, -1: none).
 #: Each timer function is the browser's own behind a proxy, which calls it as
-#: the page would; a timeout's callback is called through one that notes it
-#: has run (a timeout given code as a string, or a task posted to the
-#: scheduler, is taken to have run once due).
+#: the page would (and whose source reads as the browser's own); a timeout's
+#: callback is called through one that notes it has run (a timeout given code
+#: as a string, or a task posted to the scheduler, is taken to have run once
+#: due).
 HOOK = """((name, frameMs) => {
     const clock = performance.now.bind(performance), apply = Reflect.apply;
     // id -> [when due, the interval's period, or 0 (a timeout), or -1 (taken as run once due)]
     const timers = new Map();
     let frameAsked = -Infinity;
+    const natives = new WeakMap();  // each proxy -> the function behind it
     const watch = (method, call, owner = window) => {
         const native = owner[method];
-        if (typeof native === "function") owner[method] = new Proxy(native, {apply: call});
+        if (typeof native !== "function") return;
+        owner[method] = new Proxy(native, {apply: call});
+        natives.set(owner[method], native);
     };
+    // (a proxy's source reads "function () { [native code] }": a page checking
+    // its timer functions are the browser's own reads theirs, as it would)
+    watch("toString", (native, self, args) => apply(native, natives.get(self) ?? self, args),
+          Function.prototype);
     const set = period => (native, self, [callback, delay, ...rest]) => {
         let id;
         const run = period || typeof callback !== "function" ? callback

@@ -125,7 +125,8 @@ ANIMATED_PAGE = b"""<!doctype html><html><head><title>Spinner</title></head><bod
 # Uses its timers every way a page may, and shows what they did.
 TIMERS_PAGE = b"""<!doctype html><html><head><title>Timers</title></head><body>
 <p id="out"></p><script>
-const out = [setTimeout.name, String(setTimeout).includes('[native code]')];
+const out = [setTimeout.name, String(setTimeout) === 'function setTimeout() { [native code] }'
+    && String(Function.prototype.toString) === 'function toString() { [native code] }'];
 setTimeout(function (a, b) { out.push(this === window, a + b); }, 10, 2, 3);
 clearTimeout(setTimeout(() => out.push('cancelled, yet run'), 20));
 let n = 0;

@@ -135,6 +135,7 @@ const every = setInterval(() => {
 }, 10);
 requestAnimationFrame(t => out.push(typeof t));
 setTimeout('out.push("code")', 10);
+(() => { 'use strict'; setTimeout(function () { out.push(this === window && 'strict'); }); })();
 setTimeout(() => { document.getElementById('out').textContent = out.sort().join(); }, 150);
 </script></body></html>"""
 # Ask for something 400 ms after the load, by a task posted to the
@@ -467,7 +468,7 @@ def test_the_page_s_timers_work_as_the_browser_s_own(browser: Browser) -> None:
     # (they are watched, so that settling may ask what is due)
     with _site() as site:
         capture = browser.capture(site.url("/timers"), screenshot=False)
-    assert '<p id="out">3 ticks,5,code,number,setTimeout,true,true</p>' in capture.dom
+    assert '<p id="out">3 ticks,5,code,number,setTimeout,strict,true,true</p>' in capture.dom
 
 
 @pytest.mark.parametrize("path", ["/clock", "/animated"])

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .loop import finished, started
 from .models import Frame
 from .recorder import NetworkRecorder
+from .timers import ANIMATION_LEFT
 
 if TYPE_CHECKING:
     from .world import World
@@ -44,8 +45,7 @@ WATCH = """() => {
             subtree: true, childList: true, attributes: true, characterData: true});
     }
     window[changed] = false;
-    return document.getAnimations().some(animation => animation.playState === "running"
-        && isFinite(animation.effect?.getComputedTiming().endTime));
+    return document.getAnimations().map(""" + ANIMATION_LEFT + """).some(isFinite);
 }"""
 CHANGED = """() => window[Symbol.for("changed")] !== false"""
 

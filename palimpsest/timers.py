@@ -120,6 +120,13 @@ ASK = """([name, horizon]) => {
     removeEventListener(name + "!", answer, true);
     return typeof due === "number" ? due : null;
 }"""
+#: Milliseconds until an animation (a transition too) ends: Infinity if it
+#: is not running, or never ends (a spinner)
+ANIMATION_LEFT = """animation => {
+    const timing = animation.effect?.getComputedTiming();
+    return animation.playState === "running" && timing
+        ? (timing.endTime - timing.localTime) / Math.abs(animation.playbackRate) : Infinity;
+}"""
 #: The same, in the page's main frame, once two frames have been drawn: what
 #: the page last changed has been laid out, and what that woke (a lazy
 #: image, an intersection observer's callback) has asked for what it wanted.
@@ -133,12 +140,8 @@ ASK_WHEN_DRAWN = """async ([name, horizon]) => {
     await frame();
     await frame();
     const due = (""" + ASK + """)([name, horizon]);
-    const left = animation => {
-        const timing = animation.effect?.getComputedTiming();
-        return animation.playState === "running" && timing
-            ? (timing.endTime - timing.localTime) / Math.abs(animation.playbackRate) : Infinity;
-    };
-    const ending = document.getAnimations().map(left).filter(ms => ms <= horizon);
+    const ending = document.getAnimations().map(""" + ANIMATION_LEFT + """)
+        .filter(ms => ms <= horizon);
     return due === null ? null : Math.max(due, ...ending);
 }"""
 

@@ -110,46 +110,77 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
              urls: list[str] | None = None,
              say: Callable[[str], None] = lambda news: None) -> dict[str, Any]:
     """Import the page responses of the WARCs or WACZs at ``paths`` (only
-    those of ``urls``, if given) as snapshots, and rebuild the histories of
-    the articles they belong to; what was imported, per article. How it goes
-    is told to ``say`` as it goes (a crawl's files take a while to read)."""
-    wanted = _known_as(history, urls) if urls else None
+    those of ``urls``' articles, if given) as snapshots, and rebuild the
+    histories of the articles they belong to; what was imported, per
+    article. How it goes is told to ``say`` as it goes (a crawl's files take
+    a while to read)."""
     sources = []
     for warc in (warc for path in paths for warc in _warcs(path)):
         sources.append((warc, index := _index(warc)))
         say(f"{warc.name}: read through")
-    redirects: dict[str, list[Redirect]] = {}  # by target (from any file)
-    originals: dict[str, Stored] = {}  # pages by payload digest (from any file)
+    redirects, originals = _gathered(sources)
+    imported = _Imported()
+    wanted = _known_as(history, urls) if urls else None
+    taken: set[str] = set()  # (the URLs whose pages were imported already)
+    while True:
+        for warc, index in sources:
+            for page in _pages(warc, index.requests, originals):
+                chain = _chain(redirects, page)
+                asked = {normalize_url(u) for u in (page.url, *(r.url for r in chain))}
+                listed = wanted or warc.pages
+                if listed is None or (not listed.isdisjoint(asked) and taken.isdisjoint(asked)):
+                    imported.add(history, store, page, chain)
+            say(f"{warc.name}: imported ({sum(imported.added.values())} snapshot(s) so far)")
+        # The pages imported may have made their articles known by more URLs
+        # (their canonical; where redirects led): the pages of those are theirs too.
+        if wanted is None or (known := _known_as(history, urls or [])) <= wanted:
+            break
+        say(f"the articles are known by {len(known - wanted)} more URL(s): their pages too")
+        taken, wanted = wanted, known
+    rebuilt = [rebuild(history, store, aid) for aid in imported.added]
+    return {"snapshots": sum(imported.added.values()), "already_imported": imported.known,
+            "forgotten": imported.forgotten, "revisits_without_original": imported.unresolved,
+            "articles": [{"url": r["url"], "snapshots_added": imported.added[aid],
+                          "versions": r["versions_after"]}
+                         for aid, r in zip(imported.added, rebuilt, strict=True)]}
+
+
+def _gathered(sources: list[tuple[_Warc, _Index]]
+              ) -> tuple[dict[str, list[Redirect]], dict[str, Stored]]:
+    """What the files imported hold, for the pages of any to refer to: the
+    redirects (by where they led) and the pages (by payload digest: what a
+    revisit refers to)."""
+    redirects: dict[str, list[Redirect]] = {}
+    originals: dict[str, Stored] = {}
     for warc, index in sources:
         for redirect in index.redirects:
             redirects.setdefault(normalize_url(redirect.target), []).append(redirect)
         for digest, position in index.pages.items():
             originals.setdefault(digest, Stored(warc, position))
-    added: dict[str, int] = {}  # article id -> snapshots imported now
-    known, forgotten, unresolved = 0, 0, 0
-    for warc, index in sources:
-        listed = wanted or warc.pages
-        for page in _pages(warc, index.requests, originals):
-            chain = _chain(redirects, page)
-            if listed is not None and listed.isdisjoint(
-                    normalize_url(u) for u in (page.url, *(r.url for r in chain))):
-                continue
-            if not page.whole:
-                unresolved += 1
-                continue
-            try:
-                aid, new = _record(history, store, page, chain)
-            except Forgotten:  # (a takedown holds for what others archived too)
-                forgotten += 1
-                continue
-            added[aid], known = added.get(aid, 0) + new, known + (not new)
-        say(f"{warc.name}: imported ({sum(added.values())} snapshot(s) so far)")
-    rebuilt = [rebuild(history, store, aid) for aid in added]
-    return {"snapshots": sum(added.values()), "already_imported": known,
-            "forgotten": forgotten, "revisits_without_original": unresolved,
-            "articles": [{"url": r["url"], "snapshots_added": added[aid],
-                          "versions": r["versions_after"]}
-                         for aid, r in zip(added, rebuilt, strict=True)]}
+    return redirects, originals
+
+
+@dataclass
+class _Imported:
+    """The pages imported so far, and those left out (and why)."""
+
+    added: dict[str, int] = field(default_factory=dict)  # article id -> snapshots now
+    known: int = 0  # imported before
+    forgotten: int = 0  # of an article forgotten
+    unresolved: int = 0  # a revisit whose original is in none of the files
+
+    def add(self, history: HistoryStore, store: BlobStore, page: Page,
+            chain: tuple[Redirect, ...]) -> None:
+        if not page.whole:
+            self.unresolved += 1
+            return
+        try:
+            aid, new = _record(history, store, page, chain)
+        except Forgotten:  # (a takedown holds for what others archived too)
+            self.forgotten += 1
+            return
+        self.added[aid] = self.added.get(aid, 0) + new
+        self.known += not new
 
 
 @dataclass(frozen=True)

@@ -72,13 +72,18 @@ def imported(*args: str) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+def renaming(site: NewsSite) -> tuple[bytes, bytes]:
+    """The article's page, then its page once its headline was rewritten."""
+    before = site.render(SLUG).encode()
+    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
+    return before, site.render(SLUG).encode()
+
+
 def test_an_article_s_earlier_versions_are_backfilled_in_time_order(
     site: NewsSite, settings: Settings, tmp_path: Path,
 ) -> None:
     url, html = site.url(SLUG), "text/html; charset=utf-8"
-    before = site.render(SLUG).encode()
-    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
-    renamed = site.render(SLUG).encode()
+    before, renamed = renaming(site)
     site.edit(SLUG, body=(*site.articles[SLUG].body, "Tolls return in March."))
     longer = site.render(SLUG).encode("iso-8859-1", "replace")
     crawl = tmp_path / "crawl.warc.gz"
@@ -270,8 +275,7 @@ def test_a_page_archived_again_unchanged_as_a_revisit_is_a_snapshot_too(
     site: NewsSite, settings: Settings, tmp_path: Path,
 ) -> None:
     url, html = site.url(SLUG), "text/html; charset=utf-8"
-    first = site.render(SLUG).encode()
-    site.edit(SLUG, headline="Harbour bridge reopens after costly two-year repair")
+    first, renamed = renaming(site)
     crawl = tmp_path / "archive-it.warc.gz"
     with crawl.open("wb") as out:  # (as Heritrix writes a page fetched again, unchanged)
         writer = WARCWriter(out, gzip=True, warc_version="WARC/1.0")
@@ -285,7 +289,7 @@ def test_a_page_archived_again_unchanged_as_a_revisit_is_a_snapshot_too(
             url, digest, url, "2024-01-01T09:00:00Z", http_headers=headers,
             warc_headers_dict={"WARC-Date": "2024-01-08T09:00:00Z"}))
         writer.write_record(writer.create_warc_record(
-            url, "response", payload=io.BytesIO(site.render(SLUG).encode()),
+            url, "response", payload=io.BytesIO(renamed),
             http_headers=headers, warc_headers_dict={"WARC-Date": "2024-01-15T09:00:00Z"}))
         writer.write_record(writer.create_revisit_record(  # (of a crawl not given here)
             url, "sha1:AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHH", url, "2023-06-01T09:00:00Z",

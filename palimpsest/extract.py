@@ -27,7 +27,7 @@ from .site_rules import SiteRule, SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "6"
+EXTRACTOR_VERSION = "7"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -364,9 +364,16 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str], sites: set[s
         labelled = (AUTHOR_LABEL.search(" ".join(n.itertext()))
                     for n in tree.xpath(AUTHOR_LABEL_XPATH))
         found = byline.names([m.group(1) for m in labelled if m], sites=sites)
-    if not found and meta.get("author"):
-        found = byline.names([meta["author"]], sites=sites)
+    named = byline.names([meta["author"]], sites=sites) if meta.get("author") else []
+    # (the meta's list may name all the byline's authors where the rest name
+    # the first: "April Roach, Daniel O'Mahony" against JSON-LD's "April Roach")
+    if _folded(found) < _folded(named) or not found:
+        found = named
     return tuple(found)
+
+
+def _folded(names: list[str]) -> set[str]:
+    return {name.casefold() for name in names}
 
 
 def _byline_texts(tree: Any) -> list[str]:

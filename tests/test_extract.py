@@ -348,6 +348,18 @@ def test_teasers_and_promotions_after_the_body_are_dropped() -> None:
     assert body[0].startswith("Paragraph 1 of the report") and len(body) == 6
 
 
+def test_the_meta_author_list_naming_more_of_the_same_byline_wins() -> None:
+    # JSON-LD names the first author; the meta's list names her and another
+    html = _page('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Q",'
+                 ' "author": {"@type": "Person", "name": "April Roach"}}</script>'
+                 '<meta name="author" content="April Roach, Daniel O&#x27;Mahony">',
+                 f"<h1>Q</h1><article>{PARAGRAPHS}</article>")
+    assert extract(html).authors == ("April Roach", "Daniel O'Mahony")
+    # a meta naming someone else (a site's default, a syndication) does not
+    other = html.replace("April Roach, Daniel", "Desk Editor, Daniel")
+    assert extract(other).authors == ("April Roach",)
+
+
 def test_agency_credit_is_the_author_when_no_one_signs() -> None:
     html = _page("<title>Tumult at the lecture</title>",
                  "<h1>Tumult at the lecture</h1><article>"

@@ -32,9 +32,12 @@ PAGE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; style-src 'self'
 #: The resources served back (by the archived response's Content-Type)
 SERVED = ("text/css", "image/", "font/", "application/font", "application/x-font",
           "application/vnd.ms-fontobject", "video/", "audio/")
-#: Attributes that name a resource the page shows (srcset: several)
+#: Attributes that name a resource the page shows (srcset: several); SVG's
+#: images too (tag and attribute names as lxml gives them, lower-cased: the
+#: browser showing the page puts SVG's cases back)
 LINKED = {"img": ("src", "srcset"), "source": ("src", "srcset"), "video": ("src", "poster"),
-          "audio": ("src",), "input": ("src",), "track": ("src",)}
+          "audio": ("src",), "input": ("src",), "track": ("src",),
+          "image": ("href", "xlink:href"), "feimage": ("href", "xlink:href")}
 #: Links that would have the viewer's browser reach the live web unasked
 #: (a policy does not stop a name being resolved, or a connection opened,
 #: ahead of time), and a refresh, which would send the frame there

@@ -50,6 +50,16 @@ def test_the_page_s_resources_are_asked_of_the_archive() -> None:
     assert "<base" not in shown  # (resolved here: it would send the page's links elsewhere)
 
 
+def test_an_svg_s_images_are_asked_of_the_archive() -> None:
+    shown = page('<svg viewBox="0 0 9 9"><image xlink:href="map.png"/><image href="/pin.svg"/>'
+                 '<filter><feImage href="t.png"/></filter><use href="#pin"/></svg>',
+                 "https://news.example/graphics/", Held())
+    assert 'xlink:href="/r/https://news.example/graphics/map.png"' in shown
+    assert 'href="/r/https://news.example/pin.svg"' in shown
+    assert 'href="/r/https://news.example/graphics/t.png"' in shown
+    assert 'href="#pin"' in shown  # (a reference within the page stays one)
+
+
 def test_an_image_is_shown_in_the_sizes_the_archive_holds() -> None:
     # (shown narrower than it was captured, a browser would choose a size never fetched)
     shown = page('<picture><source media="(min-width: 800px)" srcset="wide.webp 1600w">'

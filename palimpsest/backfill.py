@@ -171,6 +171,7 @@ class _Imported:
 
     def add(self, history: HistoryStore, store: BlobStore, page: Page,
             chain: tuple[Redirect, ...]) -> None:
+        """Record ``page``, reached by ``chain``, unless it cannot be."""
         if not page.whole:
             self.unresolved += 1
             return

@@ -367,7 +367,7 @@ def _authors(tree: Any, data: dict[str, Any], meta: dict[str, str], sites: set[s
     named = byline.names([meta["author"]], sites=sites) if meta.get("author") else []
     # (the meta's list may name all the byline's authors where the rest name
     # the first: "April Roach, Daniel O'Mahony" against JSON-LD's "April Roach")
-    if _folded(found) < _folded(named) or not found:
+    if not found or _folded(found) < _folded(named):
         found = named
     return tuple(found)
 

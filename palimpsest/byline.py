@@ -56,6 +56,9 @@ NOT_NAMES = re.compile(r"^(?:no author|unknown|admin|redaktion|editorial|staff|a
                        r"|(?:senior |chief |contributing |staff |freelance )?(?:writer|reporter"
                        r"|editor|correspondent|contributor|columnist)s?)$", re.IGNORECASE)
 MAX_WORDS = 5
+#: News agencies, named in a byline or credited in the text ("(dpa)")
+AGENCIES = (r"dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua|ddp|dts|ots")
+AGENCY = re.compile(rf"(?:{AGENCIES})", re.IGNORECASE)
 
 
 def names(texts: Iterable[str], *, sites: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
@@ -77,12 +80,23 @@ def _split(text: str) -> Iterable[str]:
         return
     text = PREFIX.sub("", LATE_PREFIX.sub("", text))
     text = TAIL.sub("", text)
+    previous = ""
     for part in SPLIT.split(text):
         part = part.strip().strip("'\"\u2018\u2019\u201c\u201d")  # "'Luana Patriolino"
         while (trimmed := PREFIX.sub("", SUFFIX.sub("", part)).strip()) != part:
             part = trimmed
-        if _is_name(part):
+        if _is_name(part) and not _dateline(previous, part, text):
             yield part
+        previous = part
+
+
+def _dateline(name: str, part: str, text: str) -> bool:
+    """Whether ``part``, after ``name`` and a comma, is where that author
+    wrote from ("Markus M. Haefliger, London, Beat Bumbacher"): one word,
+    capitalized as a place is, not an agency ("Jane Doe, Reuters"), after a
+    name of several."""
+    return len(name.split()) > 1 and " " not in part and part.istitle() \
+        and not AGENCY.fullmatch(part) and f"{name}, {part}" in text
 
 
 def _is_name(part: str) -> bool:

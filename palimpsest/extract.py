@@ -34,9 +34,8 @@ ARTICLE_TYPES = {
     "opinionnewsarticle", "backgroundnewsarticle", "blogposting", "liveblogposting",
     "reviewnewsarticle", "socialmediaposting", "report", "webpage",
 }
-AGENCY_CREDIT = re.compile(
-    r"\(([^()]{0,30}\b(?:dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua"
-    r"|ddp|dts|ots)\b[^()]{0,20})\)", re.IGNORECASE)
+AGENCY_CREDIT = re.compile(rf"\(([^()]{{0,30}}\b(?:{byline.AGENCIES})\b[^()]{{0,20}})\)",
+                           re.IGNORECASE)
 #: Bylines of readers' comments are not the article's
 COMMENTS = re.compile(r"comment|kommentar|respond|reply|disqus", re.IGNORECASE)
 #: A short text that labels its author: "Auteur : X", "Autor: X", "责任编辑：X"

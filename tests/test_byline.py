@@ -34,6 +34,9 @@ from palimpsest.byline import names
     ("Anna Schmidt.", ["Anna Schmidt"]),
     ("Foto: Ingo Schneider", []),
     ("No Author", []),
+    # where the first wrote from (NZZ), and an agency, which is no place
+    ("Markus M. Haefliger, London, Beat Bumbacher", ["Markus M. Haefliger", "Beat Bumbacher"]),
+    ("Jane Doe, Reuters", ["Jane Doe", "Reuters"]),
 ])
 def test_byline_names(byline: str, expected: list[str]) -> None:
     assert names([byline]) == expected

@@ -124,10 +124,10 @@ def backfill(history: HistoryStore, store: BlobStore, paths: list[Path],
     taken: set[str] = set()  # (the URLs whose pages were imported already)
     while True:
         for warc, index in sources:
+            listed = wanted or warc.pages
             for page in _pages(warc, index.requests, originals):
                 chain = _chain(redirects, page)
                 asked = {normalize_url(u) for u in (page.url, *(r.url for r in chain))}
-                listed = wanted or warc.pages
                 if listed is None or (not listed.isdisjoint(asked) and taken.isdisjoint(asked)):
                     imported.add(history, store, page, chain)
             say(f"{warc.name}: imported ({sum(imported.added.values())} snapshot(s) so far)")

@@ -45,6 +45,10 @@ REACHING = {"dns-prefetch", "preconnect", "prerender", "prefetch", "preload", "m
 MIME = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)|@import\s+(["'])([^"']+)\3""",
                      re.IGNORECASE)
+#: A reference, within an SVG, to one of its own elements
+SVG_REF = re.compile(r"""url\(\s*(["']?)#([^"')\s]+)\1\s*\)""")
+#: Characters of an SVG sprite inlined in the page at most
+MAX_SPRITE = 2 * 1024 * 1024
 
 Rewrite = Callable[[str], str]  # an absolute URL -> its address in the archive
 
@@ -139,6 +143,9 @@ class Archive(Protocol):
     def link(self, url: str) -> str:
         """Where a link to ``url`` leads."""
 
+    def svg(self, url: str) -> str | None:
+        """The SVG document archived at ``url``, as text, if it was archived."""
+
 
 def page(dom: str, base: str, archive: Archive) -> str:
     """The DOM, the addresses of what it shows (in attributes, ``<style>``
@@ -156,12 +163,19 @@ def page(dom: str, base: str, archive: Archive) -> str:
         if REACHING & set((found.get("rel") or "").lower().split()) \
                 or (found.get("http-equiv") or "").lower() == "refresh":
             found.drop_tree()
+    uses = list(tree.iter("use"))  # (of the page: not those of the sprites inlined)
+    _rewrite_all(tree, base, archive)
+    body = tree.find(".//body")
+    _inline_sprites(uses, tree if body is None else body, base, archive)
+    return "<!DOCTYPE html>\n" + str(html.tostring(tree, encoding="unicode"))
+
+
+def _rewrite_all(tree: Any, base: str, archive: Archive) -> None:
     for element in tree.iter(etree.Element):
         _rewrite(element, base, archive)
         if element.tag in ("a", "area") and (href := element.get("href")) \
                 and not href.startswith("#"):
             element.set("href", _archived(href, base, archive.link))
-    return "<!DOCTYPE html>\n" + str(html.tostring(tree, encoding="unicode"))
 
 
 def _rewrite(element: Any, base: str, archive: Archive) -> None:
@@ -186,6 +200,62 @@ def _rewrite(element: Any, base: str, archive: Archive) -> None:
         element.set("style", stylesheet(style, base, archive.address))
     if tag == "style" and element.text:
         element.text = stylesheet(element.text, base, archive.address)
+
+
+def _inline_sprites(uses: list[Any], body: Any, base: str, archive: Archive) -> None:
+    """Icons drawn from a sprite, an SVG file of icons (``<use
+    href="/icons.svg#menu">``), drawn from a copy of the sprite inlined in
+    the page: the page is shown from an opaque origin, and Chromium draws a
+    ``<use>`` of another document only from the page's own origin. The
+    sprite's ids are prefixed, so that none is taken for one of the page's."""
+    prefixes: dict[str, str | None] = {}  # a sprite's URL: its ids' prefix (None: not shown)
+    for use in uses:
+        for name in ("href", "xlink:href"):
+            value = (use.get(name) or "").strip()
+            if not value or value.startswith("#"):
+                continue
+            url, fragment = urldefrag(urljoin(base, value))
+            if url not in prefixes:
+                prefixes[url] = _inline(url, f"sprite{len(prefixes)}-", body, archive)
+            if (prefix := prefixes[url]) is None or not fragment:
+                del use.attrib[name]  # (not archived: nothing to fetch from elsewhere)
+            else:
+                use.set(name, f"#{prefix}{fragment}")
+
+
+def _inline(url: str, prefix: str, body: Any, archive: Archive) -> str | None:
+    """The sprite at ``url`` added, hidden, to the page's ``body``, its ids
+    prefixed with ``prefix`` (returned), and the addresses of what it shows
+    asked of the archive; None if it was not archived (or is no SVG)."""
+    text = archive.svg(url)
+    if text is None or len(text) > MAX_SPRITE:
+        return None
+    try:  # (read as the page was: the browser showing it reads its SVG as HTML's)
+        sprite = next(html.document_fromstring(text).iter("svg"), None)
+    except (etree.ParserError, ValueError):
+        return None
+    if sprite is None:
+        return None
+    ids = {found for element in sprite.iter(etree.Element) if (found := element.get("id"))}
+
+    def renamed(match: re.Match[str]) -> str:
+        return f"url(#{prefix}{match[2]})" if match[2] in ids else match[0]
+
+    for element in sprite.iter(etree.Element):
+        for name, value in element.attrib.items():
+            if name == "id":
+                element.set(name, prefix + value)
+            elif name in ("href", "xlink:href") and value.startswith("#") and value[1:] in ids:
+                element.set(name, f"#{prefix}{value[1:]}")
+            elif "url(" in value:
+                element.set(name, SVG_REF.sub(renamed, value))
+        if element.tag == "style" and element.text:
+            element.text = SVG_REF.sub(renamed, element.text)
+    _rewrite_all(sprite, url, archive)
+    hidden = etree.SubElement(body, "svg", {
+        "aria-hidden": "true", "style": "position:absolute;width:0;height:0;overflow:hidden"})
+    hidden.extend(sprite)
+    return prefix
 
 
 def stylesheet(css: str, base: str, to: Rewrite) -> str:

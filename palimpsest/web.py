@@ -553,6 +553,13 @@ class _Shown:
             document.decode("utf-8", "replace"), url,
             _Shown(self.request, self.snapshot, self.depth + 1))
 
+    def svg(self, url: str) -> str | None:
+        found = self.held.resources.get(urldefrag(url).url)
+        if found is None or found.media_type != "image/svg+xml":
+            return None
+        document = _payload(self.request, self.snapshot, found)
+        return None if document is None else document.decode(found.charset, "replace")
+
 
 def _resource(request: Request, snapshot: dict[str, Any],
               url: str) -> tuple[replay.Resource, bytes]:

@@ -10,12 +10,13 @@ def archived(url: str) -> str:
 
 
 class Held:
-    """An archive holding every resource but those ``missing``, and the
-    documents of ``frames``; its links lead to ``/m/``."""
+    """An archive holding every resource but those ``missing``, the
+    documents of ``frames`` and the SVG documents of ``svgs``; its links
+    lead to ``/m/``."""
 
-    def __init__(self, missing: tuple[str, ...] = (),
-                 frames: dict[str, str] | None = None) -> None:
-        self.missing, self.frames = missing, frames or {}
+    def __init__(self, missing: tuple[str, ...] = (), frames: dict[str, str] | None = None,
+                 svgs: dict[str, str] | None = None) -> None:
+        self.missing, self.frames, self.svgs = missing, frames or {}, svgs or {}
 
     def address(self, url: str) -> str:
         return archived(url)
@@ -28,6 +29,9 @@ class Held:
 
     def link(self, url: str) -> str:
         return "/m/" + url
+
+    def svg(self, url: str) -> str | None:
+        return self.svgs.get(url)
 
 
 def test_the_page_s_resources_are_asked_of_the_archive() -> None:
@@ -58,6 +62,24 @@ def test_an_svg_s_images_are_asked_of_the_archive() -> None:
     assert 'href="/r/https://news.example/pin.svg"' in shown
     assert 'href="/r/https://news.example/graphics/t.png"' in shown
     assert 'href="#pin"' in shown  # (a reference within the page stays one)
+
+
+def test_icons_of_a_sprite_are_drawn_from_a_copy_of_it_in_the_page() -> None:
+    sprite = ('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><defs>'
+              '<linearGradient id="g"/></defs><symbol id="menu" viewBox="0 0 9 9">'
+              '<path fill="url(#g)" d="M0 0h9v9z"/><use href="#dot"/></symbol>'
+              '<symbol id="dot"><image href="dot.png"/></symbol></svg>')
+    shown = page('<body><div id="menu"></div><svg><use xlink:href="/i/icons.svg#menu"/></svg>'
+                 '<svg><use href="/i/icons.svg#dot"/><use href="/gone.svg#x"/></svg></body>',
+                 "https://news.example/story",
+                 Held(svgs={"https://news.example/i/icons.svg": sprite}))
+    assert shown.count("<symbol") == 2  # (the sprite, once)
+    assert '<use xlink:href="#sprite0-menu">' in shown and '<use href="#sprite0-dot">' in shown
+    assert '<div id="menu">' in shown  # (the page's own ids are not the sprite's)
+    assert '<symbol id="sprite0-menu" viewbox="0 0 9 9">' in shown
+    assert 'fill="url(#sprite0-g)"' in shown and '<use href="#sprite0-dot">' in shown
+    assert 'href="/r/https://news.example/i/dot.png"' in shown  # (from where the sprite was)
+    assert "gone.svg" not in shown  # (not archived: not asked for anywhere)
 
 
 def test_an_image_is_shown_in_the_sizes_the_archive_holds() -> None:

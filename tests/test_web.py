@@ -681,6 +681,27 @@ def test_the_archived_page_shows_its_archived_styles_and_images_and_nothing_live
 
 
 @pytest.mark.browser
+def test_an_archived_page_s_icons_are_drawn_from_the_sprite_it_archived(
+    app_settings: Settings, server: str, browser: Browser,
+) -> None:
+    # An icon drawn from a file of icons (a sprite): the archived page is shown
+    # from an opaque origin, from which Chromium draws no <use> of another file.
+    sprite = (b'<svg xmlns="http://www.w3.org/2000/svg"><symbol id="dot" viewBox="0 0 10 10">'
+              b'<rect width="10" height="10" fill="green"/></symbol></svg>')
+    story = (b'<!doctype html><h1>Story</h1><p id="dot">A paragraph of the same id</p>'
+             b'<svg width="20" height="20"><use href="/icons.svg#dot"/></svg>')
+    with RawSite(table={("GET", "/story"): ok("text/html", story),
+                        ("GET", "/icons.svg"): ok("image/svg+xml", sprite)}) as site, \
+            HistoryStore(app_settings.db_url) as history:
+        taken = snapshot(site.url("/story"), settings=app_settings, browser=browser,
+                         store=open_store(app_settings.storage_url), history=history)
+        with browser.page() as world:
+            world.page.goto(f"{server}/snapshots/{taken.snapshot_id}/page", wait_until="load")
+            drawn = world.page.evaluate("() => document.querySelector('use').getBBox().width")
+    assert drawn == 20
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("src", ["/embed", "/go"])
 def test_an_archived_page_s_frames_show_what_they_showed_the_reader(
     app_settings: Settings, server: str, browser: Browser, src: str,

@@ -9,7 +9,9 @@ archive says; nothing else is rewritten. Scripts never
 run (the page is served in a sandbox), and nothing is fetched from the live
 web: an address the snapshot did not archive is simply not there. Only
 resources of the kinds above are served back: an archived script or HTML
-document never is (a frame's document is shown inline, in the sandbox).
+document never is (a frame's document is shown inline, in the sandbox, as
+a sprite of icons is: a sandbox has an origin of its own, and may use no
+other file's SVG).
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ class Archive(Protocol):
 def page(dom: str, base: str, archive: Archive) -> str:
     """The DOM, the addresses of what it shows (in attributes, ``<style>``
     elements and style attributes) rewritten to the ``archive``'s, each
-    frame showing the document it showed, inline and sandboxed, and its
+    frame showing the document it showed, inline and sandboxed, its icons
+    drawn from sprite files drawn from copies of those inlined, and its
     links sent where the archive says."""
     try:
         tree = html.document_fromstring(dom)
@@ -159,10 +162,6 @@ def page(dom: str, base: str, archive: Archive) -> str:
     for found in list(tree.iter("base")):  # (its address is resolved here, then it goes)
         base = urljoin(base, found.get("href") or "")
         found.drop_tree()
-    for found in list(tree.iter("link", "meta")):
-        if REACHING & set((found.get("rel") or "").lower().split()) \
-                or (found.get("http-equiv") or "").lower() == "refresh":
-            found.drop_tree()
     uses = list(tree.iter("use"))  # (of the page: not those of the sprites inlined)
     _rewrite_all(tree, base, archive)
     body = tree.find(".//body")
@@ -171,6 +170,13 @@ def page(dom: str, base: str, archive: Archive) -> str:
 
 
 def _rewrite_all(tree: Any, base: str, archive: Archive) -> None:
+    """The addresses of what ``tree`` shows asked of the archive, its links
+    sent where the archive says, and what would reach the live web unasked
+    (or move the page's base) dropped."""
+    for found in list(tree.iter("base", "link", "meta")):
+        if found.tag == "base" or REACHING & set((found.get("rel") or "").lower().split()) \
+                or (found.get("http-equiv") or "").lower() == "refresh":
+            found.drop_tree()
     for element in tree.iter(etree.Element):
         _rewrite(element, base, archive)
         if element.tag in ("a", "area") and (href := element.get("href")) \
@@ -236,12 +242,23 @@ def _inline(url: str, prefix: str, body: Any, archive: Archive) -> str | None:
         return None
     if sprite is None:
         return None
-    ids = {found for element in sprite.iter(etree.Element) if (found := element.get("id"))}
+    _prefix_ids(sprite, prefix)
+    _rewrite_all(sprite, url, archive)
+    hidden = etree.SubElement(body, "svg", {
+        "aria-hidden": "true", "style": "position:absolute;width:0;height:0;overflow:hidden"})
+    hidden.extend(sprite)
+    return prefix
+
+
+def _prefix_ids(svg: Any, prefix: str) -> None:
+    """The ids of the SVG's elements prefixed with ``prefix``, and its
+    references to them (``href="#id"``, ``url(#id)``) with them."""
+    ids = {found for element in svg.iter(etree.Element) if (found := element.get("id"))}
 
     def renamed(match: re.Match[str]) -> str:
         return f"url(#{prefix}{match[2]})" if match[2] in ids else match[0]
 
-    for element in sprite.iter(etree.Element):
+    for element in svg.iter(etree.Element):
         for name, value in element.attrib.items():
             if name == "id":
                 element.set(name, prefix + value)
@@ -251,11 +268,6 @@ def _inline(url: str, prefix: str, body: Any, archive: Archive) -> str | None:
                 element.set(name, SVG_REF.sub(renamed, value))
         if element.tag == "style" and element.text:
             element.text = SVG_REF.sub(renamed, element.text)
-    _rewrite_all(sprite, url, archive)
-    hidden = etree.SubElement(body, "svg", {
-        "aria-hidden": "true", "style": "position:absolute;width:0;height:0;overflow:hidden"})
-    hidden.extend(sprite)
-    return prefix
 
 
 def stylesheet(css: str, base: str, to: Rewrite) -> str:

@@ -68,7 +68,8 @@ def test_icons_of_a_sprite_are_drawn_from_a_copy_of_it_in_the_page() -> None:
     sprite = ('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><defs>'
               '<linearGradient id="g"/></defs><symbol id="menu" viewBox="0 0 9 9">'
               '<path fill="url(#g)" d="M0 0h9v9z"/><use href="#dot"/></symbol>'
-              '<symbol id="dot"><image href="dot.png"/></symbol></svg>')
+              '<symbol id="dot"><image href="dot.png"/></symbol><base href="https://x.example/">'
+              '<meta http-equiv="refresh" content="0; url=https://x.example/"></svg>')
     shown = page('<body><div id="menu"></div><svg><use xlink:href="/i/icons.svg#menu"/></svg>'
                  '<svg><use href="/i/icons.svg#dot"/><use href="/gone.svg#x"/></svg></body>',
                  "https://news.example/story",
@@ -80,6 +81,7 @@ def test_icons_of_a_sprite_are_drawn_from_a_copy_of_it_in_the_page() -> None:
     assert 'fill="url(#sprite0-g)"' in shown and '<use href="#sprite0-dot">' in shown
     assert 'href="/r/https://news.example/i/dot.png"' in shown  # (from where the sprite was)
     assert "gone.svg" not in shown  # (not archived: not asked for anywhere)
+    assert "x.example" not in shown  # (a sprite is hostile as the page is)
 
 
 def test_an_image_is_shown_in_the_sizes_the_archive_holds() -> None:

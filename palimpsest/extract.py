@@ -27,7 +27,7 @@ from .site_rules import SiteRule, SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "7"
+EXTRACTOR_VERSION = "8"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -46,6 +46,8 @@ AUTHOR_LABEL_XPATH = (
     ' or starts-with(normalize-space(.), "Author:") or starts-with(normalize-space(.), "Text:")'
     ' or contains(., "责任编辑")]'
 )
+#: A site named by its host ("www.elcolombiano.com")
+HOST_NAME = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}", re.IGNORECASE)
 AUTHOR_LABEL = re.compile(r"(?:Auteur|Autor|Author|Text|责任编辑)\s*[:：]\s*(\S.*)")
 TAG_LINKS_XPATH = (
     '//*[contains(concat(" ", normalize-space(@class), " "), " tags ")'
@@ -427,6 +429,8 @@ def _site_names(tree: Any, meta: dict[str, str]) -> set[str]:
     for separator in (" | ", " – ", " — ", " - "):
         if separator in title:
             names.add(title.rsplit(separator, 1)[1])
+    # (a host for a name, "www.elcolombiano.com", goes by its label: "El Colombiano")
+    names |= {_host_label(f"//{n}") for n in names if HOST_NAME.fullmatch(n)}
     return {n.casefold() for n in names if n}
 
 

@@ -360,6 +360,16 @@ def test_the_meta_author_list_naming_more_of_the_same_byline_wins() -> None:
     assert extract(other).authors == ("April Roach",)
 
 
+def test_the_site_named_by_its_host_is_no_author() -> None:
+    # The structured data credits the site (its name spelled out), the page's byline a person
+    html = _page('<meta property="og:site_name" content="www.elcolombiano.com">'
+                 '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Q",'
+                 ' "author": {"@type": "Organization", "name": "El Colombiano"}}</script>',
+                 '<h1>Q</h1><div class="autor"><h6>Jacobo Betancur Peláez | Publicado hace 3 '
+                 f'horas</h6></div><article>{PARAGRAPHS}</article>', lang="es")
+    assert extract(html).authors == ("Jacobo Betancur Peláez",)
+
+
 def test_agency_credit_is_the_author_when_no_one_signs() -> None:
     html = _page("<title>Tumult at the lecture</title>",
                  "<h1>Tumult at the lecture</h1><article>"

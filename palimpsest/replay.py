@@ -49,6 +49,7 @@ CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)|@import\s+(["'])([^"']+
                      re.IGNORECASE)
 #: A reference, within an SVG, to one of its own elements
 SVG_REF = re.compile(r"""url\(\s*(["']?)#([^"')\s]+)\1\s*\)""")
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 #: Characters of an SVG sprite inlined in the page at most
 MAX_SPRITE = 2 * 1024 * 1024
 
@@ -236,6 +237,7 @@ def _inline(url: str, prefix: str, body: Any, archive: Archive) -> str | None:
     text = archive.svg(url)
     if text is None or len(text) > MAX_SPRITE:
         return None
+    text = XML_DECLARATION.sub("", text, count=1)  # (its encoding is no longer the text's)
     try:  # (read as the page was: the browser showing it reads its SVG as HTML's)
         sprite = next(html.document_fromstring(text).iter("svg"), None)
     except (etree.ParserError, ValueError):

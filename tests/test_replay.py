@@ -65,8 +65,9 @@ def test_an_svg_s_images_are_asked_of_the_archive() -> None:
 
 
 def test_icons_of_a_sprite_are_drawn_from_a_copy_of_it_in_the_page() -> None:
-    sprite = ('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><defs>'
-              '<linearGradient id="g"/></defs><symbol id="menu" viewBox="0 0 9 9">'
+    sprite = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+              '<svg xmlns="http://www.w3.org/2000/svg"><defs><linearGradient id="g"/></defs>'
+              '<symbol id="menu" viewBox="0 0 9 9">'
               '<path fill="url(#g)" d="M0 0h9v9z"/><use href="#dot"/></symbol>'
               '<symbol id="dot"><image href="dot.png"/></symbol><base href="https://x.example/">'
               '<meta http-equiv="refresh" content="0; url=https://x.example/"></svg>')

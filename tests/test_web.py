@@ -686,7 +686,8 @@ def test_an_archived_page_s_icons_are_drawn_from_the_sprite_it_archived(
 ) -> None:
     # An icon drawn from a file of icons (a sprite): the archived page is shown
     # from an opaque origin, from which Chromium draws no <use> of another file.
-    sprite = (b'<svg xmlns="http://www.w3.org/2000/svg"><symbol id="dot" viewBox="0 0 10 10">'
+    sprite = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+              b'<svg xmlns="http://www.w3.org/2000/svg"><symbol id="dot" viewBox="0 0 10 10">'
               b'<rect width="10" height="10" fill="green"/></symbol></svg>')
     story = (b'<!doctype html><h1>Story</h1><p id="dot">A paragraph of the same id</p>'
              b'<svg width="20" height="20"><use href="/icons.svg#dot"/></svg>')

@@ -93,6 +93,20 @@ class HistoryStore:
         except SQLAlchemyError as exc:
             raise HistoryError(f"could not read the payload index: {exc}") from exc
 
+    def read_before(self, capture: Capture, article: Article | None) -> str | None:
+        """The article ``capture`` is of, if an older extractor than today's
+        read the version it shows now: compared with what today's reads in
+        the capture, what the extractor learned since would pass for edits."""
+        try:
+            with self.engine.connect() as conn:
+                urls = known_urls(capture, article)
+                aid = find_article(conn, urls[:1]) or find_article(conn, urls)
+                current = _current_version(conn, aid) if aid is not None else None
+        except SQLAlchemyError as exc:
+            raise HistoryError(f"could not read the history of {capture.url}: {exc}") from exc
+        stale = current is not None and current.extractor_version != EXTRACTOR_VERSION
+        return aid if stale else None
+
     def record(
         self, capture: Capture, article: Article | None, warc: StoredWarc
     ) -> SnapshotResult:

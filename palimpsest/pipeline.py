@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from .capture import Capturer
 from .capture import capture as capture_page
 from .config import Settings
+from .errors import PalimpsestError
 from .extract import extract
 from .models import Article, Capture, SnapshotResult, StoredWarc
 from .site_rules import SiteRules
@@ -28,6 +30,8 @@ from .warc import Original, payload_digests, write_warc
 
 if TYPE_CHECKING:
     from .history import HistoryStore
+
+log = logging.getLogger(__name__)
 
 
 def warc_key(capture: Capture, *, make_suffix: Callable[[], str] | None = None) -> str:
@@ -72,6 +76,7 @@ def record(
     """Record a stored snapshot; on failure remove its WARC and re-raise.
     What it recorded goes to the webhook of ``settings``, if one is set."""
     try:
+        _read_again(capture, article, store, history, settings)
         result = history.record(capture, article, stored)
     except BaseException:
         store.delete(stored.key)
@@ -82,6 +87,25 @@ def record(
         notify(result, history, webhook=settings.webhook_url, public_url=settings.public_url,
                only=settings.webhook_only, secret=settings.webhook_secret)
     return result
+
+
+def _read_again(capture: Capture, article: Article | None, store: BlobStore,
+                history: HistoryStore, settings: Settings | None) -> None:
+    """If an older extractor read the article's versions, today's reads its
+    snapshots again (its history rebuilt, as ``palimpsest reextract`` does)
+    before ``capture`` is compared with them: what the extractor learned
+    since (a byline it missed) is no edit of the newsroom's. One that cannot
+    be read again is compared as it stands."""
+    aid = history.read_before(capture, article)
+    if aid is None:
+        return
+    from .reextract import rebuild  # (SQLAlchemy's, imported by the history already)
+
+    try:
+        rebuild(history, store, aid, rules=settings.site_rules if settings else None)
+    except PalimpsestError as exc:
+        log.warning("the versions of %s stay as an older extractor read them: %s",
+                    capture.url, exc)
 
 
 def snapshot(

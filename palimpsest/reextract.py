@@ -148,19 +148,29 @@ def _rebuild_current(history: HistoryStore, store: BlobStore, rules: SiteRules |
                                .order_by(snapshots.c.fetched_at, snapshots.c.id)).scalars().all()
         if list(current) != [row.id for row in rows]:
             rows = _snapshot_rows(history, aid)
-            _use_store(store, rules)
-            fresh = [_extract_job(_job(row)) for row in rows]
+            fresh = _extracted(rows, store, rules)
         return _rebuild(conn, aid, rows, fresh)
 
 
 def rebuild(history: HistoryStore, store: BlobStore, aid: str, *,
             rules: SiteRules | None = None) -> dict[str, Any]:
     """Replay every snapshot of the article ``aid`` in time order, extracted
-    anew: after snapshots older than its last were added (``backfill``)."""
-    rows = _snapshot_rows(history, aid)
-    _use_store(store, rules)
-    return _rebuild_current(history, store, rules, aid, rows,
-                            [_extract_job(_job(row)) for row in rows])
+    anew: after snapshots older than its last were added (``backfill``), or
+    before one is compared with versions an older extractor read."""
+    try:
+        rows = _snapshot_rows(history, aid)
+        return _rebuild_current(history, store, rules, aid, rows,
+                                _extracted(rows, store, rules))
+    except SQLAlchemyError as exc:
+        raise HistoryError(f"could not rebuild the history of article {aid}: {exc}") from exc
+
+
+def _extracted(rows: list[Any], store: BlobStore, rules: SiteRules | None
+               ) -> list[Article | None]:
+    """The articles in the snapshots' DOMs, here (each stored DOM read once)."""
+    jobs = [_job(row) for row in rows]
+    done = {job: _extract(job, store, rules) for job in dict.fromkeys(jobs)}
+    return [done[job] for job in jobs]
 
 
 def _article_ids(history: HistoryStore, url: str | None, since: datetime | None) -> list[str]:
@@ -181,14 +191,20 @@ def _job(row: Any) -> tuple[str, str, int, int] | None:
 
 
 def _extract_job(job: tuple[str, str, int, int] | None) -> Article | None:
+    """:func:`_extract` in a worker process (see :func:`_use_store`)."""
+    assert _store is not None, "_use_store() first"
+    return _extract(job, _store, _rules)
+
+
+def _extract(job: tuple[str, str, int, int] | None, store: BlobStore,
+             rules: SiteRules | None) -> Article | None:
     """The article in a snapshot's DOM, read with one ranged read."""
     if job is None:
         return None
     url, key, offset, length = job
-    assert _store is not None, "_use_store() first"
-    _, _, dom = read_record(_store.get(key, start=offset, length=length))
+    _, _, dom = read_record(store.get(key, start=offset, length=length))
     try:
-        return extract(dom.decode("utf-8", "replace"), url=url, rules=_rules)  # (UTF-8)
+        return extract(dom.decode("utf-8", "replace"), url=url, rules=rules)  # (UTF-8)
     except ExtractError:
         return None
 

@@ -16,6 +16,7 @@ from palimpsest.capture import Browser
 from palimpsest.cli import main
 from palimpsest.config import Settings
 from palimpsest.demo_site import NewsSite
+from palimpsest.extract import EXTRACTOR_VERSION
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
 from palimpsest.storage import open_store
@@ -189,6 +190,24 @@ def test_a_page_not_found_recorded_as_an_edit_is_mended_by_reextract(
     rebuilt = json.loads(CliRunner().invoke(main, ["history", "--json", history["url"]]).output)
     assert kinds(rebuilt) == ["unpublished"] and rebuilt["edits"] == []
     assert len(rebuilt["versions"]) == 1 and rebuilt["status"] == "gone"
+
+
+def test_what_the_extractor_learned_since_the_last_version_is_no_edit(
+    track: Callable[..., Any], site: NewsSite, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upgraded, the extractor reads a byline it missed before: the article's
+    snapshots are read again by it before the next one is compared with its
+    versions, so the newsroom is not said to have added the byline."""
+    with monkeypatch.context() as older:  # (an extractor that found no author)
+        older.setattr("palimpsest.extract._authors", lambda *_: ())
+        older.setattr("palimpsest.history.EXTRACTOR_VERSION", "0")
+        _, before = track()
+    assert before["versions"][0]["fields"]["authors"] == []
+    outcomes, history = track()
+    assert outcomes == ["unchanged"] and history["edits"] == []
+    (version,) = history["versions"]
+    assert version["fields"]["authors"] == list(site.articles[SLUG].authors)
+    assert version["extractor_version"] == EXTRACTOR_VERSION
 
 
 def test_site_rules_apply_to_stored_snapshots_on_reextract(

@@ -193,8 +193,9 @@ def extract(html: str | bytes, *, url: str | None = None,
     gone = _gone(tree, fields["headline"], body)
     if rule is not None and rule.gone and tree.xpath(xpath(rule.gone)):
         gone = gone or fields["headline"] or "the site's own page for a story not there"
+    extractor = EXTRACTOR_VERSION + (f"+rule.{rule.digest}" if rule is not None else "")
     return Article(body=tuple(body), corrections=tuple(_dedupe(corrections)),
-                   wall=_is_wall(pristine, body), gone=gone, **fields)
+                   wall=_is_wall(pristine, body), gone=gone, extractor=extractor, **fields)
 
 
 def _parse(html: str | bytes, url: str | None) -> Any:

@@ -94,9 +94,12 @@ class HistoryStore:
             raise HistoryError(f"could not read the payload index: {exc}") from exc
 
     def read_before(self, capture: Capture, article: Article | None) -> str | None:
-        """The article ``capture`` is of, if an older extractor than today's
-        read the version it shows now: compared with what today's reads in
-        the capture, what the extractor learned since would pass for edits."""
+        """The article ``capture`` is of, if the version it shows now was read
+        otherwise than ``article`` was (by an older extractor, or under
+        another rule of the site's): compared with it, what the extractor
+        learned since would pass for edits."""
+        if article is None:
+            return None
         try:
             with self.engine.connect() as conn:
                 urls = known_urls(capture, article)
@@ -104,7 +107,7 @@ class HistoryStore:
                 current = _current_version(conn, aid) if aid is not None else None
         except SQLAlchemyError as exc:
             raise HistoryError(f"could not read the history of {capture.url}: {exc}") from exc
-        stale = current is not None and current.extractor_version != EXTRACTOR_VERSION
+        stale = current is not None and current.extractor_version != article.extractor
         return aid if stale else None
 
     def record(
@@ -399,7 +402,8 @@ class Recorder:
                                    .where(versions.c.article_id == self.aid)).scalar_one() + 1
         new_id = self.conn.execute(versions.insert().values(
             article_id=self.aid, version=number, fields=article.fields(), content_hash=digest,
-            captured_at=self.when, last_seen=self.when, extractor_version=EXTRACTOR_VERSION,
+            captured_at=self.when, last_seen=self.when,
+            extractor_version=article.extractor or EXTRACTOR_VERSION,
             reverts_to=reverts_to.version if reverts_to is not None else None,
         )).inserted_primary_key[0]  # type: ignore[index]
         if current is not None:

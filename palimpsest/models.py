@@ -159,6 +159,9 @@ class Article:
     #: what the page says if it says the article is not there (a "page not
     #: found" served with 200, a takedown notice); "" for an article
     gone: str = ""
+    #: what read it: the extractor's version, and the site's own rule if one
+    #: applied (``extract.EXTRACTOR_VERSION``, ``"8+rule.1a2b3c"``); not a field
+    extractor: str = field(default="", compare=False)
 
     def fields(self) -> dict[str, Any]:
         """The compared fields, JSON-ready (tuples become lists)."""

@@ -220,7 +220,7 @@ def _differs(row: Any, article: Article | None) -> bool:
     if row.content_hash is None:
         return row.outcome not in ("wall", "redirected")
     return bool(row.content_hash != content_hash(article)
-                or row.extractor_version != EXTRACTOR_VERSION)
+                or row.extractor_version != article.extractor)
 
 
 def _rebuild(conn: Connection, aid: str, rows: Iterable[Any],

@@ -19,14 +19,16 @@ a soft 404 found by its words is). What a rule leaves out is extracted as for
 any site. A page no selector of its rule matches is
 extracted as for any site too: a redesign does not empty the archive.
 Re-extraction (``palimpsest reextract``) applies changed rules to what is
-already stored.
+already stored; so does the next snapshot of an article, to that article's
+(each version names the rule it was read under: ``SiteRule.digest``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,11 @@ class SiteRule:
     body: str | None = None
     authors: str | None = None
     gone: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """A short name for the rule as it is (a changed rule, another name)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:6]
 
 
 @dataclass(frozen=True)

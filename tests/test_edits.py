@@ -19,6 +19,7 @@ from palimpsest.demo_site import NewsSite
 from palimpsest.extract import EXTRACTOR_VERSION
 from palimpsest.history import HistoryStore
 from palimpsest.pipeline import snapshot
+from palimpsest.site_rules import SiteRules
 from palimpsest.storage import open_store
 from palimpsest.web import create_app
 
@@ -200,7 +201,7 @@ def test_what_the_extractor_learned_since_the_last_version_is_no_edit(
     versions, so the newsroom is not said to have added the byline."""
     with monkeypatch.context() as older:  # (an extractor that found no author)
         older.setattr("palimpsest.extract._authors", lambda *_: ())
-        older.setattr("palimpsest.history.EXTRACTOR_VERSION", "0")
+        older.setattr("palimpsest.extract.EXTRACTOR_VERSION", "0")
         _, before = track()
     assert before["versions"][0]["fields"]["authors"] == []
     outcomes, history = track()
@@ -208,6 +209,30 @@ def test_what_the_extractor_learned_since_the_last_version_is_no_edit(
     (version,) = history["versions"]
     assert version["fields"]["authors"] == list(site.articles[SLUG].authors)
     assert version["extractor_version"] == EXTRACTOR_VERSION
+
+
+def test_a_rule_written_for_the_site_since_the_last_version_is_no_edit(
+    track: Callable[..., Any], site: NewsSite, settings: Settings, browser: Browser,
+    tmp_path: Path,
+) -> None:
+    """A rule for the site (its dek taken for the headline) reads the
+    article's snapshots again before the next is compared: the rule is no
+    rewrite of the headline; and another rule, later, reads them again."""
+    track()
+    history = HistoryStore(settings.db_url)
+    store = open_store(settings.storage_url)
+    rules = tmp_path / "rules.json"
+    for headline, shown in ((".article-summary", site.articles[SLUG].dek),
+                            ("h1", site.articles[SLUG].headline)):
+        rules.write_text(json.dumps({"127.0.0.1": {"headline": headline}}))
+        ruled = settings.with_(site_rules=SiteRules.load(rules))
+        taken = snapshot(site.url(SLUG), settings=ruled, browser=browser, store=store,
+                         history=history)
+        assert taken.outcome == "unchanged"
+        (version,) = history.history(site.url(SLUG))["versions"]
+        assert version["fields"]["headline"] == shown
+        assert version["extractor_version"].startswith(f"{EXTRACTOR_VERSION}+rule.")
+    history.close()
 
 
 def test_site_rules_apply_to_stored_snapshots_on_reextract(

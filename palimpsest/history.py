@@ -93,7 +93,7 @@ class HistoryStore:
         except SQLAlchemyError as exc:
             raise HistoryError(f"could not read the payload index: {exc}") from exc
 
-    def read_before(self, capture: Capture, article: Article | None) -> str | None:
+    def read_otherwise(self, capture: Capture, article: Article | None) -> str | None:
         """The article ``capture`` is of, if the version it shows now was read
         otherwise than ``article`` was (by an older extractor, or under
         another rule of the site's): compared with it, what the extractor

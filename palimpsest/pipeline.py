@@ -96,7 +96,7 @@ def _read_again(capture: Capture, article: Article | None, store: BlobStore,
     before ``capture`` is compared with them: what the extractor learned
     since (a byline it missed) is no edit of the newsroom's. One that cannot
     be read again is compared as it stands."""
-    aid = history.read_before(capture, article)
+    aid = history.read_otherwise(capture, article)
     if aid is None:
         return
     from .reextract import rebuild  # (SQLAlchemy's, imported by the history already)

@@ -91,11 +91,12 @@ def record(
 
 def _read_again(capture: Capture, article: Article | None, store: BlobStore,
                 history: HistoryStore, settings: Settings | None) -> None:
-    """If an older extractor read the article's versions, today's reads its
-    snapshots again (its history rebuilt, as ``palimpsest reextract`` does)
-    before ``capture`` is compared with them: what the extractor learned
-    since (a byline it missed) is no edit of the newsroom's. One that cannot
-    be read again is compared as it stands."""
+    """If the article's versions were read otherwise than ``article`` was (by
+    an older extractor, or under another rule of the site's), its snapshots
+    are read again as it was (its history rebuilt, as ``palimpsest
+    reextract`` does) before ``capture`` is compared with them: what the
+    extractor learned since (a byline it missed) is no edit of the
+    newsroom's. A history that cannot be read again is compared as it stands."""
     aid = history.read_otherwise(capture, article)
     if aid is None:
         return
@@ -104,8 +105,7 @@ def _read_again(capture: Capture, article: Article | None, store: BlobStore,
     try:
         rebuild(history, store, aid, rules=settings.site_rules if settings else None)
     except PalimpsestError as exc:
-        log.warning("the versions of %s stay as an older extractor read them: %s",
-                    capture.url, exc)
+        log.warning("the versions of %s stay as they were read before: %s", capture.url, exc)
 
 
 def snapshot(

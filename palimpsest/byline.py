@@ -61,6 +61,10 @@ AGENCIES = (r"dpa|afp|ap|reuters|kna|epd|sid|apa|efe|ansa|jiji|kyodo|xinhua|ddp|
 AGENCY = re.compile(rf"(?:{AGENCIES})", re.IGNORECASE)
 
 
+#: Quotation marks and separators at either end of a name: none of the name
+EDGES = "'\"\u2018\u2019\u201c\u201d/|\u2014\u2013\u00b7\u2022 "
+
+
 def names(texts: Iterable[str], *, sites: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
     """The person (or agency) names in ``texts``, in order, without duplicates."""
     found: dict[str, str] = {}
@@ -82,7 +86,7 @@ def _split(text: str) -> Iterable[str]:
     text = TAIL.sub("", text)
     previous = ""
     for part in SPLIT.split(text):
-        part = part.strip().strip("'\"\u2018\u2019\u201c\u201d")  # "'Luana Patriolino"
+        part = part.strip().strip(EDGES)  # "'Luana Patriolino", "Felix Eisenreich //"
         while (trimmed := PREFIX.sub("", SUFFIX.sub("", part)).strip()) != part:
             part = trimmed
         if _is_name(part) and not _dateline(previous, part, text):

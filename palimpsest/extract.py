@@ -27,7 +27,7 @@ from .site_rules import SiteRule, SiteRules, xpath
 from .text import clean
 
 #: Bumped whenever a change can alter extracted fields; stored with versions.
-EXTRACTOR_VERSION = "8"
+EXTRACTOR_VERSION = "9"
 
 ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",

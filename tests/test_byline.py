@@ -28,6 +28,8 @@ from palimpsest.byline import names
     ("责任编辑：孔德明", ["孔德明"]),
     ("Loïc Le Clerc", ["Loïc Le Clerc"]),
     ("['Redaktion']", []),
+    ("Felix Eisenreich //", ["Felix Eisenreich"]),  # (separators printed beside the name)
+    ("Jeff Foust \u2014", ["Jeff Foust"]),
     ("Por 'Luana Patriolino, Raphael Felice'", ["Luana Patriolino", "Raphael Felice"]),
     ("By Perry Bacon Jr.", ["Perry Bacon Jr."]),
     ("Nicolas Gutierrez C. -", ["Nicolas Gutierrez C."]),

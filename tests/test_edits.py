@@ -219,20 +219,18 @@ def test_a_rule_written_for_the_site_since_the_last_version_is_no_edit(
     article's snapshots again before the next is compared: the rule is no
     rewrite of the headline; and another rule, later, reads them again."""
     track()
-    history = HistoryStore(settings.db_url)
-    store = open_store(settings.storage_url)
-    rules = tmp_path / "rules.json"
-    for headline, shown in ((".article-summary", site.articles[SLUG].dek),
-                            ("h1", site.articles[SLUG].headline)):
-        rules.write_text(json.dumps({"127.0.0.1": {"headline": headline}}))
-        ruled = settings.with_(site_rules=SiteRules.load(rules))
-        taken = snapshot(site.url(SLUG), settings=ruled, browser=browser, store=store,
-                         history=history)
-        assert taken.outcome == "unchanged"
-        (version,) = history.history(site.url(SLUG))["versions"]
-        assert version["fields"]["headline"] == shown
-        assert version["extractor_version"].startswith(f"{EXTRACTOR_VERSION}+rule.")
-    history.close()
+    store, rules = open_store(settings.storage_url), tmp_path / "rules.json"
+    with HistoryStore(settings.db_url) as history:
+        for headline, shown in ((".article-summary", site.articles[SLUG].dek),
+                                ("h1", site.articles[SLUG].headline)):
+            rules.write_text(json.dumps({"127.0.0.1": {"headline": headline}}))
+            ruled = settings.with_(site_rules=SiteRules.load(rules))
+            taken = snapshot(site.url(SLUG), settings=ruled, browser=browser, store=store,
+                             history=history)
+            assert taken.outcome == "unchanged"
+            (version,) = history.history(site.url(SLUG))["versions"]
+            assert version["fields"]["headline"] == shown
+            assert version["extractor_version"].startswith(f"{EXTRACTOR_VERSION}+rule.")
 
 
 def test_site_rules_apply_to_stored_snapshots_on_reextract(
